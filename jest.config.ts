@@ -1,0 +1,42 @@
+import type { Config } from 'jest';
+
+// ESM throughout (package.json "type": "module"): ts-jest's ESM preset, run under
+// `node --experimental-vm-modules`. Type checking is `tsc --noEmit` in `npm test`, so ts-jest
+// only transpiles (isolatedModules) and stays fast.
+const tsJest = {
+  '^.+\\.tsx?$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: { jsx: 'react-jsx' } }],
+} satisfies Config['transform'];
+
+// NodeNext import specifiers end in `.js`; map them back to the TypeScript source.
+const moduleNameMapper = { '^(\\.{1,2}/.*)\\.js$': '$1' };
+
+const common = {
+  transform: tsJest,
+  moduleNameMapper,
+  extensionsToTreatAsEsm: ['.ts', '.tsx'],
+} satisfies Config;
+
+const config: Config = {
+  projects: [
+    {
+      ...common,
+      displayName: 'node',
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/{shared,gateway,scripts}/**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'client',
+      testEnvironment: 'jsdom',
+      testMatch: ['<rootDir>/client/src/**/*.test.{ts,tsx}'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testEnvironment: 'node',
+      testMatch: ['<rootDir>/client/e2e/**/*.test.ts', '<rootDir>/scripts/e2e/**/*.test.ts'],
+    },
+  ],
+};
+
+export default config;

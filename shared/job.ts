@@ -1,0 +1,127 @@
+/**
+ * The job model of DESIGN.md: ids, statuses, legal transitions and the job object that the
+ * `status` and `job` frames and the HTTP API carry (the job hash with numbers as numbers,
+ * absent fields left out, `seq` named `lastSeq`).
+ */
+import { z } from 'zod';
+
+/** Job ids are safe in keys, URLs and JSON without escaping. Anything else is refused. */
+export const JOB_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, 'job ids match [A-Za-z0-9._-]{1,128}');
+
+export const JOB_STATUSES = ['queued', 'running', 'success', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['success', 'failed', 'cancelled']);
+
+export function isJobStatus(value: string): value is JobStatus {
+  return (JOB_STATUSES as readonly string[]).includes(value);
+}
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+/** The same rule the Lua library enforces, for callers that want to check before a round trip. */
+export function isLegalTransition(from: JobStatus, to: JobStatus): boolean {
+  if (from === to) return true;
+  if (isTerminal(from)) return false;
+  if (from === 'queued') return true;
+  return isTerminal(to); // running → terminal
+}
+
+export interface Job {
+  id: string;
+  owner: string;
+  title: string;
+  status: JobStatus;
+  createdAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  errorMessage?: string;
+  linesAdded?: number;
+  linesRemoved?: number;
+  mrUrl?: string;
+  branch?: string;
+  exitCode?: number;
+  heartbeatAt?: number;
+  lastSeq: number;
+}
+
+/** Metadata a runner may set with `jobstream_create` / `jobstream_status`. */
+export interface JobMetadata {
+  title?: string;
+  errorMessage?: string;
+  linesAdded?: number;
+  linesRemoved?: number;
+  mrUrl?: string;
+  branch?: string;
+  exitCode?: number;
+  heartbeatAt?: number;
+}
+
+const NUMERIC_FIELDS = [
+  'createdAt',
+  'startedAt',
+  'finishedAt',
+  'linesAdded',
+  'linesRemoved',
+  'exitCode',
+  'heartbeatAt',
+] as const;
+const TEXT_FIELDS = ['title', 'errorMessage', 'mrUrl', 'branch'] as const;
+
+/**
+ * Turns an HGETALL reply into the job object, or null for a missing or malformed hash (a hash
+ * without id/owner/status was not written by the library and is treated as absent).
+ */
+export function jobFromHash(hash: Record<string, string>): Job | null {
+  const { id, owner, status } = hash;
+  if (id === undefined || owner === undefined || status === undefined || !isJobStatus(status)) return null;
+  const job: Job = {
+    id,
+    owner,
+    title: hash.title ?? '',
+    status,
+    createdAt: Number(hash.createdAt ?? 0),
+    lastSeq: Number(hash.seq ?? 0),
+  };
+  for (const field of NUMERIC_FIELDS) {
+    const raw = hash[field];
+    if (raw === undefined || raw === '') continue;
+    const value = Number(raw);
+    if (Number.isFinite(value)) job[field] = value;
+  }
+  for (const field of TEXT_FIELDS) {
+    const raw = hash[field];
+    if (raw !== undefined) job[field] = raw;
+  }
+  return job;
+}
+
+/** Flattens metadata into the `<field> <value> …` argument list of the Lua functions. */
+export function metadataArgs(fields: JobMetadata): string[] {
+  const args: string[] = [];
+  for (const [key, value] of Object.entries(fields) as [keyof JobMetadata, string | number | undefined][]) {
+    if (value === undefined) continue;
+    args.push(key, String(value));
+  }
+  return args;
+}
+
+export const jobSchema: z.ZodType<Job> = z.object({
+  id: z.string(),
+  owner: z.string(),
+  title: z.string(),
+  status: z.enum(JOB_STATUSES),
+  createdAt: z.number(),
+  startedAt: z.number().optional(),
+  finishedAt: z.number().optional(),
+  errorMessage: z.string().optional(),
+  linesAdded: z.number().optional(),
+  linesRemoved: z.number().optional(),
+  mrUrl: z.string().optional(),
+  branch: z.string().optional(),
+  exitCode: z.number().optional(),
+  heartbeatAt: z.number().optional(),
+  lastSeq: z.number(),
+});

@@ -1,0 +1,17 @@
+/**
+ * Redis key names of DESIGN.md. Every key of one job carries the hash tag `{J}` so that all of
+ * them live in one Redis Cluster slot and one function call may touch them together.
+ */
+export const jobKey = (jobId: string): string => `job:{${jobId}}`;
+export const outputKey = (jobId: string): string => `job:{${jobId}}:output`;
+export const eventsChannel = (jobId: string): string => `job:{${jobId}}:events`;
+export const JOBS_INDEX = 'jobs:index';
+export const ownerIndexKey = (owner: string): string => `jobs:owner:${owner}`;
+export const JOBS_FEED = 'jobs:feed';
+
+const EVENTS_CHANNEL = /^job:\{([A-Za-z0-9._-]{1,128})\}:events$/;
+
+/** The job id of an events channel name, or null when the name is not one. */
+export function jobIdOfChannel(channel: string): string | null {
+  return EVENTS_CHANNEL.exec(channel)?.[1] ?? null;
+}

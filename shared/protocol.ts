@@ -1,0 +1,142 @@
+/**
+ * Wire protocol `jobstream.v1` (DESIGN.md): the frames as discriminated unions, the schema that
+ * validates every client frame at the gateway's edge, and every error and close code in one
+ * place. Used by the gateway, the browser client and the load tester alike.
+ */
+import { z } from 'zod';
+import { jobIdSchema, type Job, type JobStatus } from './job.js';
+
+export const PROTOCOL = 'jobstream.v1';
+/** Browsers carry their token as a second offered subprotocol: `bearer.<jwt>`. */
+export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
+
+export type OutputStream = 'stdout' | 'stderr';
+
+/** One entry of `job:{J}:output`, and one line of an `output` frame. */
+export interface OutputLine {
+  seq: number;
+  ts: number;
+  stream: OutputStream;
+  line: string;
+}
+
+// ---- client → server -------------------------------------------------------------------------
+
+const seqNumber = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('subscribe'),
+      jobId: jobIdSchema,
+      since: seqNumber.optional(),
+      tail: seqNumber.optional(),
+    })
+    .refine((frame) => frame.since === undefined || frame.tail === undefined, {
+      message: 'a subscribe names at most one of since and tail',
+    }),
+  z.object({ type: z.literal('unsubscribe'), jobId: jobIdSchema }),
+  z.object({ type: z.literal('watch'), topic: z.literal('jobs') }),
+  z.object({ type: z.literal('unwatch'), topic: z.literal('jobs') }),
+  z.object({ type: z.literal('auth'), token: z.string().min(1).max(16_384) }),
+  z.object({ type: z.literal('ping'), id: z.union([z.number(), z.string().max(256)]).optional() }),
+]);
+export type ClientFrame = z.infer<typeof clientFrameSchema>;
+export type SubscribeFrame = Extract<ClientFrame, { type: 'subscribe' }>;
+
+// ---- server → client -------------------------------------------------------------------------
+
+export interface HelloFrame {
+  type: 'hello';
+  protocol: typeof PROTOCOL;
+  heartbeatMs: number;
+  limits: { maxSubscriptions: number; maxFrameBytes: number };
+}
+export interface StatusFrame {
+  type: 'status';
+  jobId: string;
+  job: Job;
+}
+export interface OutputFrame {
+  type: 'output';
+  jobId: string;
+  lines: OutputLine[];
+}
+export type GapReason = 'trimmed' | 'lagged';
+export interface GapFrame {
+  type: 'gap';
+  jobId: string;
+  fromSeq: number;
+  toSeq: number;
+  reason: GapReason;
+}
+export interface DoneFrame {
+  type: 'done';
+  jobId: string;
+  status: JobStatus;
+  lastSeq: number;
+}
+export interface JobFrame {
+  type: 'job';
+  job: Job;
+}
+export interface ErrorFrame {
+  type: 'error';
+  jobId?: string;
+  code: ErrorCode;
+  message: string;
+}
+export interface PongFrame {
+  type: 'pong';
+  id?: number | string;
+}
+export type ServerFrame =
+  | HelloFrame
+  | StatusFrame
+  | OutputFrame
+  | GapFrame
+  | DoneFrame
+  | JobFrame
+  | ErrorFrame
+  | PongFrame;
+
+// ---- codes -----------------------------------------------------------------------------------
+
+/** `code` of `error` frames (WebSocket) and of `{"error":{…}}` bodies (HTTP). */
+export const ERROR_CODES = [
+  'bad_request',
+  'unauthorized',
+  'forbidden',
+  'not_found',
+  'too_many_subscriptions',
+  'rate_limited',
+  'internal',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * WebSocket close codes, grouped by what a client should do next. Reconnect-and-resume codes
+ * are the ones where the server went away; the others need the client to change something.
+ */
+export const CLOSE_CODES = {
+  /** Shutting down or restarting: reconnect (with backoff) and resume with `since`. */
+  serviceRestart: 1012,
+  /** Flooding persisted after `rate_limited` (policy violation): do not reconnect at once. */
+  policyViolation: 1008,
+  /** A client frame over `maxFrameBytes`. */
+  messageTooBig: 1009,
+  /** The token expired and no `auth` frame replaced it: get a new token, then reconnect. */
+  tokenExpired: 4001,
+  /** A dead connection: no pong to the protocol-level ping. */
+  goingAway: 1001,
+} as const;
+
+/** Closes after which a client should reconnect on its own and resume. */
+export function shouldReconnect(closeCode: number): boolean {
+  return closeCode !== CLOSE_CODES.policyViolation && closeCode !== CLOSE_CODES.tokenExpired;
+}
+
+/** The job object of a `status` or `job` frame is terminal: `done` follows the last line. */
+export function isDoneStatus(status: JobStatus): boolean {
+  return status === 'success' || status === 'failed' || status === 'cancelled';
+}

@@ -1,0 +1,106 @@
+/**
+ * Loads the `jobstream` Redis function library (jobstream.lua) with the deployment's limits.
+ *
+ * The gateway owns the configuration: it loads with `FUNCTION LOAD REPLACE` at start-up. A
+ * publisher only makes sure the library exists (with defaults when it must load it), and never
+ * replaces a gateway's limits; it upgrades an older library version keeping the limits that
+ * library reports.
+ */
+import { readFileSync } from 'node:fs';
+import type { RedisConnection } from './client.js';
+
+/** Bumped whenever the Lua changes in a way that callers depend on. */
+export const LIBRARY_VERSION = 1;
+export const LIBRARY_NAME = 'jobstream';
+
+export interface LibraryConfig {
+  /** JOBSTREAM_MAX_LINES: lines kept per job. */
+  maxLines: number;
+  /** JOBSTREAM_RETENTION_S: seconds a finished job's keys live. */
+  retentionS: number;
+  /** PUBLISH on a standalone Redis, SPUBLISH in a Redis Cluster (job events only). */
+  eventsPublish: 'publish' | 'spublish';
+}
+
+export const DEFAULT_LIBRARY_CONFIG: LibraryConfig = {
+  maxLines: 100_000,
+  retentionS: 7 * 24 * 3600,
+  eventsPublish: 'publish',
+};
+
+const LUA_TEMPLATE = readFileSync(new URL('./jobstream.lua', import.meta.url), 'utf8');
+
+export function librarySource(config: LibraryConfig): string {
+  if (!Number.isInteger(config.maxLines) || config.maxLines < 1) throw new RangeError('maxLines must be a positive integer');
+  if (!Number.isInteger(config.retentionS) || config.retentionS < 1) throw new RangeError('retentionS must be a positive integer');
+  const source = LUA_TEMPLATE.replaceAll('__LIBRARY_VERSION__', String(LIBRARY_VERSION))
+    .replaceAll('__MAX_LINES__', String(config.maxLines))
+    .replaceAll('__RETENTION_S__', String(config.retentionS))
+    .replaceAll('__EVENTS_PUBLISH__', config.eventsPublish);
+  const leftover = /__[A-Z_]+__/.exec(source);
+  if (leftover) throw new Error(`jobstream.lua has an unfilled placeholder ${leftover[0]}`);
+  return source;
+}
+
+export interface LoadedLibrary extends LibraryConfig {
+  version: number;
+}
+
+/** What the loaded library reports about itself, or null when none is loaded. */
+export async function loadedLibrary(redis: RedisConnection): Promise<LoadedLibrary | null> {
+  try {
+    const reply = (await redis.fcall('jobstream_version', 0)) as [string, number, number, string];
+    return {
+      version: Number(reply[0]),
+      maxLines: Number(reply[1]),
+      retentionS: Number(reply[2]),
+      eventsPublish: reply[3] === 'spublish' ? 'spublish' : 'publish',
+    };
+  } catch (error) {
+    if (error instanceof Error && /function not found/i.test(error.message)) return null;
+    throw error;
+  }
+}
+
+async function functionLoad(redis: RedisConnection, source: string, replace: boolean): Promise<void> {
+  const args = replace ? ['REPLACE', source] : [source];
+  // In a cluster every primary needs the library; a standalone connection has one node.
+  const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+  await Promise.all(
+    nodes.map(async (node) => {
+      try {
+        await node.call('FUNCTION', 'LOAD', ...args);
+      } catch (error) {
+        // Two publishers racing to load the missing library: the loser's copy is the same.
+        if (!replace && error instanceof Error && /already exists/i.test(error.message)) return;
+        throw error;
+      }
+    }),
+  );
+}
+
+/** The gateway's load: this configuration wins over whatever was loaded before. */
+export async function loadLibrary(redis: RedisConnection, config: LibraryConfig): Promise<void> {
+  await functionLoad(redis, librarySource(config), true);
+}
+
+/**
+ * A publisher's load: loads the library with `defaults` only when none is loaded, and upgrades
+ * an older version while keeping the limits it reports. Returns what is loaded afterwards.
+ */
+export async function ensureLibrary(
+  redis: RedisConnection,
+  defaults: LibraryConfig = DEFAULT_LIBRARY_CONFIG,
+): Promise<LoadedLibrary> {
+  const loaded = await loadedLibrary(redis);
+  if (loaded === null) {
+    await functionLoad(redis, librarySource(defaults), false);
+  } else if (loaded.version < LIBRARY_VERSION) {
+    await functionLoad(redis, librarySource(loaded), true);
+  } else {
+    return loaded;
+  }
+  const after = await loadedLibrary(redis);
+  if (after === null) throw new Error('the jobstream function library did not load');
+  return after;
+}

@@ -1,0 +1,121 @@
+/**
+ * A private `redis-server` for one test file: a free port, no persistence (or AOF for fault
+ * tests), stopped afterwards. Tests never touch the Redis at 6379, so they can kill and restart
+ * their own and never see each other's keys.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+export interface TestRedisOptions {
+  /** `appendonly yes` with fsync always, so that data survives `restart()`. */
+  aof?: boolean;
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export class TestRedis {
+  private process: ChildProcess | null = null;
+  private readonly clients = new Set<Redis>();
+
+  private constructor(
+    readonly port: number,
+    private readonly dir: string,
+    private readonly options: TestRedisOptions,
+  ) {}
+
+  static async start(options: TestRedisOptions = {}): Promise<TestRedis> {
+    const dir = mkdtempSync(join(tmpdir(), 'jobstream-redis-'));
+    const redis = new TestRedis(await freePort(), dir, options);
+    await redis.startProcess();
+    return redis;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** A connection that `stop()` closes; tests need not track it. */
+  client(options: ConstructorParameters<typeof Redis>[0] = {}): Redis {
+    const client = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: false, ...(options as object) });
+    this.clients.add(client);
+    client.once('end', () => this.clients.delete(client));
+    return client;
+  }
+
+  /** A fresh key prefix for one test, so tests sharing a server never see each other's jobs. */
+  namespace(): string {
+    return `t${randomUUID().slice(0, 8)}`;
+  }
+
+  private async startProcess(): Promise<void> {
+    const args = [
+      '--port', String(this.port),
+      '--bind', '127.0.0.1',
+      '--dir', this.dir,
+      '--save', '',
+      '--daemonize', 'no',
+      '--loglevel', 'warning',
+      '--appendonly', this.options.aof ? 'yes' : 'no',
+      '--appendfsync', 'always',
+    ];
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process = child;
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    // Ready when it answers PING (polling a socket is the only readiness signal redis-server gives).
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
+      const probe = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        await probe.ping();
+        probe.disconnect();
+        return;
+      } catch {
+        probe.disconnect();
+        if (Date.now() > deadline) throw new Error(`redis-server did not start: ${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    }
+  }
+
+  /** Kills the server (SIGKILL: a crash, not a clean shutdown). Clients see the connection drop. */
+  async kill(): Promise<void> {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.process = null;
+  }
+
+  /** Starts the server again on the same port (and, with AOF, the same data). */
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.startProcess();
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.clients) client.disconnect();
+    this.clients.clear();
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
