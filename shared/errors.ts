@@ -28,6 +28,7 @@ export class JobstreamError extends Error {
 
   /** The typed error for a function library reply, or null when `error` is something else. */
   static fromRedis(error: unknown): JobstreamError | null {
+    if (error instanceof JobstreamError) return error;
     if (!(error instanceof Error)) return null;
     const [first, ...rest] = error.message.split(' ');
     const code = FUNCTION_ERROR_CODES.find((c) => c === first);

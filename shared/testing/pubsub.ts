@@ -1,0 +1,43 @@
+/**
+ * Collects the messages of one Redis pub/sub channel on a dedicated connection, for tests that
+ * assert what was published. `next(n)` waits for the next n messages (an event, not a sleep).
+ */
+import type { TestRedis } from './redis-server.js';
+
+export interface MessageCollector {
+  next(count: number, timeoutMs?: number): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+export async function collectMessages(server: TestRedis, channel: string): Promise<MessageCollector> {
+  const subscriber = server.client();
+  const received: string[] = [];
+  let waiter: (() => void) | null = null;
+  subscriber.on('message', (from: string, message: string) => {
+    if (from !== channel) return;
+    received.push(message);
+    waiter?.();
+  });
+  await subscriber.subscribe(channel);
+  return {
+    async next(count, timeoutMs = 5000) {
+      const deadline = Date.now() + timeoutMs;
+      while (received.length < count) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw new Error(`waited for ${count} messages on ${channel}, got ${received.length}`);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          waiter = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        waiter = null;
+      }
+      return received.splice(0, count);
+    },
+    async close() {
+      subscriber.disconnect();
+    },
+  };
+}
