@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 export interface TestRedisOptions {
   /** `appendonly yes` with fsync always, so that data survives `restart()`. */
@@ -49,8 +49,8 @@ export class TestRedis {
   }
 
   /** A connection that `stop()` closes; tests need not track it. */
-  client(options: ConstructorParameters<typeof Redis>[0] = {}): Redis {
-    const client = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: false, ...(options as object) });
+  client(options: RedisOptions = {}): Redis {
+    const client = new Redis({ port: this.port, host: '127.0.0.1', ...options });
     this.clients.add(client);
     client.once('end', () => this.clients.delete(client));
     return client;

@@ -1,0 +1,284 @@
+/**
+ * JobPublisher: what a TypeScript runner uses to put a job's output into Redis.
+ *
+ * Contract:
+ * - Lines are appended in the order written, in batches: a batch closes after `lingerMs` or at
+ *   `maxBatchLines`/`maxBatchBytes`, and goes out as one `FCALL jobstream_append`.
+ * - A batch is never appended twice. The publisher's connection does not resend commands after a
+ *   reconnect (ioredis would, by default); when a batch's reply is lost, the publisher reads the
+ *   job's `seq` and resends only if the batch did not land. This assumes the publisher is the
+ *   job's only writer, which is how runners work.
+ * - While Redis is unreachable it retries with exponential backoff and keeps at most
+ *   `maxBufferedLines`; past that it drops the oldest, counts them (`droppedLines`, the `drop`
+ *   event) and, once Redis is back, writes a stderr line into the job saying how many were lost.
+ * - A status change goes out after every line written before it; `flush()` and `close()`
+ *   resolve once everything written so far is in Redis.
+ */
+import { EventEmitter } from 'node:events';
+import type { Redis } from 'ioredis';
+import { JobstreamError } from './errors.js';
+import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
+import { jobKey } from './keys.js';
+import { limitLine } from './line-limit.js';
+import type { OutputStream } from './protocol.js';
+import { appendLines, createJob, setJobStatus, type LineToAppend, type NewJob } from './redis/functions.js';
+import { ensureLibrary } from './redis/library.js';
+
+export interface JobPublisherOptions {
+  /** How long a batch waits for more lines before it is sent. 0 sends every line on its own. */
+  lingerMs?: number;
+  maxBatchLines?: number;
+  maxBatchBytes?: number;
+  /** Lines kept while Redis is unreachable; older ones are dropped (and reported) past this. */
+  maxBufferedLines?: number;
+  /** How often `heartbeatAt` is refreshed while the job runs. */
+  heartbeatMs?: number;
+  /** Backoff between retries while Redis is unreachable. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+const DEFAULTS: Required<JobPublisherOptions> = {
+  lingerMs: 10,
+  maxBatchLines: 1000,
+  maxBatchBytes: 512 * 1024,
+  maxBufferedLines: 100_000,
+  heartbeatMs: 5000,
+  retryMinMs: 50,
+  retryMaxMs: 2000,
+};
+
+export interface JobPublisherEvents {
+  /** Lines dropped because the buffer was full while Redis was unreachable. */
+  drop: [count: number];
+  /** A Redis error the publisher is retrying through (for logs; nothing to do). */
+  retry: [error: Error];
+  /** Lines the library refused (the job ended or vanished): retrying cannot help. */
+  refused: [error: JobstreamError, lines: number];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class JobPublisher extends EventEmitter<JobPublisherEvents> {
+  private readonly options: Required<JobPublisherOptions>;
+  private queue: LineToAppend[] = [];
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private pump: Promise<void> | null = null;
+  private pendingDropNotice = 0;
+  private status: JobStatus;
+  private closed = false;
+  /** Lines dropped so far (buffer full while Redis was down, or refused by the library). */
+  droppedLines = 0;
+
+  private constructor(
+    private readonly redis: Redis,
+    readonly jobId: string,
+    status: JobStatus,
+    /** The job's seq after the last batch this publisher knows landed. */
+    private lastSeq: number,
+    options: JobPublisherOptions,
+  ) {
+    super();
+    this.options = { ...DEFAULTS, ...options };
+    this.status = status;
+  }
+
+  /**
+   * Creates the job (and the function library, if none is loaded) and returns its publisher.
+   * `redis` is duplicated into a connection of the publisher's own that never resends.
+   */
+  static async create(redis: Redis, job: NewJob, options: JobPublisherOptions = {}): Promise<JobPublisher> {
+    const connection = await JobPublisher.connect(redis, options);
+    try {
+      await ensureLibrary(connection);
+      await createJob(connection, job);
+    } catch (error) {
+      connection.disconnect();
+      throw error;
+    }
+    return new JobPublisher(connection, job.id, 'queued', 0, options);
+  }
+
+  private static async connect(redis: Redis, options: JobPublisherOptions): Promise<Redis> {
+    const { retryMinMs, retryMaxMs } = { ...DEFAULTS, ...options };
+    const connection = redis.duplicate({
+      autoResendUnfulfilledCommands: false,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      retryStrategy: (attempt: number) => Math.min(retryMinMs * 2 ** attempt, retryMaxMs),
+    });
+    connection.on('error', () => undefined); // reported through `retry` where it matters
+    await connection.connect();
+    return connection;
+  }
+
+  get currentStatus(): JobStatus {
+    return this.status;
+  }
+
+  /** Lines written but not yet confirmed in Redis. */
+  get bufferedLines(): number {
+    return this.queue.length;
+  }
+
+  write(stream: OutputStream, line: string): void {
+    if (this.closed || isTerminal(this.status)) {
+      this.droppedLines++;
+      this.emit('refused', new JobstreamError('JOB_FINISHED', `job ${this.jobId} has ended; line not written`), 1);
+      return;
+    }
+    this.queue.push({ stream, line: limitLine(line) });
+    if (this.queue.length > this.options.maxBufferedLines) {
+      // Drop a sixteenth at once, not one line per write, so a full buffer stays cheap.
+      this.drop(Math.max(this.queue.length - this.options.maxBufferedLines, this.options.maxBufferedLines >> 4));
+    }
+    if (this.bufferedLines >= this.options.maxBatchLines || this.options.lingerMs === 0) this.kick();
+    else this.lingerTimer ??= setTimeout(() => this.kick(), this.options.lingerMs);
+  }
+
+  stdout(line: string): void {
+    this.write('stdout', line);
+  }
+
+  stderr(line: string): void {
+    this.write('stderr', line);
+  }
+
+  /** Marks the job running and starts the heartbeat. */
+  async start(fields: JobMetadata = {}): Promise<void> {
+    await this.setStatus('running', fields);
+    this.heartbeatTimer ??= setInterval(() => {
+      this.redis.hset(jobKey(this.jobId), 'heartbeatAt', Date.now()).catch(() => undefined);
+    }, this.options.heartbeatMs).unref();
+  }
+
+  /** Sets metadata (branch, mrUrl, linesAdded, …) without changing the status. */
+  async update(fields: JobMetadata): Promise<void> {
+    await this.setStatus(this.status, fields);
+  }
+
+  /** Ends the job from a process exit code: 0 is success, anything else failed. */
+  async finish(exitCode: number, fields: JobMetadata = {}): Promise<void> {
+    const status = exitCode === 0 ? 'success' : 'failed';
+    await this.setStatus(status, {
+      exitCode,
+      ...(status === 'failed' && fields.errorMessage === undefined ? { errorMessage: `exit code ${exitCode}` } : {}),
+      ...fields,
+    });
+  }
+
+  async cancel(reason = 'cancelled'): Promise<void> {
+    await this.setStatus('cancelled', { errorMessage: reason });
+  }
+
+  /** Resolves when every line written so far is in Redis. */
+  async flush(): Promise<void> {
+    this.kick();
+    while (this.pump) await this.pump;
+  }
+
+  /** Flushes, stops the heartbeat and closes the publisher's connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    this.stopHeartbeat();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private async setStatus(status: JobStatus, fields: JobMetadata): Promise<void> {
+    await this.flush();
+    // A status change is idempotent (a status to itself is legal), so a lost reply is simply retried.
+    this.lastSeq = await this.retrying(() => setJobStatus(this.redis, this.jobId, status, fields));
+    this.status = status;
+    if (isTerminal(status)) this.stopHeartbeat();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  private drop(count: number): void {
+    this.queue.splice(0, count);
+    this.droppedLines += count;
+    this.pendingDropNotice += count;
+    this.emit('drop', count);
+  }
+
+  private kick(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    this.pump ??= this.sendAll().finally(() => (this.pump = null));
+  }
+
+  private async sendAll(): Promise<void> {
+    while (this.bufferedLines > 0) {
+      const batch = this.takeBatch();
+      await this.sendBatch(batch);
+    }
+  }
+
+  private takeBatch(): LineToAppend[] {
+    const batch: LineToAppend[] = [];
+    if (this.pendingDropNotice > 0) {
+      batch.push({
+        stream: 'stderr',
+        line: `[jobstream] ${this.pendingDropNotice} lines were dropped while Redis was unreachable`,
+      });
+      this.pendingDropNotice = 0;
+    }
+    let count = 0;
+    let bytes = 0;
+    while (count < this.queue.length && count < this.options.maxBatchLines && bytes < this.options.maxBatchBytes) {
+      bytes += this.queue[count]!.line.length;
+      count++;
+    }
+    return batch.concat(this.queue.splice(0, count));
+  }
+
+  private async sendBatch(batch: LineToAppend[]): Promise<void> {
+    const seqBefore = this.lastSeq;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.lastSeq = await appendLines(this.redis, this.jobId, batch);
+        return;
+      } catch (error) {
+        if (error instanceof JobstreamError) {
+          // The library refused the batch (the job ended or vanished): retrying cannot help.
+          this.droppedLines += batch.length;
+          this.emit('refused', error, batch.length);
+          return;
+        }
+        this.emit('retry', error as Error);
+      }
+      // The reply was lost: the batch may or may not have landed. Redis's seq settles it.
+      const seqNow = await this.retrying(async () => Number(await this.redis.hget(jobKey(this.jobId), 'seq')));
+      if (seqNow >= seqBefore + batch.length) {
+        this.lastSeq = seqNow;
+        return;
+      }
+      await sleep(this.backoff(attempt));
+    }
+  }
+
+  /** Runs `operation` until Redis answers; JobstreamErrors (refusals) are thrown, not retried. */
+  private async retrying<T>(operation: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error) {
+        if (error instanceof JobstreamError) throw error;
+        this.emit('retry', error as Error);
+        await sleep(this.backoff(attempt));
+      }
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const { retryMinMs, retryMaxMs } = this.options;
+    return Math.min(retryMinMs * 2 ** Math.min(attempt, 16), retryMaxMs) * (0.5 + Math.random() / 2);
+  }
+}

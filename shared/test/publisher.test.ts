@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { eventsChannel, outputKey } from '../keys.js';
+import type { OutputLine } from '../protocol.js';
+import { JobPublisher } from '../publisher.js';
+import { getJob } from '../redis/functions.js';
+import { collectMessages } from '../testing/pubsub.js';
+import { TestRedis } from '../testing/redis-server.js';
+
+let server: TestRedis;
+let redis: Redis;
+
+beforeAll(async () => {
+  server = await TestRedis.start({ aof: true });
+  redis = server.client();
+});
+afterAll(() => server.stop());
+
+async function stored(id: string): Promise<OutputLine[]> {
+  return (await redis.lrange(outputKey(id), 0, -1)).map((e) => JSON.parse(e) as OutputLine);
+}
+
+const newId = (): string => `${server.namespace()}-pub`;
+
+describe('JobPublisher', () => {
+  it('batches many lines into few calls, in order, and flushes on close', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(redis, { id, owner: 'alice', title: 'batch' });
+    await publisher.start();
+    const events = await collectMessages(server, eventsChannel(id));
+    const count = 5000;
+    for (let i = 1; i <= count; i++) publisher.write(i % 7 === 0 ? 'stderr' : 'stdout', `line ${i}`);
+    await publisher.close();
+    const lines = await stored(id);
+    expect(lines.map((l) => l.line)).toEqual(Array.from({ length: count }, (_, i) => `line ${i + 1}`));
+    expect(lines.map((l) => l.seq)).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+    expect(lines.filter((l) => l.stream === 'stderr')).toHaveLength(Math.floor(count / 7));
+    // every frame is one FCALL: 5,000 lines with a 1,000-line cap is 5 to a handful of calls
+    let published = 0;
+    let frames = 0;
+    while (published < count) {
+      const [frame] = await events.next(1);
+      published += (JSON.parse(frame!) as { lines: unknown[] }).lines.length;
+      frames++;
+    }
+    await events.close();
+    expect(frames).toBeLessThanOrEqual(10);
+  });
+
+  it('lingers briefly so that a trickle of lines still arrives promptly', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(redis, { id, owner: 'alice', title: 'linger' }, { lingerMs: 10 });
+    const events = await collectMessages(server, eventsChannel(id));
+    publisher.stdout('only line');
+    const [frame] = await events.next(1, 1000);
+    expect(JSON.parse(frame!)).toMatchObject({ lines: [{ seq: 1, line: 'only line' }] });
+    await events.close();
+    await publisher.close();
+  });
+
+  it('finish, cancel and metadata go out after every line written before them', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(redis, { id, owner: 'bob', title: 'meta' });
+    await publisher.start({ branch: 'feat/a' });
+    publisher.stdout('a');
+    publisher.stdout('b');
+    await publisher.update({ linesAdded: 12, linesRemoved: 4, mrUrl: 'https://git.example/mr/1' });
+    publisher.stdout('c');
+    await publisher.finish(3);
+    await publisher.close();
+    const job = await getJob(redis, id);
+    expect(job).toMatchObject({
+      status: 'failed',
+      exitCode: 3,
+      errorMessage: 'exit code 3',
+      branch: 'feat/a',
+      linesAdded: 12,
+      linesRemoved: 4,
+      lastSeq: 3,
+    });
+    expect((await stored(id)).map((l) => l.line)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('refuses lines after the job ended and reports them', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(redis, { id, owner: 'bob', title: 'late' });
+    await publisher.cancel('stopped by test');
+    const refused: number[] = [];
+    publisher.on('refused', (_error, lines) => refused.push(lines));
+    publisher.stdout('too late');
+    await publisher.close();
+    expect(refused).toEqual([1]);
+    expect(publisher.droppedLines).toBe(1);
+    expect(await redis.llen(outputKey(id))).toBe(0);
+    expect((await getJob(redis, id))?.status).toBe('cancelled');
+  });
+
+  it('keeps lines while Redis is down, appends each exactly once after it returns', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(redis, { id, owner: 'alice', title: 'outage' }, { retryMaxMs: 200 });
+    await publisher.start();
+    for (let i = 1; i <= 100; i++) publisher.stdout(`before ${i}`);
+    await publisher.flush();
+    const retried = new Promise((resolve) => publisher.once('retry', resolve));
+    await server.kill();
+    for (let i = 1; i <= 100; i++) publisher.stdout(`during ${i}`);
+    await retried; // the publisher noticed the outage
+    await server.restart(); // AOF: the first 100 lines survive
+    for (let i = 1; i <= 100; i++) publisher.stdout(`after ${i}`);
+    await publisher.finish(0);
+    await publisher.close();
+    const check = server.client();
+    const lines = (await check.lrange(outputKey(id), 0, -1)).map((e) => JSON.parse(e) as OutputLine);
+    const expected = ['before', 'during', 'after'].flatMap((p) => Array.from({ length: 100 }, (_, i) => `${p} ${i + 1}`));
+    expect(lines.map((l) => l.line)).toEqual(expected);
+    expect(lines.map((l) => l.seq)).toEqual(expected.map((_, i) => i + 1));
+    expect(publisher.droppedLines).toBe(0);
+    expect((await getJob(check, id))?.status).toBe('success');
+  }, 20_000);
+
+  it('drops the oldest lines past its buffer while Redis is down and says so in the job', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(
+      redis,
+      { id, owner: 'alice', title: 'overflow' },
+      { retryMaxMs: 100, maxBufferedLines: 160 },
+    );
+    await publisher.start();
+    const retried = new Promise((resolve) => publisher.once('retry', resolve));
+    await server.kill();
+    publisher.stdout('first');
+    await retried;
+    const drops: number[] = [];
+    publisher.on('drop', (n) => drops.push(n));
+    for (let i = 1; i <= 400; i++) publisher.stdout(`line ${i}`);
+    await server.restart();
+    await publisher.close();
+    const check = server.client();
+    const lines = (await check.lrange(outputKey(id), 0, -1)).map((e) => JSON.parse(e) as OutputLine);
+    const dropped = drops.reduce((a, b) => a + b, 0);
+    expect(dropped).toBe(publisher.droppedLines);
+    expect(dropped).toBeGreaterThan(0);
+    const notice = lines.find((l) => l.stream === 'stderr');
+    expect(notice?.line).toContain(`${dropped} lines were dropped`);
+    // what survived is the newest lines, still in order, ending with the last one written
+    const kept = lines.filter((l) => l.stream === 'stdout').map((l) => l.line);
+    expect(kept.at(-1)).toBe('line 400');
+    expect(kept.length + dropped).toBeGreaterThanOrEqual(400);
+  }, 20_000);
+});
