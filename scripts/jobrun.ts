@@ -1,0 +1,107 @@
+/**
+ * npm run jobrun -- [--title T] [--owner U] [--id J] -- <command…>
+ *
+ * Runs a real command as a job: creates it, streams stdout and stderr line by line (and passes
+ * them through to this terminal), sets success/failed from the exit code. Ctrl-C is forwarded
+ * to the command and the job ends `cancelled`. Prints the job id on stderr first.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { JOB_ID_PATTERN } from '../shared/job.js';
+import { LineSplitter } from '../shared/line-splitter.js';
+import { JobPublisher } from '../shared/publisher.js';
+import { redisUrl } from './lib/env.js';
+
+const USAGE = 'usage: npm run jobrun -- [--title T] [--owner U] [--id J] -- <command…>';
+
+function newJobId(): string {
+  return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    options: { title: { type: 'string' }, owner: { type: 'string' }, id: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const [command, ...args] = positionals;
+  if (command === undefined) {
+    console.error(USAGE);
+    return 2;
+  }
+  const id = values.id ?? newJobId();
+  if (!JOB_ID_PATTERN.test(id)) {
+    console.error(`jobrun: job id "${id}" must match [A-Za-z0-9._-]{1,128}`);
+    return 2;
+  }
+  const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 3 });
+  const publisher = await JobPublisher.create(redis, {
+    id,
+    owner: values.owner ?? process.env.JOBSTREAM_OWNER ?? userInfo().username,
+    title: values.title ?? [command, ...args].join(' '),
+  });
+  redis.disconnect(); // the publisher runs on a connection of its own
+  publisher.on('drop', (count) => console.error(`jobrun: Redis unreachable, dropped ${count} lines`));
+  console.error(`jobrun: job ${id}`);
+  await publisher.start();
+
+  const child = spawn(command, args, { stdio: ['inherit', 'pipe', 'pipe'] });
+  const out = new LineSplitter((line) => publisher.stdout(line));
+  const err = new LineSplitter((line) => publisher.stderr(line));
+  child.stdout.on('data', (chunk: Buffer) => {
+    out.write(chunk);
+    process.stdout.write(chunk);
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    err.write(chunk);
+    process.stderr.write(chunk);
+  });
+
+  let interrupted = false;
+  const forward = (signal: NodeJS.Signals): void => {
+    if (interrupted) child.kill('SIGKILL'); // a second Ctrl-C does not wait
+    interrupted = true;
+    child.kill(signal);
+  };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+
+  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
+    (resolve) => {
+      child.once('error', (error) => resolve({ code: null, signal: null, error }));
+      // 'close', not 'exit': every byte of stdout and stderr has been read by then
+      child.once('close', (code, signal) => resolve({ code, signal }));
+    },
+  );
+  out.end();
+  err.end();
+
+  let exitCode: number;
+  if (outcome.error) {
+    publisher.stderr(`jobrun: could not start ${command}: ${outcome.error.message}`);
+    await publisher.finish(127, { errorMessage: `could not start ${command}: ${outcome.error.message}` });
+    exitCode = 127;
+  } else if (interrupted) {
+    await publisher.cancel(`interrupted (${outcome.signal ?? `exit code ${outcome.code}`})`);
+    exitCode = 130;
+  } else if (outcome.signal) {
+    await publisher.finish(128, { errorMessage: `killed by ${outcome.signal}` });
+    exitCode = 128;
+  } else {
+    exitCode = outcome.code ?? 1;
+    await publisher.finish(exitCode);
+  }
+  await publisher.close();
+  console.error(`jobrun: job ${id} ended: ${publisher.currentStatus}`);
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`jobrun: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,23 @@
+/**
+ * npm run token -- --sub <user> [--role admin] [--ttl 1h]
+ * Prints a JWT (HS256) signed with JWT_SECRET, for the gateway and the load tester.
+ */
+import { parseArgs } from 'node:util';
+import { signToken, parseTtl } from '../shared/tokens.js';
+
+const USAGE = 'usage: JWT_SECRET=… npm run token -- --sub <user> [--role user|admin] [--ttl 1h]';
+
+const { values } = parseArgs({
+  options: { sub: { type: 'string' }, role: { type: 'string', default: 'user' }, ttl: { type: 'string', default: '1h' } },
+});
+const secret = process.env.JWT_SECRET;
+if (!secret || !values.sub || (values.role !== 'user' && values.role !== 'admin')) {
+  console.error(USAGE);
+  process.exit(2);
+}
+try {
+  console.log(signToken(secret, { sub: values.sub, role: values.role }, parseTtl(values.ttl)));
+} catch (error) {
+  console.error(`token: ${(error as Error).message}`);
+  process.exit(2);
+}

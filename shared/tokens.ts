@@ -1,0 +1,27 @@
+/**
+ * Minting HS256 tokens for the local demo, tests and the load tester. Verification is the
+ * gateway's (gateway/src/auth.ts); both agree on the claims of DESIGN.md: `sub`, `role`, `exp`.
+ */
+import { createSecretKey } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+
+export type Role = 'user' | 'admin';
+export interface TokenClaims {
+  sub: string;
+  role?: Role;
+}
+
+/** `90`, `90s`, `15m`, `1h`, `7d` → seconds. */
+export function parseTtl(ttl: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(ttl.trim());
+  if (!match) throw new Error(`--ttl must look like 90s, 15m, 1h or 7d, not "${ttl}"`);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
+export function signToken(secret: string, claims: TokenClaims, ttlSeconds: number): string {
+  return jwt.sign({ sub: claims.sub, role: claims.role ?? 'user' }, createSecretKey(Buffer.from(secret)), {
+    algorithm: 'HS256',
+    expiresIn: ttlSeconds,
+  });
+}
