@@ -8,7 +8,11 @@ import { signToken, parseTtl } from '../shared/tokens.js';
 const USAGE = 'usage: JWT_SECRET=… npm run token -- --sub <user> [--role user|admin] [--ttl 1h]';
 
 const { values } = parseArgs({
-  options: { sub: { type: 'string' }, role: { type: 'string', default: 'user' }, ttl: { type: 'string', default: '1h' } },
+  options: {
+    sub: { type: 'string' },
+    role: { type: 'string', default: 'user' },
+    ttl: { type: 'string', default: '1h' },
+  },
 });
 const secret = process.env.JWT_SECRET;
 if (!secret || !values.sub || (values.role !== 'user' && values.role !== 'admin')) {

@@ -91,14 +91,7 @@ export interface PongFrame {
   id?: number | string;
 }
 export type ServerFrame =
-  | HelloFrame
-  | StatusFrame
-  | OutputFrame
-  | GapFrame
-  | DoneFrame
-  | JobFrame
-  | ErrorFrame
-  | PongFrame;
+  HelloFrame | StatusFrame | OutputFrame | GapFrame | DoneFrame | JobFrame | ErrorFrame | PongFrame;
 
 // ---- codes -----------------------------------------------------------------------------------
 

@@ -126,13 +126,19 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   write(stream: OutputStream, line: string): void {
     if (this.closed || isTerminal(this.status)) {
       this.droppedLines++;
-      this.emit('refused', new JobstreamError('JOB_FINISHED', `job ${this.jobId} has ended; line not written`), 1);
+      this.emit(
+        'refused',
+        new JobstreamError('JOB_FINISHED', `job ${this.jobId} has ended; line not written`),
+        1,
+      );
       return;
     }
     this.queue.push({ stream, line: limitLine(line) });
     if (this.queue.length > this.options.maxBufferedLines) {
       // Drop a sixteenth at once, not one line per write, so a full buffer stays cheap.
-      this.drop(Math.max(this.queue.length - this.options.maxBufferedLines, this.options.maxBufferedLines >> 4));
+      this.drop(
+        Math.max(this.queue.length - this.options.maxBufferedLines, this.options.maxBufferedLines >> 4),
+      );
     }
     if (this.bufferedLines >= this.options.maxBatchLines || this.options.lingerMs === 0) this.kick();
     else this.lingerTimer ??= setTimeout(() => this.kick(), this.options.lingerMs);
@@ -164,7 +170,9 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     const status = exitCode === 0 ? 'success' : 'failed';
     await this.setStatus(status, {
       exitCode,
-      ...(status === 'failed' && fields.errorMessage === undefined ? { errorMessage: `exit code ${exitCode}` } : {}),
+      ...(status === 'failed' && fields.errorMessage === undefined
+        ? { errorMessage: `exit code ${exitCode}` }
+        : {}),
       ...fields,
     });
   }
@@ -232,7 +240,11 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     }
     let count = 0;
     let bytes = 0;
-    while (count < this.queue.length && count < this.options.maxBatchLines && bytes < this.options.maxBatchBytes) {
+    while (
+      count < this.queue.length &&
+      count < this.options.maxBatchLines &&
+      bytes < this.options.maxBatchBytes
+    ) {
       bytes += this.queue[count]!.line.length;
       count++;
     }
@@ -255,7 +267,9 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
         this.emit('retry', error as Error);
       }
       // The reply was lost: the batch may or may not have landed. Redis's seq settles it.
-      const seqNow = await this.retrying(async () => Number(await this.redis.hget(jobKey(this.jobId), 'seq')));
+      const seqNow = await this.retrying(async () =>
+        Number(await this.redis.hget(jobKey(this.jobId), 'seq')),
+      );
       if (seqNow >= seqBefore + batch.length) {
         this.lastSeq = seqNow;
         return;

@@ -22,11 +22,19 @@ interface Run {
 }
 
 /** Runs `npm run jobrun` in-process-free: node + tsx, so that signals reach jobrun itself. */
-function jobrun(id: string, command: string[], onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/jobrun.ts', '--id', id, '--owner', 'alice', '--', ...command], {
-    env: { ...process.env, REDIS_URL: server.url },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function jobrun(
+  id: string,
+  command: string[],
+  onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void,
+): Promise<Run> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/jobrun.ts', '--id', id, '--owner', 'alice', '--', ...command],
+    {
+      env: { ...process.env, REDIS_URL: server.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -56,7 +64,12 @@ describe('npm run jobrun', () => {
       [3, 'line 3'],
     ]);
     const details = await getJob(redis, job);
-    expect(details).toMatchObject({ status: 'failed', exitCode: 3, errorMessage: 'exit code 3', owner: 'alice' });
+    expect(details).toMatchObject({
+      status: 'failed',
+      exitCode: 3,
+      errorMessage: 'exit code 3',
+      owner: 'alice',
+    });
     for (const l of stored) expect(l.ts).toBeGreaterThanOrEqual(details!.startedAt!);
   }, 30_000);
 

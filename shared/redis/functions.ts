@@ -36,10 +36,16 @@ export async function createJob(redis: RedisConnection, job: NewJob): Promise<nu
 }
 
 /** Appends lines in one atomic call. Returns the last seq given out. */
-export async function appendLines(redis: RedisConnection, jobId: string, lines: readonly LineToAppend[]): Promise<number> {
+export async function appendLines(
+  redis: RedisConnection,
+  jobId: string,
+  lines: readonly LineToAppend[],
+): Promise<number> {
   const args: string[] = [];
   for (const { stream, line } of lines) args.push(stream, line);
-  return Number(await redis.fcall('jobstream_append', 2, jobKey(jobId), outputKey(jobId), ...args).catch(rethrowTyped));
+  return Number(
+    await redis.fcall('jobstream_append', 2, jobKey(jobId), outputKey(jobId), ...args).catch(rethrowTyped),
+  );
 }
 
 /** Sets the status (and metadata). Returns the job's last seq. */

@@ -31,8 +31,10 @@ export const DEFAULT_LIBRARY_CONFIG: LibraryConfig = {
 const LUA_TEMPLATE = readFileSync(new URL('./jobstream.lua', import.meta.url), 'utf8');
 
 export function librarySource(config: LibraryConfig): string {
-  if (!Number.isInteger(config.maxLines) || config.maxLines < 1) throw new RangeError('maxLines must be a positive integer');
-  if (!Number.isInteger(config.retentionS) || config.retentionS < 1) throw new RangeError('retentionS must be a positive integer');
+  if (!Number.isInteger(config.maxLines) || config.maxLines < 1)
+    throw new RangeError('maxLines must be a positive integer');
+  if (!Number.isInteger(config.retentionS) || config.retentionS < 1)
+    throw new RangeError('retentionS must be a positive integer');
   const source = LUA_TEMPLATE.replaceAll('__LIBRARY_VERSION__', String(LIBRARY_VERSION))
     .replaceAll('__MAX_LINES__', String(config.maxLines))
     .replaceAll('__RETENTION_S__', String(config.retentionS))

@@ -70,7 +70,12 @@ describe('jobstream_create', () => {
   it('creates a queued job, indexes it and announces it on the feed', async () => {
     const feed = await collectMessages(server, JOBS_FEED);
     const id = `${server.namespace()}-create`;
-    const createdAt = await createJob(redis, { id, owner: 'bob', title: 'Build', fields: { branch: 'main' } });
+    const createdAt = await createJob(redis, {
+      id,
+      owner: 'bob',
+      title: 'Build',
+      fields: { branch: 'main' },
+    });
     const [frame] = await feed.next(1);
     await feed.close();
     expect(JSON.parse(frame!)).toEqual({
@@ -87,10 +92,22 @@ describe('jobstream_create', () => {
     const id = await newJob();
     await expectCode(createJob(redis, { id, owner: 'alice', title: 'again' }), 'JOB_EXISTS');
     await expectCode(redis.fcall('jobstream_create', 1, 'job:{bad id}', 'alice', 't'), 'BAD_JOB_ID');
-    await expectCode(redis.fcall('jobstream_create', 1, `job:{${'x'.repeat(129)}}`, 'alice', 't'), 'BAD_JOB_ID');
-    await expectCode(redis.fcall('jobstream_create', 1, 'job:{ok-1}', 'alice', 't', 'seq', '5'), 'PROTECTED_FIELD');
-    await expectCode(redis.fcall('jobstream_create', 1, 'job:{ok-2}', 'alice', 't', 'color', 'red'), 'BAD_FIELD');
-    await expectCode(redis.fcall('jobstream_create', 1, 'job:{ok-3}', 'alice', 't', 'exitCode', 'x'), 'BAD_FIELD');
+    await expectCode(
+      redis.fcall('jobstream_create', 1, `job:{${'x'.repeat(129)}}`, 'alice', 't'),
+      'BAD_JOB_ID',
+    );
+    await expectCode(
+      redis.fcall('jobstream_create', 1, 'job:{ok-1}', 'alice', 't', 'seq', '5'),
+      'PROTECTED_FIELD',
+    );
+    await expectCode(
+      redis.fcall('jobstream_create', 1, 'job:{ok-2}', 'alice', 't', 'color', 'red'),
+      'BAD_FIELD',
+    );
+    await expectCode(
+      redis.fcall('jobstream_create', 1, 'job:{ok-3}', 'alice', 't', 'exitCode', 'x'),
+      'BAD_FIELD',
+    );
     await expectCode(redis.fcall('jobstream_create', 1, 'job:{ok-4}', ''), 'BAD_ARGUMENTS');
     expect(await redis.exists(jobKey('ok-1'), jobKey('ok-2'), jobKey('ok-3'))).toBe(0);
   });
@@ -151,7 +168,10 @@ describe('jobstream_append', () => {
 
   it('trims to JOBSTREAM_MAX_LINES: the first retained seq is seq - LLEN + 1', async () => {
     const id = await newJob();
-    const lines = Array.from({ length: MAX_LINES + 15 }, (_, i) => ({ stream: 'stdout' as const, line: `l${i + 1}` }));
+    const lines = Array.from({ length: MAX_LINES + 15 }, (_, i) => ({
+      stream: 'stdout' as const,
+      line: `l${i + 1}`,
+    }));
     const last = await appendLines(redis, id, lines);
     const length = await redis.llen(outputKey(id));
     expect(length).toBe(MAX_LINES);
@@ -160,7 +180,9 @@ describe('jobstream_append', () => {
 
   it('replaces invalid UTF-8 with U+FFFD as a browser decoder would', async () => {
     const id = await newJob();
-    const raw = Buffer.from([0x61, 0xff, 0xe2, 0x82, 0x62, 0xed, 0xa0, 0x80, 0xf0, 0x9f, 0x98, 0x80, 0xc0, 0xaf]);
+    const raw = Buffer.from([
+      0x61, 0xff, 0xe2, 0x82, 0x62, 0xed, 0xa0, 0x80, 0xf0, 0x9f, 0x98, 0x80, 0xc0, 0xaf,
+    ]);
     await redis.fcall('jobstream_append', 2, jobKey(id), outputKey(id), 'stdout', raw);
     const [entry] = await storedLines(id);
     expect(entry!.line).toBe(new TextDecoder('utf-8').decode(raw));
@@ -184,9 +206,18 @@ describe('jobstream_append', () => {
   it('refuses unknown jobs, bad streams, odd arguments and appends after the end', async () => {
     await expectCode(appendLines(redis, 'nope', [{ stream: 'stdout', line: 'x' }]), 'NOT_FOUND');
     const id = await newJob();
-    await expectCode(redis.fcall('jobstream_append', 2, jobKey(id), outputKey(id), 'stdlog', 'x'), 'BAD_STREAM');
-    await expectCode(redis.fcall('jobstream_append', 2, jobKey(id), outputKey(id), 'stdout'), 'BAD_ARGUMENTS');
-    await expectCode(redis.fcall('jobstream_append', 2, jobKey(id), outputKey('other'), 'stdout', 'x'), 'BAD_JOB_ID');
+    await expectCode(
+      redis.fcall('jobstream_append', 2, jobKey(id), outputKey(id), 'stdlog', 'x'),
+      'BAD_STREAM',
+    );
+    await expectCode(
+      redis.fcall('jobstream_append', 2, jobKey(id), outputKey(id), 'stdout'),
+      'BAD_ARGUMENTS',
+    );
+    await expectCode(
+      redis.fcall('jobstream_append', 2, jobKey(id), outputKey('other'), 'stdout', 'x'),
+      'BAD_JOB_ID',
+    );
     await setJobStatus(redis, id, 'success');
     await expectCode(appendLines(redis, id, [{ stream: 'stdout', line: 'late' }]), 'JOB_FINISHED');
     expect(await redis.llen(outputKey(id))).toBe(0);
@@ -202,8 +233,12 @@ describe('jobstream_status', () => {
     await setJobStatus(redis, id, 'running');
     const lastSeq = await setJobStatus(redis, id, 'failed', { exitCode: 2, errorMessage: 'tests failed' });
     expect(lastSeq).toBe(1);
-    const statusFrames = (await events.next(2)).map((f) => JSON.parse(f) as { type: string; job: Record<string, unknown> });
-    const jobFrames = (await feed.next(2)).map((f) => JSON.parse(f) as { type: string; job: Record<string, unknown> });
+    const statusFrames = (await events.next(2)).map(
+      (f) => JSON.parse(f) as { type: string; job: Record<string, unknown> },
+    );
+    const jobFrames = (await feed.next(2)).map(
+      (f) => JSON.parse(f) as { type: string; job: Record<string, unknown> },
+    );
     await Promise.all([events.close(), feed.close()]);
     expect(statusFrames.map((f) => [f.type, f.job.status])).toEqual([
       ['status', 'running'],
@@ -250,7 +285,12 @@ describe('jobstream_status', () => {
     const before = await getJob(redis, id);
     await setJobStatus(redis, id, 'running', { branch: 'feat/x', linesAdded: 10, linesRemoved: 3 });
     const after = await getJob(redis, id);
-    expect(after).toMatchObject({ branch: 'feat/x', linesAdded: 10, linesRemoved: 3, startedAt: before!.startedAt });
+    expect(after).toMatchObject({
+      branch: 'feat/x',
+      linesAdded: 10,
+      linesRemoved: 3,
+      startedAt: before!.startedAt,
+    });
   });
 
   it('refuses unknown jobs, unknown statuses and protected fields', async () => {
@@ -258,7 +298,10 @@ describe('jobstream_status', () => {
     const id = await newJob();
     await expectCode(redis.fcall('jobstream_status', 2, jobKey(id), outputKey(id), 'paused'), 'BAD_STATUS');
     for (const field of ['id', 'owner', 'seq', 'status', 'createdAt', 'startedAt', 'finishedAt']) {
-      await expectCode(redis.fcall('jobstream_status', 2, jobKey(id), outputKey(id), 'running', field, '1'), 'PROTECTED_FIELD');
+      await expectCode(
+        redis.fcall('jobstream_status', 2, jobKey(id), outputKey(id), 'running', field, '1'),
+        'PROTECTED_FIELD',
+      );
     }
     expect((await getJob(redis, id))?.status).toBe('queued');
   });

@@ -26,7 +26,9 @@ describe('LineSplitter', () => {
 
   it('turns invalid UTF-8 into U+FFFD and keeps multi-byte characters split across chunks', () => {
     const euro = Buffer.from('€');
-    expect(split(Buffer.concat([euro.subarray(0, 1)]), Buffer.concat([euro.subarray(1), Buffer.from('\n')]))).toEqual(['€']);
+    expect(
+      split(Buffer.concat([euro.subarray(0, 1)]), Buffer.concat([euro.subarray(1), Buffer.from('\n')])),
+    ).toEqual(['€']);
     expect(split(Buffer.from([0x61, 0xff, 0x62, 0x0a]))).toEqual(['a\uFFFDb']);
   });
 

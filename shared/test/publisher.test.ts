@@ -49,7 +49,11 @@ describe('JobPublisher', () => {
 
   it('lingers briefly so that a trickle of lines still arrives promptly', async () => {
     const id = newId();
-    const publisher = await JobPublisher.create(redis, { id, owner: 'alice', title: 'linger' }, { lingerMs: 10 });
+    const publisher = await JobPublisher.create(
+      redis,
+      { id, owner: 'alice', title: 'linger' },
+      { lingerMs: 10 },
+    );
     const events = await collectMessages(server, eventsChannel(id));
     publisher.stdout('only line');
     const [frame] = await events.next(1, 1000);
@@ -97,7 +101,11 @@ describe('JobPublisher', () => {
 
   it('keeps lines while Redis is down, appends each exactly once after it returns', async () => {
     const id = newId();
-    const publisher = await JobPublisher.create(redis, { id, owner: 'alice', title: 'outage' }, { retryMaxMs: 200 });
+    const publisher = await JobPublisher.create(
+      redis,
+      { id, owner: 'alice', title: 'outage' },
+      { retryMaxMs: 200 },
+    );
     await publisher.start();
     for (let i = 1; i <= 100; i++) publisher.stdout(`before ${i}`);
     await publisher.flush();
@@ -111,7 +119,9 @@ describe('JobPublisher', () => {
     await publisher.close();
     const check = server.client();
     const lines = (await check.lrange(outputKey(id), 0, -1)).map((e) => JSON.parse(e) as OutputLine);
-    const expected = ['before', 'during', 'after'].flatMap((p) => Array.from({ length: 100 }, (_, i) => `${p} ${i + 1}`));
+    const expected = ['before', 'during', 'after'].flatMap((p) =>
+      Array.from({ length: 100 }, (_, i) => `${p} ${i + 1}`),
+    );
     expect(lines.map((l) => l.line)).toEqual(expected);
     expect(lines.map((l) => l.seq)).toEqual(expected.map((_, i) => i + 1));
     expect(publisher.droppedLines).toBe(0);

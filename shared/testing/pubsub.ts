@@ -24,7 +24,8 @@ export async function collectMessages(server: TestRedis, channel: string): Promi
       const deadline = Date.now() + timeoutMs;
       while (received.length < count) {
         const remaining = deadline - Date.now();
-        if (remaining <= 0) throw new Error(`waited for ${count} messages on ${channel}, got ${received.length}`);
+        if (remaining <= 0)
+          throw new Error(`waited for ${count} messages on ${channel}, got ${received.length}`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, remaining);
           waiter = () => {
