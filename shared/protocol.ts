@@ -95,7 +95,10 @@ export type ServerFrame =
 
 // ---- codes -----------------------------------------------------------------------------------
 
-/** `code` of `error` frames (WebSocket) and of `{"error":{…}}` bodies (HTTP). */
+/**
+ * `code` of `error` frames (WebSocket) and of `{"error":{…}}` bodies (HTTP). `unavailable` (Redis
+ * unreachable; retry later) is the one code beyond DESIGN.md's list.
+ */
 export const ERROR_CODES = [
   'bad_request',
   'unauthorized',
@@ -103,7 +106,7 @@ export const ERROR_CODES = [
   'not_found',
   'too_many_subscriptions',
   'rate_limited',
-  'internal',
+  'unavailable',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,0 +1,47 @@
+/**
+ * Token verification: an explicit algorithm list (never `alg: none`, never an HMAC check with a
+ * public key), claims `sub` (required), `role` (`user` by default, or `admin`), `exp` (required).
+ */
+import jwt from 'jsonwebtoken';
+import { z } from 'zod';
+import type { JwtConfig } from './config.js';
+
+export interface Principal {
+  sub: string;
+  role: 'user' | 'admin';
+  /** Expiry, ms since the epoch. */
+  expiresAt: number;
+}
+
+const claimsSchema = z.object({
+  sub: z.string().min(1).max(256),
+  role: z.enum(['user', 'admin']).default('user'),
+  exp: z.number(),
+});
+
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+}
+
+export function verifyToken(token: string, config: JwtConfig): Principal {
+  let payload: unknown;
+  try {
+    payload = jwt.verify(token, config.key, { algorithms: config.algorithms });
+  } catch (error) {
+    throw new AuthError(error instanceof Error ? error.message : 'invalid token');
+  }
+  const claims = claimsSchema.safeParse(payload);
+  if (!claims.success) throw new AuthError('token claims need sub and exp; role is user or admin');
+  return { sub: claims.data.sub, role: claims.data.role, expiresAt: claims.data.exp * 1000 };
+}
+
+/** The owner rule: a user sees its own jobs, an admin sees every job. */
+export function maySee(principal: Pick<Principal, 'sub' | 'role'>, owner: string): boolean {
+  return principal.role === 'admin' || principal.sub === owner;
+}
+
+/** `Bearer <token>` → token, or null. */
+export function bearerToken(header: string | undefined): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1] ?? null;
+}

@@ -1,0 +1,112 @@
+/**
+ * The gateway's configuration, from the environment variables of DESIGN.md (plus a few tuning
+ * knobs), validated once at start-up so that a typo fails loudly instead of running misconfigured.
+ */
+import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import type { LibraryConfig } from '../../shared/redis/library.js';
+
+export interface GatewayConfig {
+  port: number;
+  host: string;
+  redisUrl: string;
+  /** Set: a Redis Cluster with sharded pub/sub. */
+  redisClusterNodes: string[] | null;
+  jwt: JwtConfig;
+  /** null: every origin (tokens are never ambient). */
+  allowedOrigins: string[] | null;
+  /** 0: no cap. */
+  maxSocketsPerUser: number;
+  library: LibraryConfig;
+  heartbeatMs: number;
+  maxSubscriptions: number;
+  maxFrameBytes: number;
+  /** Dev sign-in route, for the local demo only. */
+  devAuth: boolean;
+  /** Built dashboard to serve at `/`, when it exists. */
+  staticDir: string | null;
+}
+
+export interface JwtConfig {
+  key: KeyObject;
+  algorithms: ('HS256' | 'RS256' | 'ES256')[];
+}
+
+const intString = (min: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'a whole number')
+    .transform(Number)
+    .refine((n) => n >= min, `at least ${min}`);
+
+const envSchema = z.object({
+  PORT: intString(0).default(8080),
+  HOST: z.string().default('0.0.0.0'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: z.string().optional(),
+  JWT_SECRET: z.string().min(1).optional(),
+  JWT_PUBLIC_KEY: z.string().min(1).optional(),
+  ALLOWED_ORIGINS: z.string().optional(),
+  MAX_SOCKETS_PER_USER: intString(0).default(1000),
+  JOBSTREAM_MAX_LINES: intString(1).default(100_000),
+  JOBSTREAM_RETENTION_S: intString(1).default(7 * 24 * 3600),
+  HEARTBEAT_MS: intString(100).default(25_000),
+  MAX_SUBSCRIPTIONS: intString(1).default(200),
+  DEV_AUTH: z.string().optional(),
+  STATIC_DIR: z.string().optional(),
+});
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+function jwtConfig(secret: string | undefined, publicKey: string | undefined): JwtConfig {
+  if (secret && publicKey) throw new ConfigError('set JWT_SECRET or JWT_PUBLIC_KEY, not both');
+  // A KeyObject, not a string: jsonwebtoken tries createPublicKey on a string secret on every call.
+  if (secret) return { key: createSecretKey(Buffer.from(secret, 'utf8')), algorithms: ['HS256'] };
+  if (publicKey) {
+    const key = createPublicKey(publicKey.replace(/\\n/g, '\n'));
+    const algorithm = key.asymmetricKeyType === 'ec' ? 'ES256' : 'RS256';
+    return { key, algorithms: [algorithm] };
+  }
+  throw new ConfigError(
+    'JWT_SECRET or JWT_PUBLIC_KEY is required: the gateway refuses to run without token verification',
+  );
+}
+
+const list = (value: string | undefined): string[] | null => {
+  const items = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return items.length > 0 ? items : null;
+};
+
+export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string | null = null): GatewayConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`bad configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const clusterNodes = list(e.REDIS_CLUSTER_NODES);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    redisClusterNodes: clusterNodes,
+    jwt: jwtConfig(e.JWT_SECRET, e.JWT_PUBLIC_KEY),
+    allowedOrigins: list(e.ALLOWED_ORIGINS),
+    maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
+    library: {
+      maxLines: e.JOBSTREAM_MAX_LINES,
+      retentionS: e.JOBSTREAM_RETENTION_S,
+      eventsPublish: clusterNodes ? 'spublish' : 'publish',
+    },
+    heartbeatMs: e.HEARTBEAT_MS,
+    maxSubscriptions: e.MAX_SUBSCRIPTIONS,
+    maxFrameBytes: 65_536,
+    devAuth: e.DEV_AUTH !== undefined && e.DEV_AUTH !== '' && e.DEV_AUTH !== '0' && e.DEV_AUTH !== 'false',
+    staticDir: e.STATIC_DIR ?? staticDirDefault,
+  };
+}

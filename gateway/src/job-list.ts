@@ -1,0 +1,83 @@
+/**
+ * `GET /api/jobs`: newest first from `jobs:index` (admins) or `jobs:owner:<U>` (users, so a
+ * user's list never scans everyone's), filtered by status, paged by an opaque cursor
+ * `<createdAt>:<id>` (ids break ties between jobs created in the same millisecond). Index
+ * entries whose job has expired are removed as they are met.
+ */
+import { type Job, type JobStatus, jobFromHash } from '../../shared/job.js';
+import { jobKey, JOBS_INDEX, ownerIndexKey } from '../../shared/keys.js';
+import type { RedisConnection } from '../../shared/redis/client.js';
+import type { Principal } from './auth.js';
+
+export interface JobListQuery {
+  status?: JobStatus | undefined;
+  limit: number;
+  before?: string | undefined;
+}
+
+export interface JobListPage {
+  jobs: Job[];
+  next: string | null;
+}
+
+const SCAN_BATCH = 200;
+/** Index entries looked at per request at most, so a rare status filter cannot scan for ever. */
+const SCAN_BUDGET = 5000;
+
+export function parseCursor(before: string | undefined): { score: number; id: string | null } | null {
+  if (before === undefined || before === '') return null;
+  const match = /^(\d{1,16})(?::([A-Za-z0-9._-]{1,128}))?$/.exec(before);
+  if (!match)
+    throw new RangeError('before is a cursor from a previous page (<createdAt> or <createdAt>:<id>)');
+  return { score: Number(match[1]), id: match[2] ?? null };
+}
+
+export async function listJobs(
+  redis: RedisConnection,
+  principal: Principal,
+  query: JobListQuery,
+): Promise<JobListPage> {
+  const key = principal.role === 'admin' ? JOBS_INDEX : ownerIndexKey(principal.sub);
+  const cursor = parseCursor(query.before);
+  const jobs: Job[] = [];
+  const max = cursor ? (cursor.id ? String(cursor.score) : `(${cursor.score}`) : '+inf';
+  let offset = 0;
+  let scanned = 0;
+  while (jobs.length < query.limit && scanned < SCAN_BUDGET) {
+    const flat = await redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', offset, SCAN_BATCH);
+    if (flat.length === 0) break;
+    const entries: { id: string; score: number }[] = [];
+    for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
+    scanned += entries.length;
+    offset += entries.length;
+    const pipeline = redis.pipeline();
+    for (const entry of entries) pipeline.hgetall(jobKey(entry.id));
+    const hashes = (await pipeline.exec()) ?? [];
+    const gone: string[] = [];
+    for (let i = 0; i < entries.length && jobs.length < query.limit; i++) {
+      const entry = entries[i]!;
+      // Same millisecond as the cursor: reverse-lex order, so ids ≥ the cursor's were on earlier pages.
+      if (cursor?.id && entry.score === cursor.score && entry.id >= cursor.id) continue;
+      const job = jobFromHash((hashes[i]?.[1] as Record<string, string> | undefined) ?? {});
+      if (!job) {
+        gone.push(entry.id);
+        continue;
+      }
+      if (query.status && job.status !== query.status) continue;
+      jobs.push(job);
+    }
+    if (gone.length > 0) {
+      await redis.zrem(key, ...gone);
+      offset -= gone.length;
+    }
+    if (entries.length < SCAN_BATCH) break;
+  }
+  const last = jobs.at(-1);
+  // A full page may have more behind it; a short one (the index ran out) has not.
+  return { jobs, next: last && jobs.length === query.limit ? `${last.createdAt}:${last.id}` : null };
+}
+
+/** Drops index entries older than the retention (their jobs have expired). */
+export async function pruneIndex(redis: RedisConnection, retentionS: number): Promise<number> {
+  return redis.zremrangebyscore(JOBS_INDEX, '-inf', `(${Date.now() - retentionS * 1000}`);
+}

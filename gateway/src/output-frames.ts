@@ -1,0 +1,86 @@
+/**
+ * Reading and building `output` frames without decoding them. The function library publishes
+ * frames in a fixed form, `{"type":"output","jobId":"J","lines":[{"seq":N,"ts":T,…},…]}`, with
+ * consecutive seqs, so the first and last seq (and the last ts) can be read off the bytes: the
+ * hot path never runs JSON.parse per socket, nor even once per frame.
+ */
+import type { OutputLine } from '../../shared/protocol.js';
+
+const SEQ_MARK = Buffer.from('{"seq":');
+const TS_MARK = Buffer.from('"ts":');
+const OUTPUT_PREFIX = Buffer.from('{"type":"output"');
+const STATUS_PREFIX = Buffer.from('{"type":"status"');
+
+export interface OutputMessage {
+  kind: 'output';
+  firstSeq: number;
+  lastSeq: number;
+  /** Redis time of the batch, for the publish→send lag metric. */
+  ts: number;
+  bytes: Buffer;
+}
+
+export interface StatusMessage {
+  kind: 'status';
+  bytes: Buffer;
+  status: string;
+  lastSeq: number;
+}
+
+export type ChannelMessage = OutputMessage | StatusMessage;
+
+function readInt(buffer: Buffer, at: number): number {
+  let value = 0;
+  let i = at;
+  for (; i < buffer.length; i++) {
+    const c = buffer[i]!;
+    if (c < 0x30 || c > 0x39) break;
+    value = value * 10 + (c - 0x30);
+  }
+  return i === at ? NaN : value;
+}
+
+/** Classifies a message of `job:{J}:events`, or null for anything we did not publish. */
+export function readChannelMessage(bytes: Buffer): ChannelMessage | null {
+  if (bytes.subarray(0, OUTPUT_PREFIX.length).equals(OUTPUT_PREFIX)) {
+    const first = bytes.indexOf(SEQ_MARK);
+    // Inside a JSON string a quote is escaped, so `{"seq":` only ever starts an entry.
+    const last = bytes.lastIndexOf(SEQ_MARK);
+    if (first < 0) return null;
+    const firstSeq = readInt(bytes, first + SEQ_MARK.length);
+    const lastSeq = readInt(bytes, last + SEQ_MARK.length);
+    const tsAt = bytes.indexOf(TS_MARK, last);
+    const ts = tsAt < 0 ? NaN : readInt(bytes, tsAt + TS_MARK.length);
+    if (!Number.isFinite(firstSeq) || !Number.isFinite(lastSeq)) return null;
+    return { kind: 'output', firstSeq, lastSeq, ts, bytes };
+  }
+  if (bytes.subarray(0, STATUS_PREFIX.length).equals(STATUS_PREFIX)) {
+    try {
+      const frame = JSON.parse(bytes.toString('utf8')) as { job?: { status?: unknown; lastSeq?: unknown } };
+      const status = frame.job?.status;
+      const lastSeq = frame.job?.lastSeq;
+      if (typeof status !== 'string' || typeof lastSeq !== 'number') return null;
+      return { kind: 'status', bytes, status, lastSeq };
+    } catch {
+      return null;
+    }
+  }
+  return null;
+}
+
+/** An `output` frame from stored list entries (already JSON), joined without re-encoding. */
+export function outputFrameFromEntries(jobId: string, entries: readonly string[]): string {
+  return `{"type":"output","jobId":"${jobId}","lines":[${entries.join(',')}]}`;
+}
+
+/** The part of a published output frame from `fromSeq` on (for the replay→live overlap). */
+export function sliceOutputFrame(jobId: string, message: OutputMessage, fromSeq: number): string {
+  const frame = JSON.parse(message.bytes.toString('utf8')) as { lines: OutputLine[] };
+  return JSON.stringify({ type: 'output', jobId, lines: frame.lines.filter((l) => l.seq >= fromSeq) });
+}
+
+/** The seq of a stored list entry, read off its first bytes. */
+export function entrySeq(entry: string): number {
+  const match = /^\{"seq":(\d+)/.exec(entry);
+  return match ? Number(match[1]) : NaN;
+}

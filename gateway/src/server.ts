@@ -1,0 +1,169 @@
+/**
+ * The gateway: one HTTP server carrying the express API and the `ws` endpoint, two Redis
+ * connections (commands, and a subscriber for the fan-out), the function library loaded with
+ * this deployment's limits, a heartbeat, metrics, and a graceful stop.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Cluster, Redis } from 'ioredis';
+import { WebSocketServer } from 'ws';
+import { PROTOCOL, CLOSE_CODES, type HelloFrame } from '../../shared/protocol.js';
+import type { RedisConnection } from '../../shared/redis/client.js';
+import { loadLibrary } from '../../shared/redis/library.js';
+import type { GatewayConfig } from './config.js';
+import { Fanout } from './fanout.js';
+import { startHeartbeat } from './heartbeat.js';
+import { createHttpApi } from './http-api.js';
+import { pruneIndex } from './job-list.js';
+import { createLogger, type Logger } from './logger.js';
+import { GatewayMetrics } from './metrics.js';
+import { Session } from './session.js';
+import { decideUpgrade, refuseUpgrade } from './upgrade-auth.js';
+
+export interface GatewayOptions {
+  logger?: Logger;
+  /** The HS256 secret as text, for the dev sign-in route (DEV_AUTH). */
+  devSecret?: string | null;
+}
+
+export interface Gateway {
+  readonly port: number;
+  readonly url: string;
+  readonly metrics: GatewayMetrics;
+  /** Open sockets (for tests and metrics). */
+  readonly sessions: ReadonlySet<Session>;
+  /** Stops accepting, closes every socket with 1012, quits Redis. Resolves within `deadlineMs`. */
+  stop(deadlineMs?: number): Promise<void>;
+}
+
+function connectRedis(config: GatewayConfig, role: string): RedisConnection {
+  if (config.redisClusterNodes) {
+    const nodes = config.redisClusterNodes.map((node) => {
+      const [host, port] = node.split(':');
+      return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
+    });
+    return new Cluster(nodes, { redisOptions: { connectionName: `jobstream-${role}` } });
+  }
+  return new Redis(config.redisUrl, { connectionName: `jobstream-${role}`, maxRetriesPerRequest: 2 });
+}
+
+/** Largest listen backlog the kernel grants here; a connect storm overflows node's default 511. */
+const LISTEN_BACKLOG = 4096;
+
+export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger();
+  const metrics = new GatewayMetrics();
+  const redis = connectRedis(config, 'commands');
+  const subscriber = connectRedis(config, 'subscriber');
+  for (const connection of [redis, subscriber]) {
+    connection.on('error', (error: Error) => logger.warn({ err: error.message }, 'Redis connection error'));
+  }
+  await loadLibrary(redis, config.library);
+  const fanout = new Fanout(subscriber as Redis, metrics, logger);
+
+  const sessions = new Set<Session>();
+  const socketsPerUser = new Map<string, number>();
+  const countSocket = (sub: string, delta: number): void => {
+    const next = (socketsPerUser.get(sub) ?? 0) + delta;
+    if (next <= 0) socketsPerUser.delete(sub);
+    else socketsPerUser.set(sub, next);
+  };
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+    handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
+  });
+  const hello: HelloFrame = {
+    type: 'hello',
+    protocol: PROTOCOL,
+    heartbeatMs: config.heartbeatMs,
+    limits: { maxSubscriptions: config.maxSubscriptions, maxFrameBytes: config.maxFrameBytes },
+  };
+  const helloBytes = JSON.stringify(hello);
+  const sessionDeps = {
+    redis,
+    fanout,
+    metrics,
+    logger,
+    jwt: config.jwt,
+    maxSubscriptions: config.maxSubscriptions,
+  };
+
+  const app = createHttpApi({ config, redis, metrics, logger, devSecret: options.devSecret ?? null });
+  const server: Server = createServer(app);
+  let stopping = false;
+
+  server.on('upgrade', (request, socket, head) => {
+    socket.on('error', () => undefined);
+    if (stopping) {
+      refuseUpgrade(socket, 503, 'unavailable', 'shutting down');
+      return;
+    }
+    const decision = decideUpgrade(request, config, (sub) => socketsPerUser.get(sub) ?? 0);
+    if (!decision.ok) {
+      metrics.rejections.inc({ reason: `upgrade_${decision.status}` });
+      logger.info(
+        { status: decision.status, reason: decision.message, origin: request.headers.origin },
+        'upgrade refused',
+      );
+      refuseUpgrade(socket, decision.status, decision.code, decision.message);
+      return;
+    }
+    const { principal } = decision;
+    countSocket(principal.sub, 1); // reserved now, so a storm of upgrades cannot pass the cap
+    let accepted = false;
+    // ws destroys the socket itself when the handshake is invalid: give the reservation back
+    socket.once('close', () => {
+      if (!accepted) countSocket(principal.sub, -1);
+    });
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      accepted = true;
+      const session = new Session(ws, principal, sessionDeps);
+      sessions.add(session);
+      metrics.sockets.set(sessions.size);
+      ws.once('close', () => {
+        sessions.delete(session);
+        countSocket(principal.sub, -1);
+        metrics.sockets.set(sessions.size);
+      });
+      ws.send(helloBytes);
+    });
+  });
+
+  const stopHeartbeat = startHeartbeat(() => sessions, config.heartbeatMs);
+  const pruneTimer = setInterval(() => {
+    pruneIndex(redis, config.library.retentionS).catch(() => undefined);
+  }, 60_000);
+  pruneTimer.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port, redis: config.redisClusterNodes ?? config.redisUrl }, 'gateway listening');
+
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    metrics,
+    sessions,
+    async stop(deadlineMs = 10_000) {
+      if (stopping) return;
+      stopping = true;
+      stopHeartbeat();
+      clearInterval(pruneTimer);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close(CLOSE_CODES.serviceRestart, 'server restarting');
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
+      await Promise.race([closed, deadline]);
+      for (const session of sessions) session.terminate();
+      server.closeAllConnections();
+      await Promise.allSettled([redis.quit(), subscriber.quit()]);
+      logger.info('gateway stopped');
+    },
+  };
+}

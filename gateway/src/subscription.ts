@@ -1,0 +1,336 @@
+/**
+ * One socket's subscription to one job: the replay→live switch, without a hole or a repeat.
+ *
+ * The order of operations is what makes it lossless (the recovery pattern of Centrifugo):
+ *   1. register with the fan-out and wait until Redis confirms the channel subscription, so that
+ *      every line appended from now on reaches us; until we are live, such messages are buffered;
+ *   2. read the job hash and the list length atomically: lines up to that `lastSeq` are in the
+ *      list (or trimmed), lines after it will arrive on the channel;
+ *   3. send `status`, a `gap` if the start was trimmed, then the replay in pages;
+ *   4. go live: deliver the buffered messages, dropping every seq already sent (`nextSeq`).
+ * `nextSeq` (the next seq owed to the client) is the only position; every send goes through it.
+ *
+ * The same loop catches up whenever live delivery cannot go on: the socket's send buffer is full
+ * (a slow client must not make the gateway buffer without bound: we stop sending, and read what
+ * it missed from the list once it drains), too many messages piled up during a replay, or the
+ * Redis subscriber reconnected and pub/sub messages were lost. Lines the list no longer holds by
+ * then are announced with one `gap` frame.
+ */
+import { isTerminal, type Job, type JobStatus } from '../../shared/job.js';
+import type { ErrorFrame, GapReason } from '../../shared/protocol.js';
+import type { RedisConnection } from '../../shared/redis/client.js';
+import { maySee, type Principal } from './auth.js';
+import type { Fanout, JobListener } from './fanout.js';
+import { REPLAY_PAGE_LINES, SEND_HIGH_WATER_BYTES } from './limits.js';
+import type { Logger } from './logger.js';
+import type { GatewayMetrics } from './metrics.js';
+import { outputFrameFromEntries, sliceOutputFrame, type ChannelMessage } from './output-frames.js';
+import { readJobState, readOutput } from './store.js';
+
+/** What a subscription needs of its socket. */
+export interface SubscriberSocket {
+  readonly principal: Principal;
+  readonly bufferedAmount: number;
+  /** Sends one text frame; `lines` counts output lines for the metrics. */
+  send(data: string | Buffer, lines?: number): void;
+  /** Resolves when the send buffer is below the high-water mark again (or the socket closed). */
+  drained(): Promise<void>;
+  /** The subscription ended by itself (done, or the job vanished). */
+  ended(subscription: Subscription): void;
+}
+
+export interface SubscriptionDeps {
+  redis: RedisConnection;
+  fanout: Fanout;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+export interface SubscribeRequest {
+  since?: number | undefined;
+  tail?: number | undefined;
+}
+
+/** Messages buffered while catching up; past this the catch-up reads the list again instead. */
+const MAX_PENDING_MESSAGES = 10_000;
+
+type Phase = 'opening' | 'syncing' | 'live' | 'ended';
+
+export class Subscription implements JobListener {
+  private phase: Phase = 'opening';
+  private nextSeq = 1;
+  /** Replay reads the list up to here; later lines come from the channel. */
+  private target = 0;
+  private pending: ChannelMessage[] = [];
+  private pendingOverflow = false;
+  private status: JobStatus = 'queued';
+  /** The job's last seq once it is terminal: `done` follows it. */
+  private finalSeq: number | null = null;
+  private syncing = false;
+  /** A catch-up was asked for while one ran: re-read the job's state once it finishes. */
+  private resyncAgain: GapReason | null = null;
+  private replayStartedAt = 0;
+  private replayedLines = 0;
+
+  constructor(
+    readonly jobId: string,
+    private readonly socket: SubscriberSocket,
+    private readonly deps: SubscriptionDeps,
+  ) {}
+
+  /**
+   * Steps 1 to 3 up to `status` (and `gap`). Resolves with an error frame when the job does not
+   * exist or is someone else's; then nothing was sent and nothing is held.
+   */
+  async open(request: SubscribeRequest): Promise<ErrorFrame | null> {
+    this.replayStartedAt = performance.now();
+    await this.deps.fanout.add(this.jobId, this);
+    const state = await readJobState(this.deps.redis, this.jobId);
+    if (!state || !maySee(this.socket.principal, state.job.owner)) {
+      this.release();
+      return state
+        ? {
+            type: 'error',
+            jobId: this.jobId,
+            code: 'forbidden',
+            message: `job ${this.jobId} belongs to someone else`,
+          }
+        : {
+            type: 'error',
+            jobId: this.jobId,
+            code: 'not_found',
+            message: `job ${this.jobId} does not exist`,
+          };
+    }
+    if (this.phase === 'ended') return null; // unsubscribed or socket closed meanwhile
+    const { job, firstRetained } = state;
+    this.socket.send(JSON.stringify({ type: 'status', jobId: this.jobId, job }));
+    this.applyJob(job);
+    this.target = job.lastSeq;
+    this.nextSeq = startSeq(request, job.lastSeq);
+    if (this.nextSeq <= job.lastSeq && this.nextSeq < firstRetained) this.sendGap(firstRetained, 'trimmed');
+    this.phase = 'syncing';
+    return null;
+  }
+
+  /** Step 3's replay and step 4. Runs in the background after `open`; never throws. */
+  start(): void {
+    if (this.phase !== 'syncing') return;
+    void this.catchUp(null);
+  }
+
+  /** Stops all delivery; no frame for this job is sent afterwards. */
+  close(): void {
+    if (this.phase === 'ended') return;
+    this.release();
+  }
+
+  get isEnded(): boolean {
+    return this.phase === 'ended';
+  }
+
+  // ---- JobListener ---------------------------------------------------------------------------
+
+  onMessage(message: ChannelMessage): void {
+    if (this.phase === 'live') {
+      this.deliver(message);
+      return;
+    }
+    if (this.phase === 'ended') return;
+    if (this.pending.length < MAX_PENDING_MESSAGES) this.pending.push(message);
+    else {
+      this.pending = [];
+      this.pendingOverflow = true;
+    }
+  }
+
+  onResync(): void {
+    this.requestCatchUp('trimmed');
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private release(): void {
+    this.phase = 'ended';
+    this.pending = [];
+    this.deps.fanout.remove(this.jobId, this);
+  }
+
+  private applyJob(job: Pick<Job, 'status' | 'lastSeq'>): void {
+    this.status = job.status;
+    if (isTerminal(job.status)) this.finalSeq = job.lastSeq;
+  }
+
+  private sendGap(toExclusive: number, reason: GapReason): void {
+    this.socket.send(
+      JSON.stringify({
+        type: 'gap',
+        jobId: this.jobId,
+        fromSeq: this.nextSeq,
+        toSeq: toExclusive - 1,
+        reason,
+      }),
+    );
+    this.nextSeq = toExclusive;
+  }
+
+  /** Live delivery stopped (`reason` for any gap): read what was missed from Redis. */
+  private requestCatchUp(reason: GapReason): void {
+    if (this.phase === 'ended' || this.phase === 'opening') return;
+    this.phase = 'syncing';
+    if (this.syncing) {
+      this.resyncAgain ??= reason;
+      return;
+    }
+    void this.catchUp(reason);
+  }
+
+  /**
+   * Replays from `nextSeq` to `target` and goes live. With a `reason`, first re-reads the job
+   * (status may have changed, the target moved on) — the catch-up after live delivery stopped.
+   */
+  private async catchUp(reason: GapReason | null): Promise<void> {
+    this.syncing = true;
+    try {
+      let refresh = reason;
+      for (;;) {
+        if (refresh !== null || this.pendingOverflow) {
+          if (!(await this.refresh())) return;
+        }
+        await this.replayToTarget(refresh ?? 'trimmed');
+        if (this.phase === 'ended') return;
+        if (this.pendingOverflow) continue;
+        if (this.resyncAgain !== null) {
+          refresh = this.resyncAgain;
+          this.resyncAgain = null;
+          continue;
+        }
+        this.goLive();
+        if (this.phase !== 'syncing') break; // live or ended; syncing again means the socket lagged
+        refresh = this.resyncAgain ?? 'lagged';
+        this.resyncAgain = null;
+      }
+      if (this.replayStartedAt > 0) {
+        this.deps.metrics.replaySeconds.observe((performance.now() - this.replayStartedAt) / 1000);
+        this.deps.metrics.replayLines.observe(this.replayedLines);
+        this.replayStartedAt = 0;
+      }
+    } catch (error) {
+      if (this.phase !== 'ended') {
+        this.deps.logger.warn(
+          { err: error, jobId: this.jobId, user: this.socket.principal.sub },
+          'subscription failed',
+        );
+        this.socket.send(
+          JSON.stringify({
+            type: 'error',
+            jobId: this.jobId,
+            code: 'unavailable',
+            message: 'Redis is unavailable; subscribe again to resume',
+          }),
+        );
+        this.release();
+        this.socket.ended(this);
+      }
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  /** Re-reads the job before a catch-up. False when the job is gone (the subscription ends). */
+  private async refresh(): Promise<boolean> {
+    this.pending = [];
+    this.pendingOverflow = false;
+    const state = await readJobState(this.deps.redis, this.jobId);
+    if (this.phase === 'ended') return false;
+    if (!state) {
+      this.socket.send(
+        JSON.stringify({
+          type: 'error',
+          jobId: this.jobId,
+          code: 'not_found',
+          message: `job ${this.jobId} no longer exists`,
+        }),
+      );
+      this.release();
+      this.socket.ended(this);
+      return false;
+    }
+    if (state.job.status !== this.status) {
+      this.socket.send(JSON.stringify({ type: 'status', jobId: this.jobId, job: state.job }));
+    }
+    this.applyJob(state.job);
+    this.target = state.job.lastSeq;
+    return true;
+  }
+
+  private async replayToTarget(gapReason: GapReason): Promise<void> {
+    while (this.nextSeq <= this.target && !this.isEnded) {
+      if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
+      if (this.isEnded) return;
+      const page = await readOutput(
+        this.deps.redis,
+        this.jobId,
+        this.nextSeq,
+        REPLAY_PAGE_LINES,
+        this.target,
+      );
+      if (this.isEnded) return;
+      if (page.fromSeq > this.nextSeq) this.sendGap(Math.min(page.fromSeq, this.target + 1), gapReason);
+      if (page.entries.length === 0) {
+        // Nothing left in the list up to the target (expired under us): the rest is a gap.
+        if (this.nextSeq <= this.target) this.sendGap(this.target + 1, gapReason);
+        return;
+      }
+      this.socket.send(outputFrameFromEntries(this.jobId, page.entries), page.entries.length);
+      this.nextSeq += page.entries.length;
+      this.replayedLines += page.entries.length;
+    }
+  }
+
+  private goLive(): void {
+    this.phase = 'live';
+    const pending = this.pending;
+    this.pending = [];
+    for (let i = 0; i < pending.length && this.phase === 'live'; i++) this.deliver(pending[i]!);
+    if (this.phase === 'live') this.checkDone();
+  }
+
+  private deliver(message: ChannelMessage): void {
+    if (message.kind === 'status') {
+      this.socket.send(message.bytes);
+      this.status = message.status as JobStatus;
+      if (isTerminal(this.status)) this.finalSeq = message.lastSeq;
+      this.checkDone();
+      return;
+    }
+    if (message.lastSeq < this.nextSeq) return; // already sent by the replay
+    if (message.firstSeq > this.nextSeq || this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) {
+      // A hole (pub/sub lost messages) or a slow socket: read the rest from the list instead.
+      this.requestCatchUp(message.firstSeq > this.nextSeq ? 'trimmed' : 'lagged');
+      return;
+    }
+    const lines = message.lastSeq - this.nextSeq + 1;
+    if (message.firstSeq === this.nextSeq) this.socket.send(message.bytes, lines);
+    else this.socket.send(sliceOutputFrame(this.jobId, message, this.nextSeq), lines);
+    this.nextSeq = message.lastSeq + 1;
+    if (Number.isFinite(message.ts))
+      this.deps.metrics.publishToSendSeconds.observe(Math.max(0, Date.now() - message.ts) / 1000);
+  }
+
+  private checkDone(): void {
+    if (this.finalSeq === null || this.nextSeq <= this.finalSeq || this.phase !== 'live') return;
+    this.socket.send(
+      JSON.stringify({ type: 'done', jobId: this.jobId, status: this.status, lastSeq: this.finalSeq }),
+    );
+    this.release();
+    this.socket.ended(this);
+  }
+}
+
+/** The first seq a subscription owes: 1, `since + 1`, or `max(1, lastSeq - tail + 1)`. */
+export function startSeq(request: SubscribeRequest, lastSeq: number): number {
+  if (request.since !== undefined) return request.since + 1;
+  if (request.tail !== undefined) return Math.max(1, lastSeq - request.tail + 1);
+  return 1;
+}
