@@ -1,8 +1,8 @@
 /**
- * The gateway's reads from Redis: a job's state and its output by seq. A page is read in one
- * MULTI together with the job's seq and the list length, so the seq → index mapping is exact
- * even while the runner appends and the list is trimmed.
+ * The gateway's reads from Redis: a job's state (hash and list length in one MULTI) and its
+ * output by seq (one atomic `jobstream_read`, exact while the runner appends and trims).
  */
+import { JobstreamError } from '../../shared/errors.js';
 import { jobFromHash, type Job } from '../../shared/job.js';
 import { jobKey, outputKey } from '../../shared/keys.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
@@ -34,38 +34,29 @@ export async function readJobState(redis: RedisConnection, jobId: string): Promi
 }
 
 /**
- * Up to `limit` entries with seq ≥ `fromSeq` (and ≤ `toSeq`). Entries are stored JSON, passed on
- * as they are.
+ * Up to `limit` entries with seq ≥ `fromSeq` (and ≤ `toSeq`), in one atomic `jobstream_read`.
+ * Entries are stored JSON, passed on as they are. A missing job reads as empty.
  */
 export async function readOutput(
   redis: RedisConnection,
   jobId: string,
   fromSeq: number,
   limit: number,
-  toSeq = Number.MAX_SAFE_INTEGER,
+  toSeq?: number,
 ): Promise<OutputPage> {
-  const key = outputKey(jobId);
-  // A guess of the first retained seq, checked by the MULTI below; a trim in between means one retry.
-  let guess: number | null = null;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    if (guess === null) {
-      const results = await redis.multi().hget(jobKey(jobId), 'seq').llen(key).exec();
-      guess = firstRetained(Number(results?.[0]?.[1] ?? 0), Number(results?.[1]?.[1] ?? 0));
-    }
-    const start = Math.max(fromSeq, guess);
-    const end = Math.min(toSeq, start + limit - 1);
-    const results = await redis
-      .multi()
-      .hget(jobKey(jobId), 'seq')
-      .llen(key)
-      .lrange(key, start - guess, end - guess)
-      .exec();
-    const seq = Number(results?.[0]?.[1] ?? 0);
-    const actual = firstRetained(seq, Number(results?.[1]?.[1] ?? 0));
-    if (actual === guess) {
-      return { fromSeq: start, entries: (results?.[2]?.[1] as string[] | undefined) ?? [], lastSeq: seq };
-    }
-    guess = actual;
+  const args: (string | number)[] = [fromSeq, limit];
+  if (toSeq !== undefined) args.push(toSeq);
+  try {
+    const [lastSeq, start, entries] = (await redis.fcall(
+      'jobstream_read',
+      2,
+      jobKey(jobId),
+      outputKey(jobId),
+      ...args,
+    )) as [number, number, string[]];
+    return { fromSeq: Number(start), entries, lastSeq: Number(lastSeq) };
+  } catch (error) {
+    if (JobstreamError.fromRedis(error)?.code === 'NOT_FOUND') return { fromSeq, entries: [], lastSeq: 0 };
+    throw error;
   }
-  throw new Error(`output of ${jobId} kept moving under the read`);
 }

@@ -310,6 +310,34 @@ local function jobstream_status(keys, args)
 end
 
 --[[
+  jobstream_read (read-only; not part of the runner contract: the gateway's replay uses it)
+  KEYS[1]  job:{J}
+  KEYS[2]  job:{J}:output
+  ARGV     <fromSeq> <count> [<toSeq>]
+  Returns  { lastSeq, startSeq, { entry, … } }: up to count stored entries with
+           startSeq ≤ seq ≤ min(toSeq, lastSeq), where startSeq = max(fromSeq, first retained seq).
+  One atomic read, so the seq → index mapping holds while the runner appends and the list is
+  trimmed under a busy job.
+]]
+local function jobstream_read(keys, args)
+  local id, err = check_keys(keys, 2)
+  if id == nil then return err end
+  local from, count, to = tonumber(args[1]), tonumber(args[2]), tonumber(args[3] or '')
+  if from == nil or count == nil or count < 1 then
+    return fail('BAD_ARGUMENTS', 'usage: FCALL_RO jobstream_read 2 job:{J} job:{J}:output <fromSeq> <count> [<toSeq>]')
+  end
+  local seq = tonumber(redis.call('HGET', keys[1], 'seq'))
+  if seq == nil then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
+  local first = seq - redis.call('LLEN', keys[2]) + 1
+  local start = math.max(from, first)
+  local stop = math.min(start + count - 1, seq)
+  if to ~= nil then stop = math.min(stop, to) end
+  local entries = {}
+  if stop >= start then entries = redis.call('LRANGE', keys[2], start - first, stop - first) end
+  return { seq, start, entries }
+end
+
+--[[
   jobstream_version
   No keys, no arguments, read-only.
   Returns  { version, maxLines, retentionS, eventsPublish }: what this deployment loaded.
@@ -321,6 +349,11 @@ end
 redis.register_function('jobstream_create', jobstream_create)
 redis.register_function('jobstream_append', jobstream_append)
 redis.register_function('jobstream_status', jobstream_status)
+redis.register_function{
+  function_name = 'jobstream_read',
+  callback = jobstream_read,
+  flags = { 'no-writes' },
+}
 redis.register_function{
   function_name = 'jobstream_version',
   callback = jobstream_version,

@@ -1,0 +1,170 @@
+/**
+ * Test harness: a real gateway on port 0 over a private redis-server, and a WebSocket client
+ * that records frames and lets a test await the frame it expects (events, not sleeps).
+ */
+import { WebSocket } from 'ws';
+import type { ServerFrame } from '../../shared/protocol.js';
+import { DEFAULT_LIBRARY_CONFIG } from '../../shared/redis/library.js';
+import { signToken, type Role } from '../../shared/tokens.js';
+import { TestRedis } from '../../shared/testing/redis-server.js';
+import { configFromEnv, type GatewayConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { startGateway, type Gateway } from '../src/server.js';
+
+export const SECRET = 'test-secret-0123456789';
+
+export function token(sub: string, role: Role = 'user', ttlSeconds = 3600): string {
+  return signToken(SECRET, { sub, role }, ttlSeconds);
+}
+
+export interface Harness {
+  redis: TestRedis;
+  gateway: Gateway;
+  config: GatewayConfig;
+  stop(): Promise<void>;
+}
+
+export async function startHarness(
+  overrides: Partial<GatewayConfig> = {},
+  redis?: TestRedis,
+): Promise<Harness> {
+  const server = redis ?? (await TestRedis.start());
+  const config: GatewayConfig = {
+    ...configFromEnv({ JWT_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', REDIS_URL: server.url }),
+    ...overrides,
+  };
+  config.library = { ...DEFAULT_LIBRARY_CONFIG, ...overrides.library };
+  const gateway = await startGateway(config, { logger: createLogger('silent'), devSecret: SECRET });
+  return {
+    redis: server,
+    gateway,
+    config,
+    async stop() {
+      await gateway.stop(2000);
+      if (!redis) await server.stop();
+    },
+  };
+}
+
+export class TestClient {
+  readonly frames: ServerFrame[] = [];
+  private waiters: (() => void)[] = [];
+  closeCode: number | null = null;
+  private readonly closed: Promise<number>;
+
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()) as ServerFrame);
+      this.wake();
+    });
+    this.closed = new Promise((resolve) =>
+      ws.on('close', (code) => {
+        this.closeCode = code;
+        this.wake();
+        resolve(code);
+      }),
+    );
+  }
+
+  static async connect(
+    url: string,
+    options: { token?: string; via?: 'header' | 'subprotocol'; protocols?: string[]; origin?: string } = {},
+  ): Promise<TestClient> {
+    const protocols = options.protocols ?? ['jobstream.v1'];
+    const headers: Record<string, string> = {};
+    if (options.token && options.via !== 'subprotocol') headers.authorization = `Bearer ${options.token}`;
+    if (options.token && options.via === 'subprotocol') protocols.push(`bearer.${options.token}`);
+    const ws = new WebSocket(`${url.replace('http', 'ws')}/ws`, protocols, {
+      headers,
+      ...(options.origin ? { origin: options.origin } : {}),
+    });
+    const client = new TestClient(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('unexpected-response', (_req, res) => reject(new UpgradeRefused(res.statusCode ?? 0)));
+      ws.once('error', reject);
+    });
+    await client.waitFor((f) => f.type === 'hello');
+    return client;
+  }
+
+  send(frame: unknown): void {
+    this.ws.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Waits until a frame matching `predicate` has arrived (searching all frames so far). */
+  async waitFor<T extends ServerFrame = ServerFrame>(
+    predicate: (f: ServerFrame) => boolean,
+    timeoutMs = 5000,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.frames.find(predicate);
+      if (found) return found as T;
+      if (this.closeCode !== null)
+        throw new Error(
+          `socket closed (${this.closeCode}) while waiting; got ${JSON.stringify(this.frames.slice(-5))}`,
+        );
+      const remaining = deadline - Date.now();
+      if (remaining <= 0)
+        throw new Error(
+          `timed out waiting for a frame; last frames ${JSON.stringify(this.frames.slice(-5))}`,
+        );
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  waitForClose(timeoutMs = 5000): Promise<number> {
+    return Promise.race([
+      this.closed,
+      new Promise<number>((_, reject) =>
+        setTimeout(() => reject(new Error('socket did not close')), timeoutMs).unref(),
+      ),
+    ]);
+  }
+
+  framesFor(jobId: string): ServerFrame[] {
+    return this.frames.filter((f) => 'jobId' in f && f.jobId === jobId);
+  }
+
+  /** Seqs of every output line received for a job, in arrival order. */
+  seqs(jobId: string): number[] {
+    return this.framesFor(jobId).flatMap((f) => (f.type === 'output' ? f.lines.map((l) => l.seq) : []));
+  }
+
+  close(): void {
+    this.ws.terminate();
+  }
+}
+
+export class UpgradeRefused extends Error {
+  constructor(readonly status: number) {
+    super(`upgrade refused with HTTP ${status}`);
+  }
+}
+
+export async function upgradeStatus(
+  url: string,
+  options: Parameters<typeof TestClient.connect>[1],
+): Promise<number> {
+  try {
+    const client = await TestClient.connect(url, options);
+    client.close();
+    return 101;
+  } catch (error) {
+    if (error instanceof UpgradeRefused) return error.status;
+    throw error;
+  }
+}
