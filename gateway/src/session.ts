@@ -142,6 +142,8 @@ export class Session implements SubscriberSocket, FeedListener {
     this.deps.metrics.rejections.inc({ reason: 'rate_limited' });
     if (this.refusedInWindow >= FLOOD_CLOSE.refused) {
       this.deps.logger.warn({ user: this.user }, 'closing a socket that kept flooding');
+      // Said now, not queued behind the flood's own frames: the socket closes right after.
+      this.reply('rate_limited', 'still flooding after rate_limited; closing');
       this.close(CLOSE_CODES.policyViolation, 'rate limit exceeded');
       return;
     }
