@@ -1,0 +1,63 @@
+/** HTTP API calls and react-query option factories (one place that knows the URLs). */
+import { queryOptions } from '@tanstack/react-query';
+import type { Job, JobStatus } from '../../shared/job.js';
+import type { OutputLine } from '../../shared/protocol.js';
+import { getToken } from './auth.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function api<T>(path: string): Promise<T> {
+  const res = await fetch(path, { headers: { authorization: `Bearer ${getToken() ?? ''}` } });
+  const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+  if (!res.ok)
+    throw new ApiError(res.status, body?.error?.code ?? 'error', body?.error?.message ?? res.statusText);
+  return body as T;
+}
+
+export interface JobList {
+  jobs: Job[];
+  next: string | null;
+}
+
+export const jobListQuery = (status?: JobStatus) =>
+  queryOptions({
+    queryKey: ['jobs', status ?? 'all'],
+    queryFn: () => api<JobList>(`/api/jobs?limit=200${status ? `&status=${status}` : ''}`),
+  });
+
+export const jobQuery = (id: string) =>
+  queryOptions({ queryKey: ['job', id], queryFn: () => api<Job>(`/api/jobs/${encodeURIComponent(id)}`) });
+
+export const outputQuery = (id: string) =>
+  queryOptions({
+    queryKey: ['output', id],
+    queryFn: () =>
+      api<{ lines: OutputLine[]; lastSeq: number }>(`/api/jobs/${encodeURIComponent(id)}/output?limit=1000`),
+  });
+
+export const devAuthQuery = () =>
+  queryOptions({
+    queryKey: ['dev'],
+    queryFn: () =>
+      fetch('/api/dev').then((r) =>
+        r.ok ? (r.json() as Promise<{ users: { sub: string; role: string }[] }>) : null,
+      ),
+    retry: false,
+  });
+
+export async function devToken(sub: string, role: string): Promise<string> {
+  const res = await fetch(`/api/dev/token?sub=${encodeURIComponent(sub)}&role=${role}`);
+  if (!res.ok) throw new ApiError(res.status, 'unauthorized', 'dev sign-in is off');
+  return ((await res.json()) as { token: string }).token;
+}
+
+export const downloadUrl = (id: string): string =>
+  `/api/jobs/${encodeURIComponent(id)}/output.txt?access_token=${encodeURIComponent(getToken() ?? '')}`;

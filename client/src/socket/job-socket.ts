@@ -1,0 +1,353 @@
+/**
+ * The one WebSocket of a browser tab, with no React in it.
+ *
+ * - Authenticates with the `bearer.<jwt>` subprotocol (browsers cannot set headers).
+ * - Reference-counts subscriptions: any number of views may ask for a job; the server hears one
+ *   `subscribe` and, when the last view lets go, one `unsubscribe`.
+ * - Reconnects with exponential backoff and jitter, and resubscribes every job with `since` = the
+ *   last seq it holds, so a reconnect shows no duplicate and no hole.
+ * - Asks its host for a fresh token before the current one expires and sends it in an `auth`
+ *   frame; a socket closed for an expired token waits for one instead of reconnecting blindly.
+ * - Detects a dead connection with `ping`/`pong` frames (browsers cannot see protocol pings).
+ */
+import { isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
+import {
+  BEARER_SUBPROTOCOL_PREFIX,
+  CLOSE_CODES,
+  PROTOCOL,
+  shouldReconnect,
+  type ServerFrame,
+} from '../../../shared/protocol.js';
+import { DEFAULT_MAX_LINES, LineStore } from './line-store.js';
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'offline';
+
+export interface JobView {
+  job: Job | null;
+  done: { status: JobStatus; lastSeq: number } | null;
+  error: { code: string; message: string } | null;
+}
+
+export interface JobSocketOptions {
+  url: string;
+  getToken: () => string | null;
+  /** Called ahead of the token's expiry; resolve with a fresh token (or null: let it expire). */
+  refreshToken?: () => Promise<string | null>;
+  maxLines?: number;
+  createSocket?: (url: string, protocols: string[]) => WebSocket;
+  backoff?: { initialMs: number; maxMs: number };
+  pingIntervalMs?: number;
+  random?: () => number;
+}
+
+interface JobEntry {
+  refs: number;
+  store: LineStore;
+  view: JobView;
+  listeners: Set<() => void>;
+  /** A subscribe was sent on the current connection and has not ended (done or error). */
+  active: boolean;
+}
+
+export class JobSocket {
+  private ws: WebSocket | null = null;
+  private state: ConnectionState = 'offline';
+  private readonly jobs = new Map<string, JobEntry>();
+  private readonly feedListeners = new Set<(job: Job) => void>();
+  private readonly stateListeners = new Set<() => void>();
+  private attempt = 0;
+  private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  private pingTimer: ReturnType<typeof setInterval> | null = null;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  private awaitingPong = false;
+  private pingId = 0;
+  private closedByUser = false;
+  private readonly options: Required<Omit<JobSocketOptions, 'refreshToken'>> &
+    Pick<JobSocketOptions, 'refreshToken'>;
+
+  constructor(options: JobSocketOptions) {
+    this.options = {
+      maxLines: DEFAULT_MAX_LINES,
+      createSocket: (url, protocols) => new WebSocket(url, protocols),
+      backoff: { initialMs: 500, maxMs: 30_000 },
+      pingIntervalMs: 25_000,
+      random: Math.random,
+      ...options,
+    };
+  }
+
+  // ---- connection ----------------------------------------------------------------------------
+
+  connect(): void {
+    this.closedByUser = false;
+    if (this.ws) return;
+    const token = this.options.getToken();
+    if (!token) {
+      this.setState('offline');
+      return;
+    }
+    this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
+    const ws = this.options.createSocket(this.options.url, [
+      PROTOCOL,
+      `${BEARER_SUBPROTOCOL_PREFIX}${token}`,
+    ]);
+    this.ws = ws;
+    ws.onmessage = (event) => this.receive(String(event.data));
+    ws.onclose = (event) => this.closed(ws, event.code);
+    ws.onerror = () => undefined; // onclose follows
+  }
+
+  /** Reconnect now (the "Retry" button), skipping the backoff wait. */
+  retry(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.attempt = 0;
+    this.ws?.close();
+    this.ws = null;
+    this.connect();
+  }
+
+  close(): void {
+    this.closedByUser = true;
+    this.stopTimers();
+    this.ws?.close(1000);
+    this.ws = null;
+    this.setState('offline');
+  }
+
+  getState = (): ConnectionState => this.state;
+
+  onStateChange = (listener: () => void): (() => void) => {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  };
+
+  /** Replaces the token on the open socket (and for later reconnects, through getToken). */
+  sendToken(token: string): void {
+    this.send({ type: 'auth', token });
+    this.scheduleRefresh(token);
+  }
+
+  // ---- subscriptions -------------------------------------------------------------------------
+
+  /** Holds a job open; returns the release. Several holders share one server subscription. */
+  hold(jobId: string): () => void {
+    let entry = this.jobs.get(jobId);
+    if (!entry) {
+      entry = {
+        refs: 0,
+        store: new LineStore(this.options.maxLines),
+        view: { job: null, done: null, error: null },
+        listeners: new Set(),
+        active: false,
+      };
+      this.jobs.set(jobId, entry);
+    }
+    entry.refs++;
+    if (entry.refs === 1 && this.state === 'open') this.subscribe(jobId, entry);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.release(jobId);
+    };
+  }
+
+  store(jobId: string): LineStore | null {
+    return this.jobs.get(jobId)?.store ?? null;
+  }
+
+  view(jobId: string): JobView | null {
+    return this.jobs.get(jobId)?.view ?? null;
+  }
+
+  onJobChange(jobId: string, listener: () => void): () => void {
+    const entry = this.jobs.get(jobId);
+    entry?.listeners.add(listener);
+    return () => entry?.listeners.delete(listener);
+  }
+
+  /** Watches the jobs feed; returns the release. */
+  watchJobs(listener: (job: Job) => void): () => void {
+    this.feedListeners.add(listener);
+    if (this.feedListeners.size === 1) this.send({ type: 'watch', topic: 'jobs' });
+    return () => {
+      this.feedListeners.delete(listener);
+      if (this.feedListeners.size === 0) this.send({ type: 'unwatch', topic: 'jobs' });
+    };
+  }
+
+  /** Jobs with a server subscription (for tests and the status bar). */
+  get heldJobs(): string[] {
+    return [...this.jobs.keys()];
+  }
+
+  private release(jobId: string): void {
+    const entry = this.jobs.get(jobId);
+    if (!entry) return;
+    entry.refs--;
+    if (entry.refs > 0) return;
+    this.jobs.delete(jobId);
+    if (entry.active) this.send({ type: 'unsubscribe', jobId });
+  }
+
+  private subscribe(jobId: string, entry: JobEntry): void {
+    if (entry.view.done) return; // finished: nothing more will come
+    entry.active = true;
+    const held = entry.store.highestSeq;
+    // Resume after the last seq held; a first look needs no more than the view keeps.
+    this.send(
+      held > 0
+        ? { type: 'subscribe', jobId, since: held }
+        : { type: 'subscribe', jobId, tail: entry.store.maxLines },
+    );
+  }
+
+  // ---- frames --------------------------------------------------------------------------------
+
+  private send(frame: object): void {
+    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(frame));
+  }
+
+  private receive(data: string): void {
+    let frame: ServerFrame;
+    try {
+      frame = JSON.parse(data) as ServerFrame;
+    } catch {
+      return;
+    }
+    switch (frame.type) {
+      case 'hello':
+        this.opened(frame.heartbeatMs);
+        return;
+      case 'pong':
+        this.awaitingPong = false;
+        return;
+      case 'job':
+        for (const listener of this.feedListeners) listener(frame.job);
+        return;
+      case 'error':
+        if (frame.jobId)
+          this.updateJob(
+            frame.jobId,
+            (e) => (
+              (e.view = { ...e.view, error: { code: frame.code, message: frame.message } }),
+              (e.active = false)
+            ),
+          );
+        return;
+      case 'status':
+        this.updateJob(frame.jobId, (e) => (e.view = { ...e.view, job: frame.job, error: null }));
+        return;
+      case 'output':
+        this.jobs.get(frame.jobId)?.store.append(frame.lines);
+        return;
+      case 'gap':
+        this.jobs.get(frame.jobId)?.store.addGap(frame);
+        return;
+      case 'done':
+        this.updateJob(frame.jobId, (e) => {
+          e.view = { ...e.view, done: { status: frame.status, lastSeq: frame.lastSeq } };
+          if (e.view.job && !isTerminal(e.view.job.status))
+            e.view.job = { ...e.view.job, status: frame.status };
+          e.active = false;
+        });
+        return;
+    }
+  }
+
+  private updateJob(jobId: string, change: (entry: JobEntry) => void): void {
+    const entry = this.jobs.get(jobId);
+    if (!entry) return;
+    change(entry);
+    for (const listener of entry.listeners) listener();
+  }
+
+  private opened(heartbeatMs: number): void {
+    this.attempt = 0;
+    this.setState('open');
+    for (const [jobId, entry] of this.jobs) this.subscribe(jobId, entry);
+    if (this.feedListeners.size > 0) this.send({ type: 'watch', topic: 'jobs' });
+    this.startPing(Math.min(heartbeatMs, this.options.pingIntervalMs));
+    const token = this.options.getToken();
+    if (token) this.scheduleRefresh(token);
+  }
+
+  private closed(ws: WebSocket, code: number): void {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    this.stopTimers();
+    for (const entry of this.jobs.values()) entry.active = false;
+    if (this.closedByUser) return;
+    if (code === CLOSE_CODES.tokenExpired) {
+      // Reconnecting with the same token would fail: ask for a new one first.
+      this.setState('offline');
+      void this.options.refreshToken?.().then((token) => token && this.retry());
+      return;
+    }
+    if (!shouldReconnect(code) && code !== 1006) {
+      this.setState('offline');
+      return;
+    }
+    this.setState('reconnecting');
+    const { initialMs, maxMs } = this.options.backoff;
+    const delay = Math.min(maxMs, initialMs * 2 ** this.attempt) * (0.5 + this.options.random() / 2);
+    this.attempt++;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  private startPing(intervalMs: number): void {
+    this.pingTimer = setInterval(() => {
+      if (this.awaitingPong) {
+        // No answer within a whole interval: the connection is dead even if the browser has not noticed.
+        this.ws?.close(4000, 'no pong');
+        if (this.ws) this.closed(this.ws, 1006);
+        return;
+      }
+      this.awaitingPong = true;
+      this.send({ type: 'ping', id: ++this.pingId });
+    }, intervalMs);
+  }
+
+  private scheduleRefresh(token: string): void {
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    const expiresAt = tokenExpiry(token);
+    if (expiresAt === null || !this.options.refreshToken) return;
+    const refreshIn = Math.max(0, expiresAt - Date.now() - 60_000);
+    this.refreshTimer = setTimeout(
+      () => {
+        void this.options.refreshToken?.().then((fresh) => fresh && this.sendToken(fresh));
+      },
+      Math.min(refreshIn, 2 ** 31 - 1),
+    );
+  }
+
+  private stopTimers(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.pingTimer = this.reconnectTimer = this.refreshTimer = null;
+    this.awaitingPong = false;
+  }
+
+  private setState(state: ConnectionState): void {
+    if (this.state === state) return;
+    this.state = state;
+    for (const listener of this.stateListeners) listener();
+  }
+}
+
+/** The `exp` of a JWT in ms, without verifying it (the server does that). */
+export function tokenExpiry(token: string): number | null {
+  try {
+    const payload = JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as {
+      exp?: unknown;
+    };
+    return typeof payload.exp === 'number' ? payload.exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
