@@ -82,7 +82,10 @@ export class TestRedis {
       '--appendfsync',
       'always',
     ];
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: a Ctrl-C meant for `npm start` must not kill Redis before the
+    // stack has stopped in order; stop() ends it explicitly.
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child.unref();
     this.process = child;
     let output = '';
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -135,7 +135,10 @@ export class LineStore {
       bold = part.decorations?.includes('bold') ?? (part.was_processed ? false : bold);
       spans.push({ text: part.content, fg, bg, bold });
     }
-    this.carry = /\u001b\[0?m[^\u001b]*$/.test(text) ? { fg: null, bg: null, bold: false } : { fg, bg, bold };
+    // A line that ends after a reset (ESC[0m or ESC[m) carries nothing into the next one.
+    const lastEscape = text.lastIndexOf('\u001b[');
+    const endsReset = text.startsWith('\u001b[0m', lastEscape) || text.startsWith('\u001b[m', lastEscape);
+    this.carry = endsReset ? { fg: null, bg: null, bold: false } : { fg, bg, bold };
     return spans;
   }
 }

@@ -1,0 +1,174 @@
+/**
+ * npm start [-- --no-demo]: everything for a local look, from a fresh clone.
+ *
+ * Redis: REDIS_URL when it answers; else 127.0.0.1:6379 (JOBSTREAM_REDIS_PROBE overrides where to
+ * look); else a private redis-server on a free port (no persistence, stopped on exit); else, on
+ * Debian as root, apt-get installs redis-server first. Redis 7 or newer is required (functions).
+ * Then: the dashboard is built if missing or stale, the gateway serves it on PORT (8080) with
+ * JWT_SECRET (random per run unless given) and the dev sign-in bound to loopback, demo runners
+ * start, and the URL is printed with two signed-in links. Ctrl-C stops everything.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { signToken } from '../shared/tokens.js';
+import { TestRedis } from '../shared/testing/redis-server.js';
+import { configFromEnv } from '../gateway/src/config.js';
+import { createLogger } from '../gateway/src/logger.js';
+import { startGateway } from '../gateway/src/server.js';
+import { startDemoRunners } from './lib/demo-runners.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const say = (message: string): void => console.log(`jobstream: ${message}`);
+
+async function answers(url: string): Promise<string | null> {
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    const info = await probe.info('server');
+    return /redis_version:(\S+)/.exec(info)?.[1] ?? '0';
+  } catch {
+    return null;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+function hasRedisServer(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+async function findRedis(): Promise<{ url: string; version: string; owned: TestRedis | null }> {
+  const candidates = [
+    process.env.REDIS_URL,
+    process.env.JOBSTREAM_REDIS_PROBE ?? 'redis://127.0.0.1:6379',
+  ].filter((u): u is string => !!u);
+  for (const url of candidates) {
+    const version = await answers(url);
+    if (version) return { url, version, owned: null };
+  }
+  if (!hasRedisServer() && process.getuid?.() === 0 && existsSync('/etc/debian_version')) {
+    say('no Redis found; installing redis-server with apt-get (Debian, root)…');
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'redis-server'], {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
+  }
+  if (!hasRedisServer()) {
+    throw new Error(
+      'no Redis answers and redis-server is not installed. Install Redis 7+ (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.',
+    );
+  }
+  const owned = await TestRedis.start();
+  return { url: owned.url, version: (await answers(owned.url)) ?? '0', owned };
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+function buildDashboardIfStale(): string {
+  const dist = join(root, 'client', 'dist');
+  const index = join(dist, 'index.html');
+  const sources = Math.max(newestMtime(join(root, 'client', 'src')), newestMtime(join(root, 'shared')));
+  if (!existsSync(index) || statSync(index).mtimeMs < sources) {
+    say('building the dashboard…');
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules', 'vite', 'bin', 'vite.js'),
+        'build',
+        '--config',
+        'client/vite.config.ts',
+        '--logLevel',
+        'warn',
+      ],
+      { cwd: root, stdio: 'inherit' },
+    );
+  }
+  return dist;
+}
+
+/** A Redis this run started, so that any failure still stops it. */
+let ownedRedis: TestRedis | null = null;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { 'no-demo': { type: 'boolean', default: false } } });
+  const redis = await findRedis();
+  ownedRedis = redis.owned;
+  if (Number(redis.version.split('.')[0]) < 7) {
+    throw new Error(
+      `Redis ${redis.version} at ${redis.url} is too old: jobstream needs Redis 7+ (functions)`,
+    );
+  }
+  say(`Redis ${redis.version} at ${redis.url}${redis.owned ? ' (started for this run)' : ''}`);
+  const dist = buildDashboardIfStale();
+  const secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex');
+  const config = configFromEnv(
+    {
+      ...process.env,
+      REDIS_URL: redis.url,
+      JWT_SECRET: secret,
+      JWT_PUBLIC_KEY: undefined,
+      HOST: process.env.HOST ?? '127.0.0.1',
+      DEV_AUTH: '1',
+    },
+    dist,
+  );
+  const gateway = await startGateway(config, {
+    logger: createLogger(process.env.LOG_LEVEL ?? 'warn'),
+    devSecret: secret,
+  });
+  const client = new Redis(redis.url);
+  client.on('error', () => undefined); // the gateway logs Redis trouble once
+  const stopDemo = values['no-demo'] ? null : startDemoRunners(client, { owners: ['alice', 'bob'] });
+
+  const base = `http://127.0.0.1:${gateway.port}`;
+  const adminLink = `${base}/#token=${signToken(secret, { sub: 'admin', role: 'admin' }, 8 * 3600)}`;
+  const userLink = `${base}/#token=${signToken(secret, { sub: 'alice' }, 8 * 3600)}`;
+  console.log(`\njobstream is running at ${base}\n`);
+  console.log(`  Open as admin (sees every job, and the wall at /wall):\n    ${adminLink}\n`);
+  console.log(`  Open as alice (sees her own jobs):\n    ${userLink}\n`);
+  console.log(
+    stopDemo
+      ? 'Demo jobs start every few seconds. Ctrl-C stops everything.'
+      : 'No demo jobs (--no-demo). Ctrl-C stops everything.',
+  );
+
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    // Demo jobs end as cancelled; a Redis that is already gone must not hold the exit up.
+    await Promise.race([stopDemo?.(), new Promise((resolve) => setTimeout(resolve, 3000))]);
+    await gateway.stop(5000);
+    client.disconnect();
+    await redis.owned?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+main().catch(async (error: unknown) => {
+  console.error(`jobstream: ${error instanceof Error ? error.message : String(error)}`);
+  await ownedRedis?.stop();
+  process.exit(1);
+});
