@@ -10,9 +10,7 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { signToken } from '../shared/tokens.js';
@@ -20,9 +18,9 @@ import { TestRedis } from '../shared/testing/redis-server.js';
 import { configFromEnv } from '../gateway/src/config.js';
 import { createLogger } from '../gateway/src/logger.js';
 import { startGateway } from '../gateway/src/server.js';
+import { buildDashboardIfStale } from './lib/build.js';
 import { startDemoRunners } from './lib/demo-runners.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const say = (message: string): void => console.log(`jobstream: ${message}`);
 
 async function answers(url: string): Promise<string | null> {
@@ -74,37 +72,6 @@ async function findRedis(): Promise<{ url: string; version: string; owned: TestR
   return { url: owned.url, version: (await answers(owned.url)) ?? '0', owned };
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-function buildDashboardIfStale(): string {
-  const dist = join(root, 'client', 'dist');
-  const index = join(dist, 'index.html');
-  const sources = Math.max(newestMtime(join(root, 'client', 'src')), newestMtime(join(root, 'shared')));
-  if (!existsSync(index) || statSync(index).mtimeMs < sources) {
-    say('building the dashboard…');
-    execFileSync(
-      process.execPath,
-      [
-        join(root, 'node_modules', 'vite', 'bin', 'vite.js'),
-        'build',
-        '--config',
-        'client/vite.config.ts',
-        '--logLevel',
-        'warn',
-      ],
-      { cwd: root, stdio: 'inherit' },
-    );
-  }
-  return dist;
-}
-
 /** A Redis this run started, so that any failure still stops it. */
 let ownedRedis: TestRedis | null = null;
 
@@ -118,7 +85,7 @@ async function main(): Promise<void> {
     );
   }
   say(`Redis ${redis.version} at ${redis.url}${redis.owned ? ' (started for this run)' : ''}`);
-  const dist = buildDashboardIfStale();
+  const dist = buildDashboardIfStale(() => say('building the dashboard…'));
   const secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex');
   const config = configFromEnv(
     {

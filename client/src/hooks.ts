@@ -57,10 +57,18 @@ export function useJobStream(jobId: string): JobStream {
   return { ...view, lines, connection };
 }
 
-/** Applies `job` frames to every cached job list and detail. */
+/**
+ * Applies `job` frames to every cached job list and detail. Once the watch is in effect (and
+ * after each reconnect) the lists are refetched, so a change that raced the first fetch, or
+ * happened while offline, is not lost.
+ */
 export function useJobsFeed(onJob?: (job: Job) => void): void {
   const socket = useJobSocket();
   const queryClient = useQueryClient();
+  useEffect(
+    () => socket.onFeedReady(() => void queryClient.invalidateQueries({ queryKey: ['jobs'] })),
+    [socket, queryClient],
+  );
   useEffect(
     () =>
       socket.watchJobs((job) => {

@@ -65,6 +65,9 @@ function App() {
       }),
     [],
   );
+  // A handle for debugging in the console and for the end-to-end tests, which check every line
+  // a pane holds (the virtualised viewer only puts the visible ones in the DOM).
+  (window as unknown as { __jobstream: JobSocket }).__jobstream = socket;
   useEffect(() => {
     if (!signedIn) return;
     socket.connect();

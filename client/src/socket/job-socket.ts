@@ -54,6 +54,9 @@ export class JobSocket {
   private state: ConnectionState = 'offline';
   private readonly jobs = new Map<string, JobEntry>();
   private readonly feedListeners = new Set<(job: Job) => void>();
+  private readonly feedReadyListeners = new Set<() => void>();
+  /** The ping that follows a `watch`: its pong means every later change will reach us. */
+  private feedReadyPing: string | null = null;
   private readonly stateListeners = new Set<() => void>();
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -167,14 +170,31 @@ export class JobSocket {
     return () => entry?.listeners.delete(listener);
   }
 
-  /** Watches the jobs feed; returns the release. */
+  /**
+   * Watches the jobs feed; returns the release. `watch` sends no snapshot, so a page lists jobs
+   * over HTTP; `onFeedReady` tells it when the watch is in effect (after connecting, and after
+   * every reconnect), which is when a list fetched over HTTP can no longer miss a change.
+   */
   watchJobs(listener: (job: Job) => void): () => void {
     this.feedListeners.add(listener);
-    if (this.feedListeners.size === 1) this.send({ type: 'watch', topic: 'jobs' });
+    if (this.feedListeners.size === 1) this.sendWatch();
     return () => {
       this.feedListeners.delete(listener);
       if (this.feedListeners.size === 0) this.send({ type: 'unwatch', topic: 'jobs' });
     };
+  }
+
+  onFeedReady(listener: () => void): () => void {
+    this.feedReadyListeners.add(listener);
+    return () => this.feedReadyListeners.delete(listener);
+  }
+
+  private sendWatch(): void {
+    if (!this.ws || this.ws.readyState !== 1) return; // sent again once open
+    this.send({ type: 'watch', topic: 'jobs' });
+    // Frames are answered in order: the pong to this ping comes after the watch took effect.
+    this.feedReadyPing = `watch-${++this.pingId}`;
+    this.send({ type: 'ping', id: this.feedReadyPing });
   }
 
   /** Jobs with a server subscription (for tests and the status bar). */
@@ -221,6 +241,11 @@ export class JobSocket {
         this.opened(frame.heartbeatMs);
         return;
       case 'pong':
+        if (frame.id !== undefined && frame.id === this.feedReadyPing) {
+          this.feedReadyPing = null;
+          for (const listener of this.feedReadyListeners) listener();
+          return;
+        }
         this.awaitingPong = false;
         return;
       case 'job':
@@ -267,7 +292,7 @@ export class JobSocket {
     this.attempt = 0;
     this.setState('open');
     for (const [jobId, entry] of this.jobs) this.subscribe(jobId, entry);
-    if (this.feedListeners.size > 0) this.send({ type: 'watch', topic: 'jobs' });
+    if (this.feedListeners.size > 0) this.sendWatch();
     this.startPing(Math.min(heartbeatMs, this.options.pingIntervalMs));
     const token = this.options.getToken();
     if (token) this.scheduleRefresh(token);

@@ -1,0 +1,174 @@
+/**
+ * The dashboard in a real browser (Debian Chromium via playwright-core) against a real gateway
+ * and Redis: one WebSocket for many jobs, live lines, status changes, done, a gateway restart
+ * mid-stream with every line exactly once afterwards, and the wall picking up a new job.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser, Page } from 'playwright-core';
+import type { Redis } from 'ioredis';
+import { JobPublisher } from '../../shared/publisher.js';
+import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
+import { signToken, type Role } from '../../shared/tokens.js';
+import { configFromEnv, type GatewayConfig } from '../../gateway/src/config.js';
+import { createLogger } from '../../gateway/src/logger.js';
+import { startGateway, type Gateway } from '../../gateway/src/server.js';
+import { launchBrowser } from '../../scripts/lib/browser.js';
+import { buildDashboardIfStale } from '../../scripts/lib/build.js';
+
+const SECRET = 'e2e-secret';
+let redisServer: TestRedis;
+let redis: Redis;
+let browser: Browser;
+let config: GatewayConfig;
+let gateway: Gateway;
+
+const token = (sub: string, role: Role = 'user') => signToken(SECRET, { sub, role }, 3600);
+const start = () => startGateway(config, { logger: createLogger('silent') });
+
+beforeAll(async () => {
+  const dist = buildDashboardIfStale();
+  redisServer = await TestRedis.start();
+  redis = redisServer.client();
+  const port = await freePort();
+  config = configFromEnv(
+    { JWT_SECRET: SECRET, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisServer.url },
+    dist,
+  );
+  gateway = await start();
+  browser = await launchBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await gateway?.stop(1000);
+  await redisServer?.stop();
+});
+
+/** Seqs the page's socket holds for a job (the viewer is virtualised; the store has them all). */
+function heldSeqs(page: Page, jobId: string): Promise<number[]> {
+  return page.evaluate((id) => {
+    const socket = (
+      window as unknown as {
+        __jobstream: { store(id: string): { getSnapshot(): { lines: { seq: number }[] } } | null };
+      }
+    ).__jobstream;
+    return (
+      socket
+        .store(id)
+        ?.getSnapshot()
+        .lines.map((l) => l.seq) ?? []
+    );
+  }, jobId);
+}
+
+async function waitForSeqs(page: Page, jobId: string, count: number): Promise<void> {
+  await page.waitForFunction(
+    ([id, n]) => {
+      const socket = (
+        window as unknown as {
+          __jobstream?: { store(id: string): { getSnapshot(): { lastSeq: number } } | null };
+        }
+      ).__jobstream;
+      return (socket?.store(id as string)?.getSnapshot().lastSeq ?? 0) >= (n as number);
+    },
+    [jobId, count] as const,
+    { timeout: 20_000 },
+  );
+}
+
+async function newJob(owner: string, title: string): Promise<JobPublisher> {
+  const publisher = await JobPublisher.create(redis, {
+    id: `${redisServer.namespace()}-${title.replace(/\W/g, '')}`,
+    owner,
+    title,
+  });
+  await publisher.start();
+  return publisher;
+}
+
+describe('dashboard', () => {
+  it('watches three jobs over one WebSocket, live, through a gateway restart, every line exactly once', async () => {
+    const publishers = await Promise.all(['alpha', 'beta', 'gamma'].map((t) => newJob('alice', `job ${t}`)));
+    const ids = publishers.map((p) => p.jobId);
+    let written = 0;
+    const writeAll = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        written++;
+        for (const p of publishers) p.stdout(`${p.jobId} line ${written}`);
+      }
+      await Promise.all(publishers.map((p) => p.flush()));
+    };
+    await writeAll(20);
+
+    const page = await browser.newPage();
+    const sockets: string[] = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    await page.goto(`${gateway.url}/watch?jobs=${ids.join(',')}#token=${token('alice')}`);
+    for (const id of ids) await waitForSeqs(page, id, 20);
+    // the token left the address bar
+    expect(page.url()).not.toContain('token=');
+
+    // live lines show up in each pane
+    await writeAll(5);
+    for (const id of ids) {
+      await page
+        .locator(`[data-testid="pane-${id}"]`)
+        .getByText(`${id} line 25`)
+        .waitFor({ timeout: 10_000 });
+    }
+    expect(sockets).toHaveLength(1);
+
+    // a status change shows without reload
+    await publishers[0]!.finish(0);
+    await page.locator(`[data-testid="pane-${ids[0]}"] header .badge-success`).waitFor({ timeout: 10_000 });
+    await page.locator(`[data-testid="pane-${ids[0]}"]`).getByText('Finished: success').waitFor();
+
+    // restart the gateway mid-stream: lines written while it is down arrive after the reconnect
+    const live = publishers.slice(1);
+    await gateway.stop(2000);
+    for (let i = 0; i < 30; i++) {
+      written++;
+      for (const p of live) p.stdout(`${p.jobId} line ${written}`);
+    }
+    await Promise.all(live.map((p) => p.flush()));
+    gateway = await start();
+    await writeLive(live, written, 10);
+    for (const p of live) await p.finish(p === live[0] ? 0 : 1);
+    const total = written + 10;
+    for (const p of live) {
+      await waitForSeqs(page, p.jobId, total);
+      await page
+        .locator(`[data-testid="pane-${p.jobId}"]`)
+        .getByText(/Finished: (success|failed)/)
+        .waitFor({ timeout: 10_000 });
+      expect(await heldSeqs(page, p.jobId)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    }
+    expect(await heldSeqs(page, ids[0]!)).toEqual(Array.from({ length: 25 }, (_, i) => i + 1));
+    expect(sockets).toHaveLength(2); // the one socket, and its reconnect after the restart
+    await Promise.all(publishers.map((p) => p.close()));
+    await page.close();
+  }, 90_000);
+
+  it('the wall shows a job that starts after it opened', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${gateway.url}/wall#token=${token('root', 'admin')}`);
+    await page.getByText('Nothing running.').or(page.locator('.tile')).first().waitFor();
+    const publisher = await newJob('bob', 'late arrival');
+    publisher.stdout('hello wall');
+    await page
+      .locator(`[data-testid="tile-${publisher.jobId}"]`)
+      .getByText('hello wall')
+      .waitFor({ timeout: 10_000 });
+    await publisher.finish(0);
+    await page
+      .locator(`[data-testid="tile-${publisher.jobId}"]`)
+      .waitFor({ state: 'detached', timeout: 10_000 });
+    await publisher.close();
+    await page.close();
+  }, 60_000);
+});
+
+async function writeLive(publishers: JobPublisher[], after: number, n: number): Promise<void> {
+  for (let i = 1; i <= n; i++) for (const p of publishers) p.stdout(`${p.jobId} line ${after + i}`);
+  await Promise.all(publishers.map((p) => p.flush()));
+}
