@@ -125,20 +125,24 @@ export class LineStore {
       const { fg, bg, bold } = this.carry;
       return [{ text, fg, bg, bold }];
     }
-    const parts = Anser.ansiToJson(text, { json: true, remove_empty: true, use_classes: false });
+    // Empty entries kept: a reset at the very end must still end the carry.
+    const parts = Anser.ansiToJson(text, { json: true, remove_empty: false, use_classes: false });
     const spans: StyledSpan[] = [];
-    let { fg, bg, bold } = this.carry;
-    for (const part of parts) {
-      // anser reports the state after each escape; an explicit reset clears what the last line carried
-      fg = part.fg ? `rgb(${part.fg})` : part.was_processed ? null : fg;
-      bg = part.bg ? `rgb(${part.bg})` : part.was_processed ? null : bg;
-      bold = part.decorations?.includes('bold') ?? (part.was_processed ? false : bold);
-      spans.push({ text: part.content, fg, bg, bold });
-    }
-    // A line that ends after a reset (ESC[0m or ESC[m) carries nothing into the next one.
-    const lastEscape = text.lastIndexOf('\u001b[');
-    const endsReset = text.startsWith('\u001b[0m', lastEscape) || text.startsWith('\u001b[m', lastEscape);
-    this.carry = endsReset ? { fg: null, bg: null, bold: false } : { fg, bg, bold };
+    parts.forEach((part, i) => {
+      // Only text before the line's first escape inherits the previous line's colours; anser
+      // tracks the state within the line from there on.
+      const inherits = i === 0 && !text.startsWith('\u001b[');
+      const span = inherits
+        ? { text: part.content, ...this.carry }
+        : {
+            text: part.content,
+            fg: part.fg ? `rgb(${part.fg})` : null,
+            bg: part.bg ? `rgb(${part.bg})` : null,
+            bold: part.decorations.includes('bold'),
+          };
+      if (i === parts.length - 1) this.carry = { fg: span.fg, bg: span.bg, bold: span.bold };
+      if (span.text !== '') spans.push(span);
+    });
     return spans;
   }
 }

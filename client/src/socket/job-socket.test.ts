@@ -1,0 +1,200 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import type { ServerFrame } from '../../../shared/protocol.js';
+import { JobSocket } from './job-socket.js';
+
+/** A stand-in for the browser WebSocket: records what the client sends, lets the test answer. */
+class FakeSocket {
+  static all: FakeSocket[] = [];
+  readyState = 0;
+  sent: Record<string, unknown>[] = [];
+  onmessage: ((event: { data: string }) => void) | null = null;
+  onclose: ((event: { code: number }) => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor(
+    readonly url: string,
+    readonly protocols: string[],
+  ) {
+    FakeSocket.all.push(this);
+  }
+  send(data: string) {
+    this.sent.push(JSON.parse(data) as Record<string, unknown>);
+  }
+  close() {
+    this.readyState = 3;
+  }
+  open() {
+    this.readyState = 1;
+    this.deliver({
+      type: 'hello',
+      protocol: 'jobstream.v1',
+      heartbeatMs: 25_000,
+      limits: { maxSubscriptions: 200, maxFrameBytes: 65_536 },
+    });
+  }
+  deliver(frame: ServerFrame) {
+    this.onmessage?.({ data: JSON.stringify(frame) });
+  }
+  drop(code = 1006) {
+    this.readyState = 3;
+    this.onclose?.({ code });
+  }
+}
+
+const latest = () => FakeSocket.all.at(-1)!;
+const output = (jobId: string, from: number, to: number): ServerFrame => ({
+  type: 'output',
+  jobId,
+  lines: Array.from({ length: to - from + 1 }, (_, i) => ({
+    seq: from + i,
+    ts: 0,
+    stream: 'stdout' as const,
+    line: `l${from + i}`,
+  })),
+});
+
+function newSocket(random = () => 0.5) {
+  return new JobSocket({
+    url: 'ws://gateway/ws',
+    getToken: () => 'header.eyJzdWIiOiJhbGljZSIsImV4cCI6NDEwMjQ0NDgwMH0.sig',
+    createSocket: (url, protocols) => new FakeSocket(url, protocols) as unknown as WebSocket,
+    backoff: { initialMs: 100, maxMs: 1000 },
+    random,
+  });
+}
+
+beforeEach(() => {
+  FakeSocket.all = [];
+  jest.useFakeTimers();
+});
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+describe('JobSocket', () => {
+  it('authenticates with the bearer subprotocol', () => {
+    newSocket().connect();
+    expect(latest().protocols).toEqual([
+      'jobstream.v1',
+      'bearer.header.eyJzdWIiOiJhbGljZSIsImV4cCI6NDEwMjQ0NDgwMH0.sig',
+    ]);
+  });
+
+  it('reference-counts holders: one subscribe, one unsubscribe after the last release', () => {
+    const socket = newSocket();
+    socket.connect();
+    latest().open();
+    const a = socket.hold('job1');
+    const b = socket.hold('job1');
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toHaveLength(1);
+    a();
+    a(); // releasing twice is harmless
+    expect(latest().sent.filter((f) => f.type === 'unsubscribe')).toHaveLength(0);
+    b();
+    expect(latest().sent.filter((f) => f.type === 'unsubscribe')).toEqual([
+      { type: 'unsubscribe', jobId: 'job1' },
+    ]);
+  });
+
+  it('subscribes jobs held before the socket opened, once it opens', () => {
+    const socket = newSocket();
+    socket.hold('early');
+    socket.connect();
+    expect(latest().sent).toEqual([]);
+    latest().open();
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toEqual([
+      { type: 'subscribe', jobId: 'early', tail: 10_000 },
+    ]);
+  });
+
+  it('reconnects with backoff and resubscribes with since = the last seq held, dropping duplicates', () => {
+    const socket = newSocket();
+    socket.connect();
+    latest().open();
+    socket.hold('job1');
+    latest().deliver(output('job1', 1, 7));
+    latest().drop();
+    expect(socket.getState()).toBe('reconnecting');
+    expect(FakeSocket.all).toHaveLength(1);
+    jest.advanceTimersByTime(74); // first delay: 100 ms × (0.5 + 0.5 / 2) = 75 ms
+    expect(FakeSocket.all).toHaveLength(1);
+    jest.advanceTimersByTime(1);
+    expect(FakeSocket.all).toHaveLength(2);
+    latest().open();
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toEqual([
+      { type: 'subscribe', jobId: 'job1', since: 7 },
+    ]);
+    latest().deliver(output('job1', 6, 9)); // an overlap must not duplicate
+    jest.runOnlyPendingTimers(); // the store's frame scheduler
+    expect(
+      socket
+        .store('job1')!
+        .getSnapshot()
+        .lines.map((l) => l.seq),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(socket.getState()).toBe('open');
+  });
+
+  it('backs off exponentially up to the cap, with jitter', () => {
+    const socket = newSocket(() => 1); // no jitter reduction: delay = min(max, initial × 2^n)
+    socket.connect();
+    const delays: number[] = [];
+    for (let attempt = 0; attempt < 6; attempt++) {
+      const before = FakeSocket.all.length;
+      latest().drop();
+      let waited = 0;
+      while (FakeSocket.all.length === before) {
+        jest.advanceTimersByTime(25);
+        waited += 25;
+      }
+      delays.push(waited);
+    }
+    expect(delays).toEqual([100, 200, 400, 800, 1000, 1000]);
+  });
+
+  it('does not resubscribe a job that is done', () => {
+    const socket = newSocket();
+    socket.connect();
+    latest().open();
+    socket.hold('finished');
+    latest().deliver({ type: 'done', jobId: 'finished', status: 'success', lastSeq: 0 });
+    latest().drop(1012);
+    jest.advanceTimersByTime(200);
+    latest().open();
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toEqual([]);
+  });
+
+  it('stays offline after close 4001 until a new token arrives', () => {
+    const refreshToken = jest.fn(async () => null as string | null);
+    const socket = new JobSocket({
+      url: 'ws://gateway/ws',
+      getToken: () => 'x.e30.y',
+      refreshToken,
+      createSocket: (url, protocols) => new FakeSocket(url, protocols) as unknown as WebSocket,
+    });
+    socket.connect();
+    latest().open();
+    latest().drop(4001);
+    jest.advanceTimersByTime(60_000);
+    expect(FakeSocket.all).toHaveLength(1);
+    expect(socket.getState()).toBe('offline');
+    expect(refreshToken).toHaveBeenCalled();
+  });
+
+  it('declares a connection dead when a ping goes unanswered, and reconnects', () => {
+    const socket = new JobSocket({
+      url: 'ws://gateway/ws',
+      getToken: () => 'x.e30.y',
+      createSocket: (url, protocols) => new FakeSocket(url, protocols) as unknown as WebSocket,
+      pingIntervalMs: 1000,
+      backoff: { initialMs: 100, maxMs: 100 },
+    });
+    socket.connect();
+    latest().open();
+    jest.advanceTimersByTime(1000);
+    expect(latest().sent.at(-1)).toEqual({ type: 'ping', id: 1 });
+    jest.advanceTimersByTime(1000); // no pong
+    expect(socket.getState()).toBe('reconnecting');
+    jest.advanceTimersByTime(100);
+    expect(FakeSocket.all).toHaveLength(2);
+  });
+});

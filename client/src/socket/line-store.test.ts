@@ -1,0 +1,82 @@
+import { describe, expect, it } from '@jest/globals';
+import type { OutputLine } from '../../../shared/protocol.js';
+import { LineStore } from './line-store.js';
+
+const line = (seq: number, text = `line ${seq}`): OutputLine => ({
+  seq,
+  ts: 1000 + seq,
+  stream: 'stdout',
+  line: text,
+});
+
+/** Runs scheduled notifications by hand, so a test decides when a "frame" passes. */
+function manualScheduler() {
+  const queue: (() => void)[] = [];
+  return { schedule: (cb: () => void) => queue.push(cb), flush: () => queue.splice(0).forEach((cb) => cb()) };
+}
+
+describe('LineStore', () => {
+  it('ignores seqs it already holds (a reconnect may overlap)', () => {
+    const frames = manualScheduler();
+    const store = new LineStore(100, frames.schedule);
+    store.append([line(1), line(2), line(3)]);
+    store.append([line(2), line(3), line(4)]);
+    frames.flush();
+    expect(store.getSnapshot().lines.map((l) => l.seq)).toEqual([1, 2, 3, 4]);
+    expect(store.highestSeq).toBe(4);
+  });
+
+  it('caps the lines held and counts what it dropped', () => {
+    const frames = manualScheduler();
+    const store = new LineStore(5, frames.schedule);
+    store.append(Array.from({ length: 12 }, (_, i) => line(i + 1)));
+    frames.flush();
+    const snapshot = store.getSnapshot();
+    expect(snapshot.lines.map((l) => l.seq)).toEqual([8, 9, 10, 11, 12]);
+    expect(snapshot.dropped).toBe(7);
+  });
+
+  it('notifies once per frame however many batches arrive, with a stable snapshot in between', () => {
+    const frames = manualScheduler();
+    const store = new LineStore(100, frames.schedule);
+    let notified = 0;
+    store.subscribe(() => notified++);
+    const before = store.getSnapshot();
+    store.append([line(1)]);
+    store.append([line(2)]);
+    store.append([line(3)]);
+    expect(store.getSnapshot()).toBe(before); // React sees no change until the frame
+    frames.flush();
+    expect(notified).toBe(1);
+    expect(store.getSnapshot().lines).toHaveLength(3);
+  });
+
+  it('records gaps and moves past them', () => {
+    const frames = manualScheduler();
+    const store = new LineStore(100, frames.schedule);
+    store.addGap({ fromSeq: 1, toSeq: 40, reason: 'trimmed' });
+    store.append([line(40), line(41)]);
+    frames.flush();
+    expect(store.getSnapshot().gaps).toEqual([{ fromSeq: 1, toSeq: 40, reason: 'trimmed' }]);
+    expect(store.getSnapshot().lines.map((l) => l.seq)).toEqual([41]);
+  });
+
+  it('parses ANSI colours once and carries them to the next line until a reset', () => {
+    const frames = manualScheduler();
+    const store = new LineStore(100, frames.schedule);
+    store.append([
+      line(1, '\u001b[31mred starts'),
+      line(2, 'still red'),
+      line(3, '\u001b[0mplain'),
+      line(4, 'plain too'),
+    ]);
+    frames.flush();
+    const [a, b, c, d] = store.getSnapshot().lines;
+    expect(a!.spans.map((s) => s.text).join('')).toBe('red starts');
+    expect(a!.spans.at(-1)!.fg).toMatch(/^rgb\(/);
+    expect(b!.spans[0]!.fg).toBe(a!.spans.at(-1)!.fg);
+    expect(c!.spans.every((s) => s.fg === null)).toBe(true);
+    expect(d!.spans[0]!.fg).toBeNull();
+    expect(a!.line).toBe('\u001b[31mred starts'); // the raw text stays for search and download
+  });
+});
