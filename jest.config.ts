@@ -23,6 +23,7 @@ const config: Config = {
       displayName: 'node',
       testEnvironment: 'node',
       testMatch: ['<rootDir>/{shared,gateway,scripts}/**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '/e2e/'],
     },
     {
       ...common,

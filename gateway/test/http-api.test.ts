@@ -40,6 +40,28 @@ describe('probes and metrics', () => {
   });
 });
 
+describe('dev sign-in', () => {
+  it('is refused when DEV_AUTH is not set', async () => {
+    expect(await get('/api/dev')).toMatchObject({ status: 404, body: { error: { code: 'not_found' } } });
+    expect(await get('/api/dev/token?sub=alice&role=admin')).toMatchObject({ status: 404 });
+  });
+
+  it('issues a short-lived token when DEV_AUTH is on', async () => {
+    const dev = await startHarness({ devAuth: true, library: h.config.library }, h.redis); // same limits: one Redis
+    try {
+      const res = await fetch(`${dev.gateway.url}/api/dev/token?sub=alice&role=admin`);
+      const { token: issued } = (await res.json()) as { token: string };
+      const me = await fetch(`${dev.gateway.url}/api/jobs`, {
+        headers: { authorization: `Bearer ${issued}` },
+      });
+      expect(me.status).toBe(200);
+      expect((await fetch(`${dev.gateway.url}/api/dev/token?sub=bad%20name`)).status).toBe(400);
+    } finally {
+      await dev.gateway.stop(1000);
+    }
+  });
+});
+
 describe('/api/jobs', () => {
   it('needs a valid token', async () => {
     expect(await get('/api/jobs')).toMatchObject({ status: 401, body: { error: { code: 'unauthorized' } } });

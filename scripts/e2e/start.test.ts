@@ -1,0 +1,104 @@
+/**
+ * `npm start` end to end: the real entry point, a Redis it is given (REDIS_URL) or one it starts
+ * itself (discovery pointed at a port where nothing listens), the printed sign-in link opened in
+ * Chromium, a demo job seen streaming, then SIGINT and no process left behind.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser } from 'playwright-core';
+import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
+import { launchBrowser } from '../lib/browser.js';
+import { buildDashboardIfStale, ROOT } from '../lib/build.js';
+
+let browser: Browser;
+beforeAll(async () => {
+  buildDashboardIfStale();
+  browser = await launchBrowser();
+}, 120_000);
+afterAll(() => browser?.close());
+
+/** Every descendant pid of `pid` (children, grandchildren, …). */
+function descendants(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+  return children.flatMap((child) => [child, ...descendants(child)]);
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
+  const port = await freePort();
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'silent' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const link = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no sign-in link printed:\n${output}`)), 60_000);
+      child.stdout!.on('data', () => {
+        const match = /Open as alice[^\n]*\n\s*(http:\/\/\S+#token=\S+)/.exec(output);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      void exited.then(() => reject(new Error(`npm start exited:\n${output}`)));
+    });
+    expect(link.startsWith(`http://127.0.0.1:${port}/`)).toBe(true);
+
+    const page = await browser.newPage();
+    await page.goto(link);
+    // a demo job of alice's appears on the jobs page; open it and watch lines arrive
+    const firstJob = page.locator('table.jobs a').first();
+    await firstJob.waitFor({ timeout: 30_000 });
+    await firstJob.click();
+    const lines = page.locator('[data-testid="lines"] .line');
+    await lines.first().waitFor({ timeout: 30_000 });
+    await page.close();
+
+    const family = descendants(child.pid!);
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(family.filter(alive)).toEqual([]);
+    expect(output).toContain('stopping');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+describe('npm start', () => {
+  it('uses the Redis in REDIS_URL, serves a signed-in dashboard with live demo jobs, stops cleanly', async () => {
+    const redis = await TestRedis.start();
+    try {
+      await runStart({ REDIS_URL: redis.url });
+      // the demo wrote its jobs into the given Redis
+      expect(await redis.client().zcard('jobs:index')).toBeGreaterThan(0);
+    } finally {
+      await redis.stop();
+    }
+  }, 120_000);
+
+  it('starts a private redis-server when none answers, and stops it on exit', async () => {
+    const nothing = await freePort();
+    await runStart({ REDIS_URL: '', JOBSTREAM_REDIS_PROBE: `redis://127.0.0.1:${nothing}` });
+  }, 120_000);
+});
