@@ -16,6 +16,7 @@ import { signToken } from '../../shared/tokens.js';
 import { AuthError, bearerToken, maySee, verifyToken, type Principal } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { listJobs } from './job-list.js';
+import { joinEntries } from './output-frames.js';
 import { TokenBucket } from './limits.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
@@ -147,7 +148,15 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     const { since, limit } = parse(outputQuery, req.query);
     const page = await readOutput(redis, job.id, since + 1, limit);
     // Stored entries are already JSON: joined, not re-encoded.
-    res.type('application/json').send(`{"lines":[${page.entries.join(',')}],"lastSeq":${page.lastSeq}}`);
+    res
+      .type('application/json')
+      .send(
+        Buffer.concat([
+          Buffer.from('{"lines":['),
+          joinEntries(page.entries),
+          Buffer.from(`],"lastSeq":${page.lastSeq}}`),
+        ]),
+      );
   });
 
   app.get('/api/jobs/:id/output.txt', authenticate(true), async (req: Authed, res) => {
@@ -159,7 +168,9 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     for (;;) {
       const page = await readOutput(redis, job.id, seq, 1000, job.lastSeq);
       if (page.entries.length === 0) break;
-      const text = page.entries.map((entry) => (JSON.parse(entry) as OutputLine).line).join('\n') + '\n';
+      const text =
+        page.entries.map((entry) => (JSON.parse(entry.toString('utf8')) as OutputLine).line).join('\n') +
+        '\n';
       if (!res.write(text)) await new Promise((resolve) => res.once('drain', resolve));
       if (res.destroyed) return;
       seq = page.fromSeq + page.entries.length;

@@ -68,19 +68,29 @@ export function readChannelMessage(bytes: Buffer): ChannelMessage | null {
   return null;
 }
 
-/** An `output` frame from stored list entries (already JSON), joined without re-encoding. */
-export function outputFrameFromEntries(jobId: string, entries: readonly string[]): string {
-  return `{"type":"output","jobId":"${jobId}","lines":[${entries.join(',')}]}`;
+const COMMA = Buffer.from(',');
+
+/** Stored list entries (JSON bytes) joined into a JSON array's body, without decoding them. */
+export function joinEntries(entries: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  entries.forEach((entry, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(entry);
+  });
+  return Buffer.concat(parts);
+}
+
+/** An `output` frame from stored list entries, joined without re-encoding. */
+export function outputFrameFromEntries(jobId: string, entries: readonly Buffer[]): Buffer {
+  return Buffer.concat([
+    Buffer.from(`{"type":"output","jobId":"${jobId}","lines":[`),
+    joinEntries(entries),
+    Buffer.from(']}'),
+  ]);
 }
 
 /** The part of a published output frame from `fromSeq` on (for the replay→live overlap). */
 export function sliceOutputFrame(jobId: string, message: OutputMessage, fromSeq: number): string {
   const frame = JSON.parse(message.bytes.toString('utf8')) as { lines: OutputLine[] };
   return JSON.stringify({ type: 'output', jobId, lines: frame.lines.filter((l) => l.seq >= fromSeq) });
-}
-
-/** The seq of a stored list entry, read off its first bytes. */
-export function entrySeq(entry: string): number {
-  const match = /^\{"seq":(\d+)/.exec(entry);
-  return match ? Number(match[1]) : NaN;
 }

@@ -16,7 +16,8 @@ export interface JobState {
 export interface OutputPage {
   /** Seq of entries[0]; greater than the asked-for seq when those lines were trimmed. */
   fromSeq: number;
-  entries: string[];
+  /** Stored entries as Redis holds them (JSON bytes): passed on without decoding. */
+  entries: Buffer[];
   lastSeq: number;
 }
 
@@ -35,7 +36,7 @@ export async function readJobState(redis: RedisConnection, jobId: string): Promi
 
 /**
  * Up to `limit` entries with seq ≥ `fromSeq` (and ≤ `toSeq`), in one atomic `jobstream_read`.
- * Entries are stored JSON, passed on as they are. A missing job reads as empty.
+ * Entries are stored JSON bytes, passed on as they are. A missing job reads as empty.
  */
 export async function readOutput(
   redis: RedisConnection,
@@ -47,13 +48,14 @@ export async function readOutput(
   const args: (string | number)[] = [fromSeq, limit];
   if (toSeq !== undefined) args.push(toSeq);
   try {
-    const [lastSeq, start, entries] = (await redis.fcall(
+    const [lastSeq, start, entries] = (await redis.callBuffer(
+      'FCALL',
       'jobstream_read',
       2,
       jobKey(jobId),
       outputKey(jobId),
       ...args,
-    )) as [number, number, string[]];
+    )) as [number, number, Buffer[]];
     return { fromSeq: Number(start), entries, lastSeq: Number(lastSeq) };
   } catch (error) {
     if (JobstreamError.fromRedis(error)?.code === 'NOT_FOUND') return { fromSeq, entries: [], lastSeq: 0 };

@@ -265,17 +265,15 @@ export class Subscription implements JobListener {
   }
 
   private async replayToTarget(gapReason: GapReason): Promise<void> {
-    while (this.nextSeq <= this.target && !this.isEnded) {
-      if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
+    const read = (from: number) =>
+      readOutput(this.deps.redis, this.jobId, from, REPLAY_PAGE_LINES, this.target);
+    // One page is read ahead while the previous one is sent: the replay is not a chain of round trips.
+    let nextPage = this.nextSeq <= this.target ? read(this.nextSeq) : null;
+    while (nextPage && !this.isEnded) {
+      const page = await nextPage;
       if (this.isEnded) return;
-      const page = await readOutput(
-        this.deps.redis,
-        this.jobId,
-        this.nextSeq,
-        REPLAY_PAGE_LINES,
-        this.target,
-      );
-      if (this.isEnded) return;
+      const after = page.fromSeq + page.entries.length;
+      nextPage = page.entries.length > 0 && after <= this.target ? read(after) : null;
       if (page.fromSeq > this.nextSeq) this.sendGap(Math.min(page.fromSeq, this.target + 1), gapReason);
       if (page.entries.length === 0) {
         // Nothing left in the list up to the target (expired under us): the rest is a gap.
@@ -283,9 +281,11 @@ export class Subscription implements JobListener {
         return;
       }
       this.socket.send(outputFrameFromEntries(this.jobId, page.entries), page.entries.length);
-      this.nextSeq += page.entries.length;
+      this.nextSeq = after;
       this.replayedLines += page.entries.length;
+      if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
     }
+    void nextPage?.catch(() => undefined); // ended meanwhile: a read still in flight is dropped
   }
 
   private goLive(): void {

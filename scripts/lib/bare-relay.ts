@@ -1,0 +1,31 @@
+/**
+ * The least a relay can do, as a baseline for the gateway's benchmark: Redis pub/sub message →
+ * `send` to the set of sockets of that channel. No auth, no protocol, no JSON, no replay.
+ * Usage: node --import tsx scripts/lib/bare-relay.ts <port> <redis-url>; prints `ready` when listening.
+ */
+import { createServer } from 'node:http';
+import { Redis } from 'ioredis';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+const port = Number(process.argv[2] ?? 0);
+const redis = new Redis(process.argv[3] ?? 'redis://127.0.0.1:6379');
+const channels = new Map<string, Set<WebSocket>>();
+redis.on('messageBuffer', (channel: Buffer, message: Buffer) => {
+  const sockets = channels.get(channel.toString());
+  if (sockets) for (const ws of sockets) ws.send(message, { binary: false });
+});
+const server = createServer();
+const wss = new WebSocketServer({ server, perMessageDeflate: false });
+wss.on('connection', (ws, request) => {
+  const job = new URL(request.url ?? '/', 'http://relay').searchParams.get('job') ?? '';
+  const channel = `job:{${job}}:events`;
+  let sockets = channels.get(channel);
+  if (!sockets) {
+    channels.set(channel, (sockets = new Set()));
+    void redis.subscribe(channel);
+  }
+  sockets.add(ws);
+  ws.on('close', () => sockets.delete(ws));
+});
+server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => console.log('ready'));
+process.on('SIGTERM', () => process.exit(0));

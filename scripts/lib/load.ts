@@ -1,0 +1,153 @@
+/**
+ * Many WebSocket clients for load tests and benchmarks. Each socket subscribes to one job;
+ * latency is measured from a timestamp the publisher writes into each line (`bench <µs>`), so
+ * every delivered line is timed, on one clock (same machine), into an HDR histogram.
+ */
+import { build, type Histogram } from 'hdr-histogram-js';
+import { WebSocket } from 'ws';
+
+export const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+export const benchLine = (): string => `bench ${nowMicros()}`;
+const LINE_STAMP = /"line":"bench (\d+)"/g;
+
+export type LoadTarget = 'gateway' | 'relay';
+
+export interface LoadOptions {
+  /** ws://host:port */
+  url: string;
+  target: LoadTarget;
+  sockets: number;
+  jobIds: string[];
+  /** Gateway only: the token for socket i. */
+  token?: (i: number) => string;
+  /** Source addresses to spread sockets over (each gives ~28k ephemeral ports). */
+  localAddresses?: string[];
+  /** Upgrades in flight at once. */
+  concurrency?: number;
+}
+
+export interface LoadStats {
+  connectMs: Histogram;
+  latencyUs: Histogram;
+  delivered: number;
+  errors: Map<string, number>;
+}
+
+export class LoadClients {
+  readonly stats: LoadStats = {
+    connectMs: build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 600_000,
+      numberOfSignificantValueDigits: 3,
+    }),
+    latencyUs: build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 60_000_000,
+      numberOfSignificantValueDigits: 3,
+    }),
+    delivered: 0,
+    errors: new Map(),
+  };
+  private readonly sockets: WebSocket[] = [];
+  private subscribed = 0;
+
+  constructor(private readonly options: LoadOptions) {}
+
+  private error(kind: string): void {
+    this.stats.errors.set(kind, (this.stats.errors.get(kind) ?? 0) + 1);
+  }
+
+  /** Opens every socket (and, on the gateway, waits for each subscription's `status`). */
+  async connect(): Promise<void> {
+    const { sockets, concurrency = 200 } = this.options;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < sockets) await this.open(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, sockets) }, worker));
+  }
+
+  private open(i: number): Promise<void> {
+    const { url, target, jobIds, token, localAddresses } = this.options;
+    const jobId = jobIds[i % jobIds.length]!;
+    const started = performance.now();
+    const localAddress = localAddresses?.[i % localAddresses.length];
+    const ws =
+      target === 'gateway'
+        ? new WebSocket(`${url}/ws`, ['jobstream.v1'], {
+            headers: { authorization: `Bearer ${token!(i)}` },
+            perMessageDeflate: false,
+            ...(localAddress ? { localAddress } : {}),
+          })
+        : new WebSocket(`${url}/?job=${jobId}`, {
+            perMessageDeflate: false,
+            ...(localAddress ? { localAddress } : {}),
+          });
+    this.sockets.push(ws);
+    return new Promise<void>((resolve) => {
+      let ready = false;
+      const done = (): void => {
+        if (ready) return;
+        ready = true;
+        this.stats.connectMs.recordValue(Math.max(1, Math.round(performance.now() - started)));
+        resolve();
+      };
+      ws.on('message', (data: Buffer) => {
+        const text = data.toString();
+        if (!ready) {
+          if (target === 'gateway' && text.startsWith('{"type":"hello"')) {
+            ws.send(JSON.stringify({ type: 'subscribe', jobId, tail: 0 }));
+            return;
+          }
+          if (target === 'gateway' && text.startsWith('{"type":"status"')) {
+            this.subscribed++;
+            done();
+            return;
+          }
+        }
+        if (text.startsWith('{"type":"error"'))
+          this.error(`error frame ${/"code":"(\w+)"/.exec(text)?.[1] ?? '?'}`);
+        const now = nowMicros();
+        for (const match of text.matchAll(LINE_STAMP)) {
+          this.stats.latencyUs.recordValue(Math.max(1, now - Number(match[1])));
+          this.stats.delivered++;
+        }
+      });
+      ws.on('open', () => {
+        if (target === 'relay') done();
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        this.error(`HTTP ${res.statusCode}`);
+        done();
+      });
+      ws.on('error', (error: Error & { code?: string }) => {
+        this.error(error.code ?? error.message);
+        done();
+      });
+      ws.on('close', (code) => {
+        if (code !== 1000 && code !== 1005 && code !== 1006) this.error(`close ${code}`);
+      });
+    });
+  }
+
+  get openSockets(): number {
+    return this.sockets.filter((ws) => ws.readyState === WebSocket.OPEN).length;
+  }
+
+  /** Resolves once `delivered` reaches `count` or `timeoutMs` passes. */
+  async waitForDelivered(count: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.stats.delivered < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return this.stats.delivered >= count;
+  }
+
+  close(): void {
+    for (const ws of this.sockets) ws.terminate();
+  }
+}
+
+/** p50/p90/p99/max of a histogram, in its unit divided by `scale`. */
+export function percentiles(h: Histogram, scale = 1): { p50: number; p90: number; p99: number; max: number } {
+  const at = (p: number): number => Math.round((h.getValueAtPercentile(p) / scale) * 100) / 100;
+  return { p50: at(50), p90: at(90), p99: at(99), max: Math.round((h.maxValue / scale) * 100) / 100 };
+}
