@@ -48,19 +48,29 @@ function cpuSeconds(pid: number): number {
 async function spawnServer(kind: 'gateway' | 'relay', port: number, redisUrl: string): Promise<ChildProcess> {
   const child =
     kind === 'gateway'
-      ? spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
-          cwd: ROOT,
-          env: {
-            ...process.env,
-            PORT: String(port),
-            HOST: '127.0.0.1',
-            REDIS_URL: redisUrl,
-            JWT_SECRET: SECRET,
-            LOG_LEVEL: 'warn',
-            MAX_SOCKETS_PER_USER: '0',
+      ? // BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load.
+        spawn(
+          process.execPath,
+          [
+            ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+            '--import',
+            'tsx',
+            'gateway/src/main.ts',
+          ],
+          {
+            cwd: ROOT,
+            env: {
+              ...process.env,
+              PORT: String(port),
+              HOST: '127.0.0.1',
+              REDIS_URL: redisUrl,
+              JWT_SECRET: SECRET,
+              LOG_LEVEL: 'warn',
+              MAX_SOCKETS_PER_USER: '0',
+            },
+            stdio: ['ignore', 'pipe', 'inherit'],
           },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        })
+        )
       : spawn(process.execPath, ['--import', 'tsx', 'scripts/lib/bare-relay.ts', String(port), redisUrl], {
           cwd: ROOT,
           stdio: ['ignore', 'pipe', 'inherit'],

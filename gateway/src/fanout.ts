@@ -108,6 +108,9 @@ export class Fanout {
       return;
     }
     for (const listener of channel.listeners) listener.onMessage(message);
+    if (message.kind === 'output' && Number.isFinite(message.ts)) {
+      this.metrics.publishToSendSeconds.observe(Math.max(0, Date.now() - message.ts) / 1000);
+    }
   }
 
   private dispatchFeed(bytes: Buffer): void {

@@ -314,8 +314,6 @@ export class Subscription implements JobListener {
     if (message.firstSeq === this.nextSeq) this.socket.send(message.bytes, lines);
     else this.socket.send(sliceOutputFrame(this.jobId, message, this.nextSeq), lines);
     this.nextSeq = message.lastSeq + 1;
-    if (Number.isFinite(message.ts))
-      this.deps.metrics.publishToSendSeconds.observe(Math.max(0, Date.now() - message.ts) / 1000);
   }
 
   private checkDone(): void {
