@@ -105,8 +105,10 @@ export class LoadClients {
             return;
           }
         }
-        if (text.startsWith('{"type":"error"'))
+        if (text.startsWith('{"type":"error"')) {
           this.error(`error frame ${/"code":"(\w+)"/.exec(text)?.[1] ?? '?'}`);
+          done(); // a refused subscription is counted, not waited for
+        }
         const now = nowMicros();
         for (const match of text.matchAll(LINE_STAMP)) {
           this.stats.latencyUs.recordValue(Math.max(1, now - Number(match[1])));
