@@ -154,7 +154,8 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
 
   /** Marks the job running and starts the heartbeat. */
   async start(fields: JobMetadata = {}): Promise<void> {
-    await this.setStatus('running', fields);
+    // Alive from the first moment, not only after the first heartbeat interval.
+    await this.setStatus('running', { heartbeatAt: Date.now(), ...fields });
     this.heartbeatTimer ??= setInterval(() => {
       this.redis.hset(jobKey(this.jobId), 'heartbeatAt', Date.now()).catch(() => undefined);
     }, this.options.heartbeatMs).unref();
