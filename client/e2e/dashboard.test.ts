@@ -149,6 +149,53 @@ describe('dashboard', () => {
     await page.close();
   }, 90_000);
 
+  it('job page: merge request, folding groups, search with a count, #L permalinks', async () => {
+    const publisher = await newJob('alice', 'agent run');
+    publisher.stdout('::group::Install');
+    for (let i = 1; i <= 5; i++) publisher.stdout(`installing package ${i}`);
+    publisher.stdout('::endgroup::');
+    publisher.stdout('\u001b[32mall tests passed\u001b[0m');
+    publisher.stderr('warning: deprecated flag');
+    await publisher.update({
+      branch: 'agent/fix-cart',
+      linesAdded: 12,
+      linesRemoved: 4,
+      mrUrl: 'https://git.example.com/mr/7',
+    });
+    await publisher.finish(0);
+    await publisher.close();
+
+    const page = await browser.newPage();
+    await page.goto(`${gateway.url}/jobs/${publisher.jobId}#token=${token('alice')}`);
+    await page.getByText('Finished: success').waitFor({ timeout: 10_000 });
+    expect(await page.getByRole('link', { name: 'Open merge request' }).getAttribute('href')).toBe(
+      'https://git.example.com/mr/7',
+    );
+    await page.getByText('agent/fix-cart').waitFor();
+    await page.getByText('+12').waitFor();
+
+    const visible = () => page.locator('[data-testid="lines"] .line').count();
+    expect(await visible()).toBe(9);
+    await page.getByRole('button', { name: /Install/ }).click();
+    expect(await visible()).toBe(3); // the header and the two lines after the group; its body and end marker fold away
+    await page.getByRole('button', { name: /Install/ }).click();
+    expect(await visible()).toBe(9);
+
+    await page.getByLabel('Search output').fill('package');
+    await page.getByText('1 / 5').waitFor();
+    await page.getByLabel('Next match').click();
+    await page.getByText('2 / 5').waitFor();
+
+    // green ANSI text is rendered as a coloured span, not as escape codes
+    const green = page.locator('.line', { hasText: 'all tests passed' }).locator('span span').first();
+    expect(await green.evaluate((el) => getComputedStyle(el).color)).toBe('rgb(0, 187, 0)');
+    expect(await page.locator('[data-testid="lines"]').textContent()).not.toContain('\u001b');
+
+    await page.goto(`${gateway.url}/jobs/${publisher.jobId}#L3`);
+    await page.locator('.line.highlight[data-seq="3"]').waitFor();
+    await page.close();
+  }, 60_000);
+
   it('the wall shows a job that starts after it opened', async () => {
     const page = await browser.newPage();
     await page.goto(`${gateway.url}/wall#token=${token('root', 'admin')}`);

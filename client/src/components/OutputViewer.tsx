@@ -5,7 +5,7 @@
  * scrolls up, with "Jump to latest (N new)"; search with count and next/previous; timestamps
  * and wrap toggles; download of the whole output; notices for gaps and dropped lines.
  */
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { downloadUrl } from '../api.js';
 import type { JobStream } from '../hooks.js';
@@ -20,7 +20,16 @@ export function OutputViewer({
   stream: JobStream;
   compact?: boolean;
 }) {
-  const { lines, gaps, dropped } = stream.lines;
+  const { lines: allLines, gaps, dropped } = stream.lines;
+  // `::group::` sections the reader folded, by the seq of their header line.
+  const [folded, setFolded] = useState<ReadonlySet<number>>(new Set());
+  const lines = useMemo(() => withoutFoldedGroups(allLines, folded), [allLines, folded]);
+  const toggleGroup = (seq: number) =>
+    setFolded((current) => {
+      const next = new Set(current);
+      if (!next.delete(seq)) next.add(seq);
+      return next;
+    });
   const parentRef = useRef<HTMLDivElement>(null);
   const [follow, setFollow] = useState(true);
   const [seenCount, setSeenCount] = useState(0);
@@ -28,7 +37,8 @@ export function OutputViewer({
   const [wrap, setWrap] = useState(false);
   const [query, setQuery] = useState('');
   const [matchIndex, setMatchIndex] = useState(0);
-  const highlighted = useMemo(() => Number(/^#L(\d+)$/.exec(window.location.hash)?.[1] ?? 0), []);
+  // A permalink click changes only the hash (no reload): follow it.
+  const highlighted = useSyncExternalStore(subscribeToHash, highlightedSeq);
 
   const virtualizer = useVirtualizer({
     count: lines.length,
@@ -164,7 +174,7 @@ export function OutputViewer({
                   {line.seq}
                 </a>
                 {showTime && <span className="ts">{new Date(line.ts).toLocaleTimeString()}</span>}
-                <LineText line={line} />
+                <LineText line={line} folded={folded.has(line.seq)} onToggle={() => toggleGroup(line.seq)} />
               </div>
             );
           })}
@@ -184,8 +194,47 @@ export function OutputViewer({
   );
 }
 
-function LineText({ line }: { line: ViewLine }) {
-  if (line.line.startsWith('::group::')) return <span className="group">▸ {line.line.slice(9)}</span>;
+function subscribeToHash(onChange: () => void): () => void {
+  window.addEventListener('hashchange', onChange);
+  return () => window.removeEventListener('hashchange', onChange);
+}
+
+/** The seq named by a `#L123` address, or 0. */
+const highlightedSeq = (): number => Number(/^#L(\d+)$/.exec(window.location.hash)?.[1] ?? 0);
+
+/** The lines left when the folded groups' bodies are taken out (their headers stay). */
+function withoutFoldedGroups(lines: readonly ViewLine[], folded: ReadonlySet<number>): readonly ViewLine[] {
+  if (folded.size === 0) return lines;
+  const visible: ViewLine[] = [];
+  let hiding = false;
+  for (const line of lines) {
+    if (hiding) {
+      if (line.line.startsWith('::endgroup::')) hiding = false;
+      continue;
+    }
+    visible.push(line);
+    if (line.line.startsWith('::group::') && folded.has(line.seq)) hiding = true;
+  }
+  return visible;
+}
+
+/** One line's text: ANSI spans as styled spans (never innerHTML); group markers as headers. */
+export function LineText({
+  line,
+  folded,
+  onToggle,
+}: {
+  line: ViewLine;
+  folded?: boolean;
+  onToggle?: () => void;
+}) {
+  if (line.line.startsWith('::group::')) {
+    return (
+      <button className="group" onClick={onToggle} aria-expanded={!folded}>
+        {folded ? '▸' : '▾'} {line.line.slice('::group::'.length)}
+      </button>
+    );
+  }
   if (line.line.startsWith('::endgroup::')) return <span className="group-end" />;
   return (
     <span className="text">

@@ -4,7 +4,7 @@ import { useQuery } from '@tanstack/react-query';
 import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
 import { devAuthQuery, devToken, jobListQuery, jobQuery } from '../api.js';
 import { claims, getToken, setToken } from '../auth.js';
-import { OutputViewer, StatusBadge } from '../components/OutputViewer.js';
+import { LineText, OutputViewer, StatusBadge } from '../components/OutputViewer.js';
 import { useJobsFeed, useJobStream, useNow } from '../hooks.js';
 
 export function navigate(path: string): void {
@@ -211,7 +211,13 @@ function WallTile({ job }: { job: Job }) {
       <header>
         <strong>{job.title}</strong> <span>{job.owner}</span> <StatusBadge status={status} />
       </header>
-      <pre>{last.map((l) => l.line).join('\n')}</pre>
+      <pre>
+        {last.map((l) => (
+          <div key={l.seq}>
+            <LineText line={l} />
+          </div>
+        ))}
+      </pre>
     </section>
   );
 }

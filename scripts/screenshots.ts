@@ -1,0 +1,63 @@
+/**
+ * npx tsx scripts/screenshots.ts: regenerates the README's pictures (docs/*.png) from the real
+ * stack — a private Redis, the gateway serving the built dashboard, the demo runners — in
+ * headless Chromium.
+ */
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, TestRedis } from '../shared/testing/redis-server.js';
+import { signToken } from '../shared/tokens.js';
+import { configFromEnv } from '../gateway/src/config.js';
+import { createLogger } from '../gateway/src/logger.js';
+import { startGateway } from '../gateway/src/server.js';
+import { launchBrowser } from './lib/browser.js';
+import { buildDashboardIfStale, ROOT } from './lib/build.js';
+import { startDemoRunners } from './lib/demo-runners.js';
+
+const SECRET = 'screenshots';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+const dist = buildDashboardIfStale();
+const redis = await TestRedis.start();
+const config = configFromEnv({ JWT_SECRET: SECRET, PORT: String(await freePort()), HOST: '127.0.0.1', REDIS_URL: redis.url }, dist);
+const gateway = await startGateway(config, { logger: createLogger('silent') });
+const client = new Redis(redis.url);
+const stopDemo = startDemoRunners(client, { owners: ['alice', 'bob'], everyMs: 2500 });
+const admin = signToken(SECRET, { sub: 'admin', role: 'admin' }, 3600);
+const browser = await launchBrowser();
+try {
+  await sleep(20_000); // a realistic mix: some running, some finished, a failure
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+  const shot = (name: string) => page.screenshot({ path: join(ROOT, 'docs', `${name}.png`) });
+  await page.goto(`${gateway.url}/#token=${admin}`);
+  await page.locator('table.jobs a').first().waitFor();
+  await sleep(500);
+  await shot('jobs');
+
+  const ids = await page.locator('table.jobs tr').evaluateAll((rows) =>
+    rows
+      .map((r) => ({ id: (r.getAttribute('data-testid') ?? '').replace('job-row-', ''), status: r.querySelector('.badge')?.textContent }))
+      .filter((r) => r.id),
+  );
+  const build = ids.find((j) => j.id.startsWith('build-') && j.status === 'running') ?? ids.find((j) => j.id.startsWith('build-')) ?? ids[0]!;
+  await page.goto(`${gateway.url}/jobs/${build.id}`);
+  await page.locator('[data-testid="lines"] .line').nth(5).waitFor({ timeout: 20_000 });
+  await sleep(1500);
+  await shot('job');
+
+  const running = ids.filter((j) => j.status === 'running').slice(0, 3).map((j) => j.id);
+  await page.goto(`${gateway.url}/watch?jobs=${(running.length >= 2 ? running : ids.slice(0, 3).map((j) => j.id)).join(',')}`);
+  await sleep(3000);
+  await shot('watch');
+
+  await page.goto(`${gateway.url}/wall`);
+  await sleep(3000);
+  await shot('wall');
+  console.log('wrote docs/jobs.png, docs/job.png, docs/watch.png, docs/wall.png');
+} finally {
+  await browser.close();
+  await Promise.race([stopDemo(), sleep(3000)]);
+  await gateway.stop(1000);
+  client.disconnect();
+  await redis.stop();
+}
