@@ -222,22 +222,40 @@ function WallTile({ job }: { job: Job }) {
   );
 }
 
-/** Every running job as a tile; failures stay a while in red. Settings in the URL (?keepFailedS=). */
+/**
+ * Every running job as a tile, for a screen across the room: tiles appear when a job starts and
+ * leave when it ends; failures stay `keepFailedS` (120) in red. All on one screen up to
+ * `perPage` (12) tiles; beyond that it pages every `pageS` (10) seconds. Settings in the URL.
+ */
 export function WallPage() {
-  const params = new URLSearchParams(window.location.search);
-  const keepFailedMs = Number(params.get('keepFailedS') ?? 120) * 1000;
+  const settings = useMemo(() => {
+    const params = new URLSearchParams(window.location.search);
+    const number = (name: string, fallback: number) => Math.max(1, Number(params.get(name)) || fallback);
+    return {
+      keepFailedMs: number('keepFailedS', 120) * 1000,
+      perPage: number('perPage', 12),
+      pageMs: number('pageS', 10) * 1000,
+    };
+  }, []);
   const { data } = useQuery(jobListQuery());
   const [seen, setSeen] = useState<Map<string, Job>>(new Map());
   const onJob = useCallback((job: Job) => setSeen((m) => new Map(m).set(job.id, job)), []);
   useJobsFeed(onJob);
-  const now = useNow(5000);
+  const now = useNow(1000);
   const all = new Map<string, Job>();
   for (const job of data?.jobs ?? []) all.set(job.id, job);
   for (const [id, job] of seen) all.set(id, job);
-  const tiles = [...all.values()].filter(
-    (j) => j.status === 'running' || (j.status === 'failed' && now - (j.finishedAt ?? 0) < keepFailedMs),
-  );
-  const columns = Math.max(1, Math.ceil(Math.sqrt(tiles.length)));
+  const tiles = [...all.values()]
+    .filter(
+      (j) =>
+        j.status === 'running' ||
+        (j.status === 'failed' && now - (j.finishedAt ?? 0) < settings.keepFailedMs),
+    )
+    .sort((a, b) => a.createdAt - b.createdAt);
+  const pages = Math.max(1, Math.ceil(tiles.length / settings.perPage));
+  const page = Math.floor(now / settings.pageMs) % pages;
+  const shown = tiles.slice(page * settings.perPage, (page + 1) * settings.perPage);
+  const columns = Math.max(1, Math.ceil(Math.sqrt(shown.length)));
   const user = claims(getToken());
   return (
     <main className="wall">
@@ -245,8 +263,13 @@ export function WallPage() {
         <p className="notice">The wall shows every job to admins; you see your own.</p>
       )}
       {tiles.length === 0 && <p className="idle">Nothing running.</p>}
+      {pages > 1 && (
+        <p className="wall-page">
+          page {page + 1} of {pages} · {tiles.length} jobs
+        </p>
+      )}
       <div className="wall-grid" style={{ gridTemplateColumns: `repeat(${columns}, 1fr)` }}>
-        {tiles.map((job) => (
+        {shown.map((job) => (
           <WallTile key={job.id} job={job} />
         ))}
       </div>
