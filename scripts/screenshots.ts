@@ -19,7 +19,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const dist = buildDashboardIfStale();
 const redis = await TestRedis.start();
-const config = configFromEnv({ JWT_SECRET: SECRET, PORT: String(await freePort()), HOST: '127.0.0.1', REDIS_URL: redis.url }, dist);
+const config = configFromEnv(
+  { JWT_SECRET: SECRET, PORT: String(await freePort()), HOST: '127.0.0.1', REDIS_URL: redis.url },
+  dist,
+);
 const gateway = await startGateway(config, { logger: createLogger('silent') });
 const client = new Redis(redis.url);
 const stopDemo = startDemoRunners(client, { owners: ['alice', 'bob'], everyMs: 2500 });
@@ -34,19 +37,32 @@ try {
   await sleep(500);
   await shot('jobs');
 
-  const ids = await page.locator('table.jobs tr').evaluateAll((rows) =>
-    rows
-      .map((r) => ({ id: (r.getAttribute('data-testid') ?? '').replace('job-row-', ''), status: r.querySelector('.badge')?.textContent }))
-      .filter((r) => r.id),
-  );
-  const build = ids.find((j) => j.id.startsWith('build-') && j.status === 'running') ?? ids.find((j) => j.id.startsWith('build-')) ?? ids[0]!;
+  const ids = await page
+    .locator('table.jobs tr')
+    .evaluateAll((rows) =>
+      rows
+        .map((r) => ({
+          id: (r.getAttribute('data-testid') ?? '').replace('job-row-', ''),
+          status: r.querySelector('.badge')?.textContent,
+        }))
+        .filter((r) => r.id),
+    );
+  const build =
+    ids.find((j) => j.id.startsWith('build-') && j.status === 'running') ??
+    ids.find((j) => j.id.startsWith('build-')) ??
+    ids[0]!;
   await page.goto(`${gateway.url}/jobs/${build.id}`);
   await page.locator('[data-testid="lines"] .line').nth(5).waitFor({ timeout: 20_000 });
   await sleep(1500);
   await shot('job');
 
-  const running = ids.filter((j) => j.status === 'running').slice(0, 3).map((j) => j.id);
-  await page.goto(`${gateway.url}/watch?jobs=${(running.length >= 2 ? running : ids.slice(0, 3).map((j) => j.id)).join(',')}`);
+  const running = ids
+    .filter((j) => j.status === 'running')
+    .slice(0, 3)
+    .map((j) => j.id);
+  await page.goto(
+    `${gateway.url}/watch?jobs=${(running.length >= 2 ? running : ids.slice(0, 3).map((j) => j.id)).join(',')}`,
+  );
   await sleep(3000);
   await shot('watch');
 

@@ -43,7 +43,7 @@ export function OutputViewer({
   const virtualizer = useVirtualizer({
     count: lines.length,
     getScrollElement: () => parentRef.current,
-    estimateSize: () => 18,
+    estimateSize: () => ROW_HEIGHT,
     overscan: 30,
   });
 
@@ -57,7 +57,10 @@ export function OutputViewer({
 
   useEffect(() => {
     if (follow && lines.length > 0) {
-      virtualizer.scrollToIndex(lines.length - 1, { align: 'end' });
+      // One scrollTop write (the browser clamps it to the bottom). scrollToIndex reads the
+      // layout to find its target: a forced layout per pane per batch, a profile's top cost.
+      const el = parentRef.current;
+      if (el) el.scrollTop = virtualizer.getTotalSize();
       setSeenCount(lines.length);
     }
   }, [follow, lines.length, virtualizer]);
@@ -158,7 +161,9 @@ export function OutputViewer({
             return (
               <div
                 key={line.seq}
-                ref={virtualizer.measureElement}
+                // Rows are one line high unless wrapping: only then is each one measured (a
+                // ResizeObserver per row at thousands of lines a second made long tasks).
+                ref={wrap ? virtualizer.measureElement : undefined}
                 data-index={item.index}
                 data-seq={line.seq}
                 className={`line ${line.stream} ${line.seq === highlighted ? 'highlight' : ''} ${matches[matchIndex] === item.index && query ? 'match' : ''}`}
@@ -193,6 +198,9 @@ export function OutputViewer({
     </div>
   );
 }
+
+/** px; matches `.lines` line-height in styles.css. */
+const ROW_HEIGHT = 18;
 
 function subscribeToHash(onChange: () => void): () => void {
   window.addEventListener('hashchange', onChange);
