@@ -37,16 +37,14 @@ try {
   await sleep(500);
   await shot('jobs');
 
-  const ids = await page
-    .locator('table.jobs tr')
-    .evaluateAll((rows) =>
-      rows
-        .map((r) => ({
-          id: (r.getAttribute('data-testid') ?? '').replace('job-row-', ''),
-          status: r.querySelector('.badge')?.textContent,
-        }))
-        .filter((r) => r.id),
-    );
+  const ids = await page.locator('table.jobs tr').evaluateAll((rows) =>
+    rows
+      .map((r) => ({
+        id: (r.getAttribute('data-testid') ?? '').replace('job-row-', ''),
+        status: r.querySelector('.badge')?.textContent,
+      }))
+      .filter((r) => r.id),
+  );
   const build =
     ids.find((j) => j.id.startsWith('build-') && j.status === 'running') ??
     ids.find((j) => j.id.startsWith('build-')) ??
