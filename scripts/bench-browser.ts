@@ -9,13 +9,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { JobPublisher } from '../shared/publisher.js';
-import { freePort, TestRedis } from '../shared/testing/redis-server.js';
-import { signToken } from '../shared/tokens.js';
-import { configFromEnv } from '../gateway/src/config.js';
-import { createLogger } from '../gateway/src/logger.js';
-import { startGateway } from '../gateway/src/server.js';
 import { launchBrowser } from './lib/browser.js';
-import { buildDashboardIfStale, ROOT } from './lib/build.js';
+import { ROOT } from './lib/build.js';
+import { startLocalStack } from './lib/local-stack.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,16 +23,10 @@ const { values: args } = parseArgs({
 const seconds = Number(args.seconds);
 const rate = Number(args.rate);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const SECRET = 'bench-browser';
 
-const dist = buildDashboardIfStale();
-const redis = await TestRedis.start();
-const config = configFromEnv(
-  { JWT_SECRET: SECRET, PORT: String(await freePort()), HOST: '127.0.0.1', REDIS_URL: redis.url },
-  dist,
-);
-const gateway = await startGateway(config, { logger: createLogger('silent') });
-const client = redis.client();
+const stack = await startLocalStack('bench-browser');
+const { gateway } = stack;
+const client = stack.redis.client();
 const publishers = await Promise.all(
   Array.from({ length: Number(args.jobs) }, async (_, i) => {
     const p = await JobPublisher.create(client, { id: `bb-${i}`, owner: 'alice', title: `bench ${i}` });
@@ -66,7 +56,7 @@ await page.addInitScript({
   `,
 });
 await page.goto(
-  `${gateway.url}/watch?jobs=${publishers.map((p) => p.jobId).join(',')}#token=${signToken(SECRET, { sub: 'alice' }, 3600)}`,
+  `${gateway.url}/watch?jobs=${publishers.map((p) => p.jobId).join(',')}#token=${stack.token('alice')}`,
 );
 await page.locator('[data-testid^="pane-"]').first().waitFor();
 await page.evaluate(() => {
@@ -164,5 +154,4 @@ writeFileSync(file, JSON.stringify(result, null, 2));
 console.log(`JSON: ${file}`);
 await browser.close();
 await Promise.all(publishers.map((p) => p.close()));
-await gateway.stop(1000);
-await redis.stop();
+await stack.stop();

@@ -5,28 +5,18 @@
  */
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, TestRedis } from '../shared/testing/redis-server.js';
-import { signToken } from '../shared/tokens.js';
-import { configFromEnv } from '../gateway/src/config.js';
-import { createLogger } from '../gateway/src/logger.js';
-import { startGateway } from '../gateway/src/server.js';
 import { launchBrowser } from './lib/browser.js';
-import { buildDashboardIfStale, ROOT } from './lib/build.js';
+import { ROOT } from './lib/build.js';
+import { startLocalStack } from './lib/local-stack.js';
 import { startDemoRunners } from './lib/demo-runners.js';
 
-const SECRET = 'screenshots';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-const dist = buildDashboardIfStale();
-const redis = await TestRedis.start();
-const config = configFromEnv(
-  { JWT_SECRET: SECRET, PORT: String(await freePort()), HOST: '127.0.0.1', REDIS_URL: redis.url },
-  dist,
-);
-const gateway = await startGateway(config, { logger: createLogger('silent') });
-const client = new Redis(redis.url);
+const stack = await startLocalStack('screenshots');
+const { gateway } = stack;
+const client = new Redis(stack.redis.url);
 const stopDemo = startDemoRunners(client, { owners: ['alice', 'bob'], everyMs: 2500 });
-const admin = signToken(SECRET, { sub: 'admin', role: 'admin' }, 3600);
+const admin = stack.token('admin', 'admin');
 const browser = await launchBrowser();
 try {
   await sleep(20_000); // a realistic mix: some running, some finished, a failure
@@ -71,7 +61,6 @@ try {
 } finally {
   await browser.close();
   await Promise.race([stopDemo(), sleep(3000)]);
-  await gateway.stop(1000);
   client.disconnect();
-  await redis.stop();
+  await stack.stop();
 }

@@ -2,6 +2,8 @@
  * The tab's token: taken from the address's `#token=<jwt>` fragment (then removed from the
  * address bar), kept in session storage for the tab, never in a cookie.
  */
+import { jwtClaims } from './jwt.js';
+
 const KEY = 'jobstream.token';
 
 export function adoptTokenFromFragment(): void {
@@ -27,14 +29,7 @@ export interface Claims {
 }
 
 export function claims(token: string | null): Claims | null {
-  if (!token) return null;
-  try {
-    const payload = JSON.parse(
-      atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')),
-    ) as Partial<Claims>;
-    if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number') return null;
-    return { sub: payload.sub, role: payload.role === 'admin' ? 'admin' : 'user', exp: payload.exp };
-  } catch {
-    return null;
-  }
+  const payload = token ? jwtClaims(token) : null;
+  if (typeof payload?.sub !== 'string' || typeof payload.exp !== 'number') return null;
+  return { sub: payload.sub, role: payload.role === 'admin' ? 'admin' : 'user', exp: payload.exp };
 }

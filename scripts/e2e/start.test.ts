@@ -4,6 +4,7 @@
  * Chromium, a demo job seen streaming, then SIGINT and no process left behind.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
@@ -30,6 +31,14 @@ function descendants(pid: number): number[] {
   }
   return children.flatMap((child) => [child, ...descendants(child)]);
 }
+
+const commandOf = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 120);
+  } catch {
+    return '?';
+  }
+};
 
 const alive = (pid: number): boolean => {
   try {
@@ -75,10 +84,16 @@ async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
     await lines.first().waitFor({ timeout: 30_000 });
     await page.close();
 
-    const family = descendants(child.pid!);
+    const family = descendants(child.pid!).map((pid) => ({ pid, command: commandOf(pid) }));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
-    expect(family.filter(alive)).toEqual([]);
+    // Helpers such as tsx's esbuild service exit when their parent's pipe closes, a moment
+    // after it; nothing may still be running after a short grace period. (A process that is
+    // not our child has no exit event to await, so this polls, with a deadline.)
+    const deadline = Date.now() + 5000;
+    while (family.some((p) => alive(p.pid)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(family.filter((p) => alive(p.pid))).toEqual([]);
     expect(output).toContain('stopping');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { outputKey } from '../../shared/keys.js';
 import type { OutputLine } from '../../shared/protocol.js';
 import { getJob } from '../../shared/redis/functions.js';
+import { storedLines } from '../../shared/testing/output.js';
 import { TestRedis } from '../../shared/testing/redis-server.js';
 
 let server: TestRedis;
@@ -45,9 +45,7 @@ function jobrun(
   return new Promise((resolve) => child.once('close', (exitCode) => resolve({ exitCode, stdout, stderr })));
 }
 
-async function lines(id: string): Promise<OutputLine[]> {
-  return (await redis.lrange(outputKey(id), 0, -1)).map((e) => JSON.parse(e) as OutputLine);
-}
+const lines = (id: string): Promise<OutputLine[]> => storedLines(redis, id);
 
 const id = (name: string): string => `${server.namespace()}-${name}`;
 

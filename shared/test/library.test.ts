@@ -7,6 +7,7 @@ import { appendLines, createJob, getJob, setJobStatus } from '../redis/functions
 import { DEFAULT_LIBRARY_CONFIG, ensureLibrary, loadedLibrary, loadLibrary } from '../redis/library.js';
 import { TestRedis } from '../testing/redis-server.js';
 import { collectMessages } from '../testing/pubsub.js';
+import { storedLines } from '../testing/output.js';
 
 let server: TestRedis;
 let redis: Redis;
@@ -26,9 +27,7 @@ async function newJob(owner = 'alice'): Promise<string> {
   return id;
 }
 
-async function storedLines(id: string): Promise<OutputLine[]> {
-  return (await redis.lrange(outputKey(id), 0, -1)).map((entry) => JSON.parse(entry) as OutputLine);
-}
+const outputOf = (id: string): Promise<OutputLine[]> => storedLines(redis, id);
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
   const error = await promise.then(
@@ -124,7 +123,7 @@ describe('jobstream_append', () => {
     expect(last).toBe(2);
     const [frame] = await events.next(1);
     await events.close();
-    const stored = await storedLines(id);
+    const stored = await outputOf(id);
     expect(stored.map((l) => [l.seq, l.stream, l.line])).toEqual([
       [1, 'stdout', 'Cloning…'],
       [2, 'stderr', 'warning: "quoted" \\ back\tslash'],
@@ -158,7 +157,7 @@ describe('jobstream_append', () => {
     // MAX_LINES trims the list; the published frames carry every line.
     const published = frames.flatMap((f) => (JSON.parse(f) as { lines: OutputLine[] }).lines);
     expect(published.map((l) => l.seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-    const stored = await storedLines(id);
+    const stored = await outputOf(id);
     expect(stored).toEqual(published.slice(-MAX_LINES));
     // each writer's pair stays adjacent: one call is one atomic batch
     for (let i = 0; i < published.length; i += 2) {
@@ -175,7 +174,7 @@ describe('jobstream_append', () => {
     const last = await appendLines(redis, id, lines);
     const length = await redis.llen(outputKey(id));
     expect(length).toBe(MAX_LINES);
-    expect((await storedLines(id))[0]!.seq).toBe(last - length + 1);
+    expect((await outputOf(id))[0]!.seq).toBe(last - length + 1);
   });
 
   it('replaces invalid UTF-8 with U+FFFD as a browser decoder would', async () => {
@@ -184,7 +183,7 @@ describe('jobstream_append', () => {
       0x61, 0xff, 0xe2, 0x82, 0x62, 0xed, 0xa0, 0x80, 0xf0, 0x9f, 0x98, 0x80, 0xc0, 0xaf,
     ]);
     await redis.fcall('jobstream_append', 2, jobKey(id), outputKey(id), 'stdout', raw);
-    const [entry] = await storedLines(id);
+    const [entry] = await outputOf(id);
     expect(entry!.line).toBe(new TextDecoder('utf-8').decode(raw));
     const rawEntry = await redis.lindexBuffer(outputKey(id), 0);
     expect(() => new TextDecoder('utf-8', { fatal: true }).decode(rawEntry!)).not.toThrow();
@@ -194,7 +193,7 @@ describe('jobstream_append', () => {
     const id = await newJob();
     const line = 'é'.repeat(20_000); // 40,000 bytes of two-byte characters
     await appendLines(redis, id, [{ stream: 'stdout', line }]);
-    const [entry] = await storedLines(id);
+    const [entry] = await outputOf(id);
     const match = / \[truncated (\d+) bytes\]$/.exec(entry!.line);
     expect(match).not.toBeNull();
     const kept = entry!.line.slice(0, match!.index);

@@ -5,6 +5,7 @@ import type { OutputLine } from '../protocol.js';
 import { JobPublisher } from '../publisher.js';
 import { getJob } from '../redis/functions.js';
 import { collectMessages } from '../testing/pubsub.js';
+import { storedLines } from '../testing/output.js';
 import { TestRedis } from '../testing/redis-server.js';
 
 let server: TestRedis;
@@ -16,9 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
-async function stored(id: string): Promise<OutputLine[]> {
-  return (await redis.lrange(outputKey(id), 0, -1)).map((e) => JSON.parse(e) as OutputLine);
-}
+const stored = (id: string): Promise<OutputLine[]> => storedLines(redis, id);
 
 const newId = (): string => `${server.namespace()}-pub`;
 
@@ -118,7 +117,7 @@ describe('JobPublisher', () => {
     await publisher.finish(0);
     await publisher.close();
     const check = server.client();
-    const lines = (await check.lrange(outputKey(id), 0, -1)).map((e) => JSON.parse(e) as OutputLine);
+    const lines = await storedLines(check, id);
     const expected = ['before', 'during', 'after'].flatMap((p) =>
       Array.from({ length: 100 }, (_, i) => `${p} ${i + 1}`),
     );
@@ -146,7 +145,7 @@ describe('JobPublisher', () => {
     await server.restart();
     await publisher.close();
     const check = server.client();
-    const lines = (await check.lrange(outputKey(id), 0, -1)).map((e) => JSON.parse(e) as OutputLine);
+    const lines = await storedLines(check, id);
     const dropped = drops.reduce((a, b) => a + b, 0);
     expect(dropped).toBe(publisher.droppedLines);
     expect(dropped).toBeGreaterThan(0);

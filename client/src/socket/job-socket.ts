@@ -18,6 +18,7 @@ import {
   shouldReconnect,
   type ServerFrame,
 } from '../../../shared/protocol.js';
+import { jwtClaims } from '../jwt.js';
 import { DEFAULT_MAX_LINES, LineStore } from './line-store.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'offline';
@@ -365,14 +366,8 @@ export class JobSocket {
   }
 }
 
-/** The `exp` of a JWT in ms, without verifying it (the server does that). */
+/** The `exp` of a JWT in ms (unverified: the server verifies). */
 export function tokenExpiry(token: string): number | null {
-  try {
-    const payload = JSON.parse(atob(token.split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as {
-      exp?: unknown;
-    };
-    return typeof payload.exp === 'number' ? payload.exp * 1000 : null;
-  } catch {
-    return null;
-  }
+  const exp = jwtClaims(token)?.exp;
+  return typeof exp === 'number' ? exp * 1000 : null;
 }
