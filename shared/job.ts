@@ -21,14 +21,6 @@ export function isTerminal(status: JobStatus): boolean {
   return TERMINAL_STATUSES.has(status);
 }
 
-/** The same rule the Lua library enforces, for callers that want to check before a round trip. */
-export function isLegalTransition(from: JobStatus, to: JobStatus): boolean {
-  if (from === to) return true;
-  if (isTerminal(from)) return false;
-  if (from === 'queued') return true;
-  return isTerminal(to); // running → terminal
-}
-
 export interface Job {
   id: string;
   owner: string;
@@ -107,21 +99,3 @@ export function metadataArgs(fields: JobMetadata): string[] {
   }
   return args;
 }
-
-export const jobSchema: z.ZodType<Job> = z.object({
-  id: z.string(),
-  owner: z.string(),
-  title: z.string(),
-  status: z.enum(JOB_STATUSES),
-  createdAt: z.number(),
-  startedAt: z.number().optional(),
-  finishedAt: z.number().optional(),
-  errorMessage: z.string().optional(),
-  linesAdded: z.number().optional(),
-  linesRemoved: z.number().optional(),
-  mrUrl: z.string().optional(),
-  branch: z.string().optional(),
-  exitCode: z.number().optional(),
-  heartbeatAt: z.number().optional(),
-  lastSeq: z.number(),
-});

@@ -8,10 +8,3 @@ export const eventsChannel = (jobId: string): string => `job:{${jobId}}:events`;
 export const JOBS_INDEX = 'jobs:index';
 export const ownerIndexKey = (owner: string): string => `jobs:owner:${owner}`;
 export const JOBS_FEED = 'jobs:feed';
-
-const EVENTS_CHANNEL = /^job:\{([A-Za-z0-9._-]{1,128})\}:events$/;
-
-/** The job id of an events channel name, or null when the name is not one. */
-export function jobIdOfChannel(channel: string): string | null {
-  return EVENTS_CHANNEL.exec(channel)?.[1] ?? null;
-}

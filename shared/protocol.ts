@@ -131,8 +131,3 @@ export const CLOSE_CODES = {
 export function shouldReconnect(closeCode: number): boolean {
   return closeCode !== CLOSE_CODES.policyViolation && closeCode !== CLOSE_CODES.tokenExpired;
 }
-
-/** The job object of a `status` or `job` frame is terminal: `done` follows the last line. */
-export function isDoneStatus(status: JobStatus): boolean {
-  return status === 'success' || status === 'failed' || status === 'cancelled';
-}

@@ -196,6 +196,37 @@ describe('dashboard', () => {
     await page.close();
   }, 60_000);
 
+  it('asks for a new token before expiry and keeps the socket and every position', async () => {
+    const publisher = await newJob('alice', 'long run');
+    for (let i = 1; i <= 10; i++) publisher.stdout(`before ${i}`);
+    await publisher.flush();
+    const page = await browser.newPage();
+    const sent: string[] = [];
+    const sockets: string[] = [];
+    page.on('websocket', (ws) => {
+      sockets.push(ws.url());
+      ws.on('framesent', (f) => sent.push(String(f.payload)));
+    });
+    // 62 s left: the page asks 60 s ahead of expiry, so at once
+    const shortLived = signToken(SECRET, { sub: 'alice' }, 62);
+    await page.goto(`${gateway.url}/jobs/${publisher.jobId}#token=${shortLived}`);
+    await waitForSeqs(page, publisher.jobId, 10);
+    const dialog = page.getByRole('dialog', { name: 'Sign in again' });
+    await dialog.waitFor({ timeout: 10_000 });
+    await dialog.locator('textarea').fill(token('alice'));
+    await dialog.getByRole('button', { name: 'Sign in' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    expect(sent.some((f) => f.includes('"type":"auth"'))).toBe(true);
+    publisher.stdout('after the new token');
+    await publisher.flush();
+    await waitForSeqs(page, publisher.jobId, 11);
+    expect(await heldSeqs(page, publisher.jobId)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    expect(sockets).toHaveLength(1); // same socket: the token was replaced, not the connection
+    await publisher.finish(0);
+    await publisher.close();
+    await page.close();
+  }, 60_000);
+
   it('the wall shows a job that starts after it opened', async () => {
     const page = await browser.newPage();
     await page.goto(`${gateway.url}/wall#token=${token('root', 'admin')}`);

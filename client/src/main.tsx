@@ -52,16 +52,17 @@ function App() {
     [],
   );
   const [signedIn, setSignedIn] = useState(() => (claims(getToken())?.exp ?? 0) * 1000 > Date.now());
+  // Set while the socket waits for a fresh token: the sign-in form shows over the pages, which
+  // stay mounted, so every subscription keeps its position and its lines.
+  const [tokenWanted, setTokenWanted] = useState<((token: string) => void) | null>(null);
   const socket = useMemo(
     () =>
       new JobSocket({
         url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
         getToken,
-        // The page asks the person to sign in again; subscriptions keep their positions meanwhile.
-        refreshToken: async () => {
-          setSignedIn(false);
-          return null;
-        },
+        // Ahead of expiry (or after close 4001): ask the person to sign in again. The token they
+        // give goes out as an `auth` frame on the same socket, or resumes it with `since`.
+        refreshToken: () => new Promise<string | null>((resolve) => setTokenWanted(() => resolve)),
       }),
     [],
   );
@@ -77,12 +78,24 @@ function App() {
     <QueryClientProvider client={queryClient}>
       <SocketContext.Provider value={socket}>
         {signedIn ? (
-          <Shell
-            onSignOut={() => {
-              clearToken();
-              setSignedIn(false);
-            }}
-          />
+          <>
+            <Shell
+              onSignOut={() => {
+                clearToken();
+                setSignedIn(false);
+              }}
+            />
+            {tokenWanted && (
+              <div className="overlay" role="dialog" aria-label="Sign in again">
+                <SignInPage
+                  onSignedIn={() => {
+                    tokenWanted(getToken() ?? '');
+                    setTokenWanted(null);
+                  }}
+                />
+              </div>
+            )}
+          </>
         ) : (
           <SignInPage onSignedIn={() => setSignedIn(true)} />
         )}

@@ -59,7 +59,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     connection.on('error', (error: Error) => logger.warn({ err: error.message }, 'Redis connection error'));
   }
   await loadLibrary(redis, config.library);
-  const fanout = new Fanout(subscriber as Redis, metrics, logger);
+  const fanout = new Fanout(subscriber, metrics, logger);
 
   const sessions = new Set<Session>();
   const socketsPerUser = new Map<string, number>();

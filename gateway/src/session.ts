@@ -64,10 +64,6 @@ export class Session implements SubscriberSocket, FeedListener {
     return this.ws.bufferedAmount;
   }
 
-  get subscriptionCount(): number {
-    return this.subscriptions.size;
-  }
-
   send(data: string | Buffer, lines = 0): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.ws.send(data, TEXT_FRAME);

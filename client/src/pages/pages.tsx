@@ -1,7 +1,7 @@
 /** The dashboard's pages: jobs, one job, the watch grid, the wall, sign-in. */
 import { useCallback, useMemo, useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
-import { JOB_STATUSES, isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
+import { JOB_STATUSES, type Job, type JobStatus } from '../../../shared/job.js';
 import { devAuthQuery, devToken, jobListQuery, jobQuery } from '../api.js';
 import { claims, getToken, setToken } from '../auth.js';
 import { LineText, OutputViewer, StatusBadge } from '../components/OutputViewer.js';
@@ -315,5 +315,3 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
     </main>
   );
 }
-
-export { isTerminal };

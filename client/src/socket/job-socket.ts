@@ -198,11 +198,6 @@ export class JobSocket {
     this.send({ type: 'ping', id: this.feedReadyPing });
   }
 
-  /** Jobs with a server subscription (for tests and the status bar). */
-  get heldJobs(): string[] {
-    return [...this.jobs.keys()];
-  }
-
   private release(jobId: string): void {
     const entry = this.jobs.get(jobId);
     if (!entry) return;
