@@ -35,7 +35,8 @@ export class Fanout {
   private readonly feedListeners = new Set<FeedListener>();
   private feedReady: Promise<void> | null = null;
   private readonly sharded: boolean;
-  private connectedOnce = false;
+  /** The subscriber connection dropped: pub/sub messages may have been missed. */
+  private lostConnection = false;
 
   constructor(
     private readonly subscriber: Redis | Cluster,
@@ -45,9 +46,11 @@ export class Fanout {
     this.sharded = subscriber instanceof Cluster;
     const onMessage = (channel: Buffer, message: Buffer): void => this.dispatch(channel.toString(), message);
     subscriber.on(this.sharded ? 'smessageBuffer' : 'messageBuffer', onMessage);
+    subscriber.on('close', () => (this.lostConnection = true));
     subscriber.on('ready', () => {
-      if (this.connectedOnce) this.resyncAll();
-      this.connectedOnce = true;
+      if (!this.lostConnection) return;
+      this.lostConnection = false;
+      void this.resyncAll();
     });
   }
 
@@ -125,11 +128,25 @@ export class Fanout {
     for (const listener of this.feedListeners) listener.onFeedFrame(owner, bytes);
   }
 
-  private resyncAll(): void {
+  /**
+   * After a reconnect: subscribe again (ioredis resubscribes too; a repeated SUBSCRIBE is
+   * harmless) and wait for Redis to confirm, so that from here on every message reaches us;
+   * only then let every listener re-read what it missed from the lists.
+   */
+  private async resyncAll(): Promise<void> {
     this.logger.warn(
       { jobs: this.channels.size },
       'Redis subscriber reconnected; resynchronising from the lists',
     );
+    const names = [...this.channels.keys()];
+    try {
+      if (names.length > 0)
+        await (this.sharded ? this.subscriber.ssubscribe(...names) : this.subscriber.subscribe(...names));
+    } catch (error) {
+      this.logger.error({ err: error }, 'resubscribe failed; the next reconnect retries');
+      this.lostConnection = true;
+      return;
+    }
     for (const channel of this.channels.values())
       for (const listener of channel.listeners) listener.onResync();
   }

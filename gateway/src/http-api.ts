@@ -166,7 +166,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     res.setHeader('Cache-Control', 'no-store');
     let seq = 1;
     for (;;) {
-      const page = await readOutput(redis, job.id, seq, 1000, job.lastSeq);
+      const page = await readOutput(redis, job.id, seq, 1000, { toSeq: job.lastSeq });
       if (page.entries.length === 0) break;
       const text =
         page.entries.map((entry) => (JSON.parse(entry.toString('utf8')) as OutputLine).line).join('\n') +

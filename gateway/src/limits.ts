@@ -32,5 +32,6 @@ export const FRAME_RATE = { perSecond: 20, burst: 60 } as const;
 export const FLOOD_CLOSE = { refused: 60, windowMs: 5000 } as const;
 /** Socket send buffer above which live frames stop and the subscription catches up later. */
 export const SEND_HIGH_WATER_BYTES = 1024 * 1024;
-/** Lines per replay frame (and per LRANGE page). */
+/** Lines per replay frame (and per read), and the bytes one replay frame may hold. */
 export const REPLAY_PAGE_LINES = 1000;
+export const REPLAY_PAGE_BYTES = 256 * 1024;

@@ -43,10 +43,10 @@ export async function readOutput(
   jobId: string,
   fromSeq: number,
   limit: number,
-  toSeq?: number,
+  { toSeq = Number.MAX_SAFE_INTEGER, maxBytes }: { toSeq?: number; maxBytes?: number } = {},
 ): Promise<OutputPage> {
-  const args: (string | number)[] = [fromSeq, limit];
-  if (toSeq !== undefined) args.push(toSeq);
+  const args: number[] = [fromSeq, limit, toSeq];
+  if (maxBytes !== undefined) args.push(maxBytes);
   try {
     const [lastSeq, start, entries] = (await redis.callBuffer(
       'FCALL',

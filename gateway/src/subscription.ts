@@ -21,7 +21,7 @@ import type { ErrorFrame, GapReason } from '../../shared/protocol.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import { maySee, type Principal } from './auth.js';
 import type { Fanout, JobListener } from './fanout.js';
-import { REPLAY_PAGE_LINES, SEND_HIGH_WATER_BYTES } from './limits.js';
+import { REPLAY_PAGE_BYTES, REPLAY_PAGE_LINES, SEND_HIGH_WATER_BYTES } from './limits.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { outputFrameFromEntries, sliceOutputFrame, type ChannelMessage } from './output-frames.js';
@@ -266,7 +266,10 @@ export class Subscription implements JobListener {
 
   private async replayToTarget(gapReason: GapReason): Promise<void> {
     const read = (from: number) =>
-      readOutput(this.deps.redis, this.jobId, from, REPLAY_PAGE_LINES, this.target);
+      readOutput(this.deps.redis, this.jobId, from, REPLAY_PAGE_LINES, {
+        toSeq: this.target,
+        maxBytes: REPLAY_PAGE_BYTES,
+      });
     // One page is read ahead while the previous one is sent: the replay is not a chain of round trips.
     let nextPage = this.nextSeq <= this.target ? read(this.nextSeq) : null;
     while (nextPage && !this.isEnded) {
@@ -280,10 +283,12 @@ export class Subscription implements JobListener {
         if (this.nextSeq <= this.target) this.sendGap(this.target + 1, gapReason);
         return;
       }
+      // Never add to a send buffer that is already full: wait for the client to drain it.
+      if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
+      if (this.isEnded) return;
       this.socket.send(outputFrameFromEntries(this.jobId, page.entries), page.entries.length);
       this.nextSeq = after;
       this.replayedLines += page.entries.length;
-      if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
     }
     void nextPage?.catch(() => undefined); // ended meanwhile: a read still in flight is dropped
   }

@@ -313,18 +313,21 @@ end
   jobstream_read (read-only; not part of the runner contract: the gateway's replay uses it)
   KEYS[1]  job:{J}
   KEYS[2]  job:{J}:output
-  ARGV     <fromSeq> <count> [<toSeq>]
+  ARGV     <fromSeq> <count> [<toSeq>] [<maxBytes>]   (maxBytes needs toSeq before it)
   Returns  { lastSeq, startSeq, { entry, … } }: up to count stored entries with
-           startSeq ≤ seq ≤ min(toSeq, lastSeq), where startSeq = max(fromSeq, first retained seq).
+           startSeq ≤ seq ≤ min(toSeq, lastSeq), where startSeq = max(fromSeq, first retained seq),
+           and no more entries than fit in maxBytes (at least one), so a page of long lines
+           stays a reasonable frame.
   One atomic read, so the seq → index mapping holds while the runner appends and the list is
   trimmed under a busy job.
 ]]
 local function jobstream_read(keys, args)
   local id, err = check_keys(keys, 2)
   if id == nil then return err end
-  local from, count, to = tonumber(args[1]), tonumber(args[2]), tonumber(args[3] or '')
+  local from, count = tonumber(args[1]), tonumber(args[2])
+  local to, max_bytes = tonumber(args[3] or ''), tonumber(args[4] or '')
   if from == nil or count == nil or count < 1 then
-    return fail('BAD_ARGUMENTS', 'usage: FCALL_RO jobstream_read 2 job:{J} job:{J}:output <fromSeq> <count> [<toSeq>]')
+    return fail('BAD_ARGUMENTS', 'usage: FCALL_RO jobstream_read 2 job:{J} job:{J}:output <fromSeq> <count> [<toSeq> [<maxBytes>]]')
   end
   local seq = tonumber(redis.call('HGET', keys[1], 'seq'))
   if seq == nil then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
@@ -334,6 +337,16 @@ local function jobstream_read(keys, args)
   if to ~= nil then stop = math.min(stop, to) end
   local entries = {}
   if stop >= start then entries = redis.call('LRANGE', keys[2], start - first, stop - first) end
+  if max_bytes ~= nil then
+    local bytes = 0
+    for i = 1, #entries do
+      bytes = bytes + #entries[i]
+      if bytes > max_bytes and i > 1 then
+        for j = #entries, i, -1 do entries[j] = nil end
+        break
+      end
+    end
+  end
   return { seq, start, entries }
 end
 
