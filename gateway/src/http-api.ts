@@ -64,8 +64,14 @@ const devTokenQuery = z.object({
   role: z.enum(['user', 'admin']).default('user'),
 });
 
+/** A query parameter given empty (`?status=&limit=`) counts as not given. */
+function withoutEmpty(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
+}
+
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(withoutEmpty(value));
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   throw new HttpError('bad_request', `${issue?.path.join('.') ?? 'query'}: ${issue?.message ?? 'invalid'}`);

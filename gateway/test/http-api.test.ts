@@ -100,6 +100,12 @@ describe('/api/jobs', () => {
     expect(all.jobs.map((j) => j.id)).toEqual(expect.arrayContaining([...ids, `${user}-other`]));
   });
 
+  it('treats parameters given empty as not given', async () => {
+    const page = await get('/api/jobs?status=&limit=&before=', token('root', 'admin'));
+    expect(page.status).toBe(200);
+    expect((page.body as { jobs: unknown[] }).jobs.length).toBeGreaterThan(0);
+  });
+
   it('refuses bad parameters with 400', async () => {
     for (const query of ['limit=0', 'limit=abc', 'limit=1000', 'status=paused', 'before=yesterday']) {
       expect(await get(`/api/jobs?${query}`, token('alice'))).toMatchObject({
@@ -155,6 +161,10 @@ describe('/api/jobs/:id and its output', () => {
       lines: { seq: number }[];
     };
     expect(retained.lines[0]!.seq).toBe(51);
+    const emptyParams = (await get(`/api/jobs/${id}/output?since=&limit=`, token('alice'))).body as {
+      lines: unknown[];
+    };
+    expect(emptyParams.lines).toHaveLength(100);
     expect(await get(`/api/jobs/${id}/output?limit=10001`, token('alice'))).toMatchObject({ status: 400 });
     const txt = await fetch(`${h.gateway.url}/api/jobs/${id}/output.txt?access_token=${token('alice')}`);
     expect(txt.status).toBe(200);
