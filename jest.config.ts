@@ -1,10 +1,10 @@
 import type { Config } from 'jest';
 
 // ESM throughout (package.json "type": "module"): ts-jest's ESM preset, run under
-// `node --experimental-vm-modules`. Type checking is `tsc --noEmit` in `npm test`, so ts-jest
-// only transpiles (isolatedModules) and stays fast.
+// `node --experimental-vm-modules`. Type checking is `tsc` in `npm test`, so ts-jest only
+// transpiles, which it does because tsconfig.json sets `isolatedModules`.
 const tsJest = {
-  '^.+\\.tsx?$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: { jsx: 'react-jsx' } }],
+  '^.+\\.tsx?$': ['ts-jest', { useESM: true }],
 } satisfies Config['transform'];
 
 // NodeNext import specifiers end in `.js`; map them back to the TypeScript source.
