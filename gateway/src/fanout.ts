@@ -45,7 +45,9 @@ export class Fanout {
   ) {
     this.sharded = subscriber instanceof Cluster;
     const onMessage = (channel: Buffer, message: Buffer): void => this.dispatch(channel.toString(), message);
-    subscriber.on(this.sharded ? 'smessageBuffer' : 'messageBuffer', onMessage);
+    // jobs:feed always travels by classic pub/sub; in a cluster, job events are sharded.
+    subscriber.on('messageBuffer', onMessage);
+    if (this.sharded) subscriber.on('smessageBuffer', onMessage);
     subscriber.on('close', () => (this.lostConnection = true));
     subscriber.on('ready', () => {
       if (!this.lostConnection) return;

@@ -50,15 +50,15 @@ export async function listJobs(
     for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
     scanned += entries.length;
     offset += entries.length;
-    const pipeline = redis.pipeline();
-    for (const entry of entries) pipeline.hgetall(jobKey(entry.id));
-    const hashes = (await pipeline.exec()) ?? [];
+    // Concurrent commands, not one pipeline: in a cluster the jobs live in different slots (a
+    // pipeline must stay in one); on one connection ioredis writes them back to back all the same.
+    const hashes = await Promise.all(entries.map((entry) => redis.hgetall(jobKey(entry.id))));
     const gone: string[] = [];
     for (let i = 0; i < entries.length && jobs.length < query.limit; i++) {
       const entry = entries[i]!;
       // Same millisecond as the cursor: reverse-lex order, so ids ≥ the cursor's were on earlier pages.
       if (cursor?.id && entry.score === cursor.score && entry.id >= cursor.id) continue;
-      const job = jobFromHash((hashes[i]?.[1] as Record<string, string> | undefined) ?? {});
+      const job = jobFromHash(hashes[i] ?? {});
       if (!job) {
         gone.push(entry.id);
         continue;

@@ -42,7 +42,11 @@ function connectRedis(config: GatewayConfig, role: string): RedisConnection {
       const [host, port] = node.split(':');
       return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
     });
-    return new Cluster(nodes, { redisOptions: { connectionName: `jobstream-${role}` } });
+    // shardedSubscribers: SSUBSCRIBE must reach the shard that owns the channel's slot.
+    return new Cluster(nodes, {
+      shardedSubscribers: true,
+      redisOptions: { connectionName: `jobstream-${role}` },
+    });
   }
   return new Redis(config.redisUrl, { connectionName: `jobstream-${role}`, maxRetriesPerRequest: 2 });
 }

@@ -7,6 +7,7 @@
  * library reports.
  */
 import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnection } from './client.js';
 
 /** Bumped whenever the Lua changes in a way that callers depend on. */
@@ -63,10 +64,21 @@ export async function loadedLibrary(redis: RedisConnection): Promise<LoadedLibra
   }
 }
 
+/** A cluster's primaries; a fresh Cluster client knows none until it has read the slot map. */
+async function primaries(cluster: Cluster): Promise<Redis[]> {
+  if (cluster.status !== 'ready') {
+    await new Promise<void>((resolve, reject) => {
+      cluster.once('ready', () => resolve());
+      cluster.once('end', () => reject(new Error('the Redis Cluster connection ended before it was ready')));
+    });
+  }
+  return cluster.nodes('master');
+}
+
 async function functionLoad(redis: RedisConnection, source: string, replace: boolean): Promise<void> {
   const args = replace ? ['REPLACE', source] : [source];
   // In a cluster every primary needs the library; a standalone connection has one node.
-  const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+  const nodes = 'nodes' in redis ? await primaries(redis) : [redis];
   await Promise.all(
     nodes.map(async (node) => {
       try {

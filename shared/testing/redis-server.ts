@@ -14,6 +14,8 @@ import { Redis, type RedisOptions } from 'ioredis';
 export interface TestRedisOptions {
   /** `appendonly yes` with fsync always, so that data survives `restart()`. */
   aof?: boolean;
+  /** A cluster node (see TestRedisCluster), with its own nodes.conf in its folder. */
+  cluster?: boolean;
 }
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -81,6 +83,7 @@ export class TestRedis {
       this.options.aof ? 'yes' : 'no',
       '--appendfsync',
       'always',
+      ...(this.options.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : []),
     ];
     // Its own process group: a Ctrl-C meant for `npm start` must not kill Redis before the
     // stack has stopped in order; stop() ends it explicitly.

@@ -1,0 +1,53 @@
+/**
+ * A private three-primary Redis Cluster for a test file (no replicas, no persistence), built
+ * with `redis-cli --cluster create`, stopped afterwards.
+ */
+import { execFileSync } from 'node:child_process';
+import { Cluster } from 'ioredis';
+import { TestRedis } from './redis-server.js';
+
+export class TestRedisCluster {
+  private constructor(readonly nodes: TestRedis[]) {}
+
+  static async start(size = 3): Promise<TestRedisCluster> {
+    const nodes = await Promise.all(Array.from({ length: size }, () => TestRedis.start({ cluster: true })));
+    execFileSync(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `127.0.0.1:${n.port}`),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const cluster = new TestRedisCluster(nodes);
+    // Ready when every node agrees the cluster is ok (slots assigned and gossiped).
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const states = await Promise.all(
+        nodes.map(async (n) => (await n.client().call('CLUSTER', 'INFO')) as string),
+      );
+      if (states.every((s) => s.includes('cluster_state:ok'))) return cluster;
+      if (Date.now() > deadline) throw new Error('the test cluster did not become ok');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** `host:port,…` as REDIS_CLUSTER_NODES takes it. */
+  get nodeList(): string {
+    return this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
+  }
+
+  client(): Cluster {
+    return new Cluster(this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop()));
+  }
+}
