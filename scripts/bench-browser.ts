@@ -5,6 +5,7 @@
  * main-thread long tasks (PerformanceObserver), frame times (requestAnimationFrame deltas), and
  * the JS heap over time (flat once the line caps are reached). Printed as a table and JSON.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,7 +23,6 @@ const { values: args } = parseArgs({
 });
 const seconds = Number(args.seconds);
 const rate = Number(args.rate);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const stack = await startLocalStack('bench-browser');
 const { gateway } = stack;

@@ -9,6 +9,7 @@
  *   same load: server CPU-seconds per million delivered lines, publish→receive latency.
  * - replay: a 100,000-line job, subscribe → `done` through the gateway, against a bare LRANGE.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +37,6 @@ const { values: args } = parseArgs({
 });
 const SECRET = 'bench-secret';
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 /** utime + stime of a process, in seconds. */

@@ -14,6 +14,7 @@
  * splits the sockets over N worker processes, and `--local-addresses` spreads them over source
  * addresses so that no address runs out of ephemeral ports.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -90,7 +91,7 @@ async function publishLoad(redis: Redis, seconds: number, rate: number): Promise
     await Promise.all(jobIds.map((id) => appendLines(redis, id, [{ stream: 'stdout', line: benchLine() }])));
     published += jobIds.length;
     const wait = started + ((tick + 1) * 1000) / rate - performance.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (wait > 0) await sleep(wait);
   }
   return published;
 }
@@ -124,8 +125,8 @@ async function main(): Promise<void> {
 
   const measureStarted = performance.now();
   const published = redis ? await publishLoad(redis, Number(args.seconds), Number(args.rate)) : 0;
-  if (!redis) await new Promise((r) => setTimeout(r, Number(args.seconds) * 1000));
-  await new Promise((r) => setTimeout(r, 2000)); // let the last lines land
+  if (!redis) await sleep(Number(args.seconds) * 1000);
+  await sleep(2000); // let the last lines land
   const measuredSeconds = (performance.now() - measureStarted) / 1000;
   for (const w of workers) {
     w.on('message', (m: { type: string; report?: WorkerReport }) => m.report && reports.push(m.report));

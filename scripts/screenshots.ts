@@ -3,14 +3,13 @@
  * stack — a private Redis, the gateway serving the built dashboard, the demo runners — in
  * headless Chromium.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { launchBrowser } from './lib/browser.js';
 import { ROOT } from './lib/build.js';
 import { startLocalStack } from './lib/local-stack.js';
 import { startDemoRunners } from './lib/demo-runners.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const stack = await startLocalStack('screenshots');
 const { gateway } = stack;

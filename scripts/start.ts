@@ -8,6 +8,7 @@
  * JWT_SECRET (random per run unless given) and the dev sign-in bound to loopback, demo runners
  * start, and the URL is printed with two signed-in links. Ctrl-C stops everything.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
     stopping = true;
     say('stopping…');
     // Demo jobs end as cancelled; a Redis that is already gone must not hold the exit up.
-    await Promise.race([stopDemo?.(), new Promise((resolve) => setTimeout(resolve, 3000))]);
+    await Promise.race([stopDemo?.(), sleep(3000)]);
     await gateway.stop(5000);
     client.disconnect();
     await redis.owned?.stop();

@@ -14,6 +14,7 @@
  * - A status change goes out after every line written before it; `flush()` and `close()`
  *   resolve once everything written so far is in Redis.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { JobstreamError } from './errors.js';
@@ -56,8 +57,6 @@ export interface JobPublisherEvents {
   /** Lines the library refused (the job ended or vanished): retrying cannot help. */
   refused: [error: JobstreamError, lines: number];
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private readonly options: Required<JobPublisherOptions>;

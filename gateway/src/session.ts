@@ -6,6 +6,7 @@
  * continue in the background. Every input is validated; a bad frame is answered with an `error`
  * frame and the socket stays open. The rate limit is checked on arrival, before queueing.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
 import {
   clientFrameSchema,
@@ -80,7 +81,7 @@ export class Session implements SubscriberSocket, FeedListener {
   async drained(): Promise<void> {
     // ws has no drain event of its own; a short poll runs only while a socket is congested.
     while (!this.closed && this.ws.bufferedAmount > SEND_HIGH_WATER_BYTES / 2) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
   }
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import jwt from 'jsonwebtoken';
@@ -96,7 +97,7 @@ describe('token lifetime on an open socket', () => {
     client.send({ type: 'auth', token: token('alice', 'user', 3600) });
     client.send({ type: 'ping', id: 1 });
     await client.waitFor((f) => f.type === 'pong');
-    await new Promise((resolve) => setTimeout(resolve, 2500)); // outlive the first token (the point of the test)
+    await sleep(2500); // outlive the first token (the point of the test)
     client.send({ type: 'ping', id: 2 });
     await client.waitFor((f) => f.type === 'pong' && f.id === 2);
     expect(client.closeCode).toBeNull();

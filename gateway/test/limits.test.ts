@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { appendLines, createJob } from '../../shared/redis/functions.js';
@@ -78,7 +79,7 @@ describe('flooding', () => {
     const client = await TestClient.connect(h.gateway.url, { token: token('calm') });
     for (let i = 0; i < 30; i++) {
       client.send({ type: 'ping', id: i });
-      await new Promise((resolve) => setTimeout(resolve, 55)); // pacing the client is the point here
+      await sleep(55); // pacing the client is the point here
     }
     await client.waitFor((f) => f.type === 'pong' && f.id === 29);
     expect(errorsOf(client)).toEqual([]);

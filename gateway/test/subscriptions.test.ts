@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { DoneFrame, GapFrame, StatusFrame } from '../../shared/protocol.js';
@@ -173,7 +174,7 @@ describe('subscribe', () => {
       i < 100 && ((await redis.call('PUBSUB', 'NUMSUB', channel)) as [string, number])[1] !== 0;
       i++
     ) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
     expect(await redis.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 0]);
     clients.forEach((c) => c.close());
@@ -199,7 +200,7 @@ describe('the replay→live switch under fire', () => {
       await setJobStatus(redis, id, 'success');
     })();
     const subscribers = Array.from({ length: 40 }, async (_, i) => {
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 400));
+      await sleep(Math.random() * 400);
       const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
       const mode = i % 3;
       const position = Math.floor(Math.random() * Math.max(1, written));

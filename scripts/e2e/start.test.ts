@@ -3,6 +3,7 @@
  * itself (discovery pointed at a port where nothing listens), the printed sign-in link opened in
  * Chromium, a demo job seen streaming, then SIGINT and no process left behind.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -91,8 +92,7 @@ async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
     // after it; nothing may still be running after a short grace period. (A process that is
     // not our child has no exit event to await, so this polls, with a deadline.)
     const deadline = Date.now() + 5000;
-    while (family.some((p) => alive(p.pid)) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    while (family.some((p) => alive(p.pid)) && Date.now() < deadline) await sleep(50);
     expect(family.filter((p) => alive(p.pid))).toEqual([]);
     expect(output).toContain('stopping');
   } finally {

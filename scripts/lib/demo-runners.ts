@@ -4,11 +4,11 @@
  * test run that fails with a stack trace on stderr; a coding agent that ends with a branch, a
  * diff and a merge request; now and then a burst of thousands of lines a second.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { JobPublisher } from '../../shared/publisher.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 const GREEN = '\u001b[32m';
 const RED = '\u001b[31m';

@@ -3,6 +3,7 @@
  * latency is measured from a timestamp the publisher writes into each line (`bench <µs>`), so
  * every delivered line is timed, on one clock (same machine), into an HDR histogram.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { build, type Histogram } from 'hdr-histogram-js';
 import { WebSocket } from 'ws';
 
@@ -139,7 +140,7 @@ export class LoadClients {
   /** Resolves once `delivered` reaches `count` or `timeoutMs` passes. */
   async waitForDelivered(count: number, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
-    while (this.stats.delivered < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (this.stats.delivered < count && Date.now() < deadline) await sleep(50);
     return this.stats.delivered >= count;
   }
 

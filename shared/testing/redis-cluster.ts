@@ -2,6 +2,7 @@
  * A private three-primary Redis Cluster for a test file (no replicas, no persistence), built
  * with `redis-cli --cluster create`, stopped afterwards.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { Cluster } from 'ioredis';
 import { TestRedis } from './redis-server.js';
@@ -34,7 +35,7 @@ export class TestRedisCluster {
       );
       if (states.every((s) => s.includes('cluster_state:ok'))) return cluster;
       if (Date.now() > deadline) throw new Error('the test cluster did not become ok');
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await sleep(100);
     }
   }
 

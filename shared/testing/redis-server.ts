@@ -3,6 +3,7 @@
  * tests), stopped afterwards. Tests never touch the Redis at 6379, so they can kill and restart
  * their own and never see each other's keys.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -113,7 +114,7 @@ export class TestRedis {
       } catch {
         probe.disconnect();
         if (Date.now() > deadline) throw new Error(`redis-server did not start: ${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 25));
+        await sleep(25);
       }
     }
   }
