@@ -67,6 +67,13 @@ async function main(): Promise<number> {
   };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
+  // A cancel asked for from the dashboard or the API: stop the command as Ctrl-C would.
+  let cancelRequested = false;
+  publisher.on('cancel', () => {
+    cancelRequested = true;
+    console.error(`jobrun: job ${id}: cancel requested; stopping ${command}`);
+    forward('SIGTERM');
+  });
 
   const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {
@@ -84,7 +91,9 @@ async function main(): Promise<number> {
     await publisher.finish(127, { errorMessage: `could not start ${command}: ${outcome.error.message}` });
     exitCode = 127;
   } else if (interrupted) {
-    await publisher.cancel(`interrupted (${outcome.signal ?? `exit code ${outcome.code}`})`);
+    await publisher.cancel(
+      `${cancelRequested ? 'cancelled on request' : 'interrupted'} (${outcome.signal ?? `exit code ${outcome.code}`})`,
+    );
     exitCode = 130;
   } else if (outcome.signal) {
     await publisher.finish(128, { errorMessage: `killed by ${outcome.signal}` });

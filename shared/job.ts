@@ -35,7 +35,10 @@ export interface Job {
   mrUrl?: string;
   branch?: string;
   exitCode?: number;
+  /** Runner liveness, Redis time; written by `jobstream_heartbeat` only. */
   heartbeatAt?: number;
+  cancelRequestedAt?: number;
+  cancelRequestedBy?: string;
   lastSeq: number;
 }
 
@@ -48,7 +51,6 @@ export interface JobMetadata {
   mrUrl?: string;
   branch?: string;
   exitCode?: number;
-  heartbeatAt?: number;
 }
 
 const NUMERIC_FIELDS = [
@@ -59,8 +61,9 @@ const NUMERIC_FIELDS = [
   'linesRemoved',
   'exitCode',
   'heartbeatAt',
+  'cancelRequestedAt',
 ] as const;
-const TEXT_FIELDS = ['title', 'errorMessage', 'mrUrl', 'branch'] as const;
+const TEXT_FIELDS = ['title', 'errorMessage', 'mrUrl', 'branch', 'cancelRequestedBy'] as const;
 
 /**
  * Turns an HGETALL reply into the job object, or null for a missing or malformed hash (a hash

@@ -5,6 +5,10 @@
 export const jobKey = (jobId: string): string => `job:{${jobId}}`;
 export const outputKey = (jobId: string): string => `job:{${jobId}}:output`;
 export const eventsChannel = (jobId: string): string => `job:{${jobId}}:events`;
+/** Requests to the job's runner (`cancel`). */
+export const controlChannel = (jobId: string): string => `job:{${jobId}}:control`;
 export const JOBS_INDEX = 'jobs:index';
 export const ownerIndexKey = (owner: string): string => `jobs:owner:${owner}`;
 export const JOBS_FEED = 'jobs:feed';
+/** Jobs not yet finished, scored by createdAt: what the reaper looks at. */
+export const JOBS_ACTIVE = 'jobs:active';

@@ -13,6 +13,10 @@
  *   event) and, once Redis is back, writes a stderr line into the job saying how many were lost.
  * - A status change goes out after every line written before it; `flush()` and `close()`
  *   resolve once everything written so far is in Redis.
+ * - From creation until the job ends it calls `jobstream_heartbeat` every `heartbeatMs` (the
+ *   gateway's reaper fails a job whose runner stays silent past JOBSTREAM_RUNNER_TIMEOUT_S), and
+ *   emits `cancel` once when the heartbeat reports that someone asked for the job to stop: the
+ *   runner then stops its work and ends the job with `cancel()`.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
@@ -22,7 +26,14 @@ import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
 import { jobKey } from './keys.js';
 import { limitLine } from './line-limit.js';
 import type { OutputStream } from './protocol.js';
-import { appendLines, createJob, setJobStatus, type LineToAppend, type NewJob } from './redis/functions.js';
+import {
+  appendLines,
+  createJob,
+  heartbeat,
+  setJobStatus,
+  type LineToAppend,
+  type NewJob,
+} from './redis/functions.js';
 import { ensureLibrary } from './redis/library.js';
 
 export interface JobPublisherOptions {
@@ -32,7 +43,7 @@ export interface JobPublisherOptions {
   maxBatchBytes?: number;
   /** Lines kept while Redis is unreachable; older ones are dropped (and reported) past this. */
   maxBufferedLines?: number;
-  /** How often `heartbeatAt` is refreshed while the job runs. */
+  /** How often the runner's sign of life is sent while the job is queued or running (≤ 10 s). */
   heartbeatMs?: number;
   /** Backoff between retries while Redis is unreachable. */
   retryMinMs?: number;
@@ -56,6 +67,8 @@ export interface JobPublisherEvents {
   retry: [error: Error];
   /** Lines the library refused (the job ended or vanished): retrying cannot help. */
   refused: [error: JobstreamError, lines: number];
+  /** Someone asked for the job to stop (`jobstream_cancel`); emitted once. */
+  cancel: [requestedAt: number];
 }
 
 export class JobPublisher extends EventEmitter<JobPublisherEvents> {
@@ -65,6 +78,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private pump: Promise<void> | null = null;
   private pendingDropNotice = 0;
+  private cancelRequestedAt = 0;
   private status: JobStatus;
   private closed = false;
   /** Lines dropped so far (buffer full while Redis was down, or refused by the library). */
@@ -81,6 +95,8 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     super();
     this.options = { ...DEFAULTS, ...options };
     this.status = status;
+    // Alive from creation: a queued job whose runner died is reaped as well as a running one.
+    this.heartbeatTimer = setInterval(() => void this.beat(), this.options.heartbeatMs).unref();
   }
 
   /**
@@ -151,13 +167,31 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     this.write('stderr', line);
   }
 
-  /** Marks the job running and starts the heartbeat. */
+  /** Marks the job running (and says it is alive at once, not only after the first interval). */
   async start(fields: JobMetadata = {}): Promise<void> {
-    // Alive from the first moment, not only after the first heartbeat interval.
-    await this.setStatus('running', { heartbeatAt: Date.now(), ...fields });
-    this.heartbeatTimer ??= setInterval(() => {
-      this.redis.hset(jobKey(this.jobId), 'heartbeatAt', Date.now()).catch(() => undefined);
-    }, this.options.heartbeatMs).unref();
+    await this.setStatus('running', fields);
+    await this.beat();
+  }
+
+  /** A cancel was asked for (seen by a heartbeat): the time of the request, 0 when none. */
+  get cancelRequested(): number {
+    return this.cancelRequestedAt;
+  }
+
+  /** One `jobstream_heartbeat`; a failure is retried by the next beat, a finished job stops them. */
+  private async beat(): Promise<void> {
+    if (isTerminal(this.status) || this.closed) return;
+    try {
+      const requestedAt = await heartbeat(this.redis, this.jobId);
+      if (requestedAt > 0 && this.cancelRequestedAt === 0) {
+        this.cancelRequestedAt = requestedAt;
+        this.emit('cancel', requestedAt);
+      }
+    } catch (error) {
+      if (error instanceof JobstreamError)
+        this.stopHeartbeat(); // ended or gone: nothing to keep alive
+      else this.emit('retry', error as Error);
+    }
   }
 
   /** Sets metadata (branch, mrUrl, linesAdded, …) without changing the status. */

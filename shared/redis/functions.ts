@@ -5,7 +5,7 @@
  */
 import { rethrowTyped } from '../errors.js';
 import { jobFromHash, metadataArgs, type Job, type JobMetadata, type JobStatus } from '../job.js';
-import { jobKey, JOBS_INDEX, outputKey, ownerIndexKey } from '../keys.js';
+import { jobKey, JOBS_ACTIVE, JOBS_INDEX, outputKey, ownerIndexKey } from '../keys.js';
 import type { OutputStream } from '../protocol.js';
 import type { RedisConnection } from './client.js';
 
@@ -21,7 +21,7 @@ export interface LineToAppend {
   line: string;
 }
 
-/** Creates the job (status `queued`) and indexes it. Returns `createdAt`. */
+/** Creates the job (status `queued`) and indexes it (lists, and `jobs:active` for the reaper). Returns `createdAt`. */
 export async function createJob(redis: RedisConnection, job: NewJob): Promise<number> {
   const createdAt = Number(
     await redis
@@ -31,6 +31,7 @@ export async function createJob(redis: RedisConnection, job: NewJob): Promise<nu
   await Promise.all([
     redis.zadd(JOBS_INDEX, createdAt, job.id),
     redis.zadd(ownerIndexKey(job.owner), createdAt, job.id),
+    redis.zadd(JOBS_ACTIVE, createdAt, job.id),
   ]);
   return createdAt;
 }
@@ -60,6 +61,50 @@ export async function setJobStatus(
       .fcall('jobstream_status', 2, jobKey(jobId), outputKey(jobId), status, ...metadataArgs(fields))
       .catch(rethrowTyped),
   );
+}
+
+/** The runner's sign of life (Redis time). Returns `cancelRequestedAt`, 0 when no cancel was asked. */
+export async function heartbeat(redis: RedisConnection, jobId: string): Promise<number> {
+  return Number(await redis.fcall('jobstream_heartbeat', 1, jobKey(jobId)).catch(rethrowTyped));
+}
+
+/** Asks the job's runner to stop. Returns `cancelRequestedAt` (the first request's, when repeated). */
+export async function requestCancel(
+  redis: RedisConnection,
+  jobId: string,
+  requestedBy: string,
+): Promise<number> {
+  return Number(
+    await redis
+      .fcall('jobstream_cancel', 2, jobKey(jobId), outputKey(jobId), requestedBy)
+      .catch(rethrowTyped),
+  );
+}
+
+/** What `jobstream_reap` found or did to a job (see jobstream.lua). */
+export type ReapOutcome = 'failed' | 'cancelled' | 'alive' | 'terminal';
+
+/** Finishes the job if its runner is lost or ignored a cancel; atomic, so it never races a runner. */
+export async function reapJob(
+  redis: RedisConnection,
+  jobId: string,
+  limits: { runnerTimeoutMs: number; cancelGraceMs: number },
+): Promise<ReapOutcome> {
+  const outcome = String(
+    await redis
+      .fcall(
+        'jobstream_reap',
+        2,
+        jobKey(jobId),
+        outputKey(jobId),
+        limits.runnerTimeoutMs,
+        limits.cancelGraceMs,
+      )
+      .catch(rethrowTyped),
+  );
+  if (outcome === 'failed' || outcome === 'cancelled' || outcome === 'alive' || outcome === 'terminal')
+    return outcome;
+  throw new Error(`jobstream_reap answered ${outcome}`);
 }
 
 export async function getJob(redis: RedisConnection, jobId: string): Promise<Job | null> {

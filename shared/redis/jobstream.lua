@@ -41,9 +41,10 @@ local STATUSES = { queued = true, running = true, success = true, failed = true,
 local PROTECTED = {
   id = true, owner = true, seq = true, status = true,
   createdAt = true, startedAt = true, finishedAt = true,
+  heartbeatAt = true, cancelRequestedAt = true, cancelRequestedBy = true,
 }
 local TEXT_FIELDS = { title = true, errorMessage = true, mrUrl = true, branch = true }
-local INTEGER_FIELDS = { linesAdded = true, linesRemoved = true, exitCode = true, heartbeatAt = true }
+local INTEGER_FIELDS = { linesAdded = true, linesRemoved = true, exitCode = true }
 
 -- The job object's fields in the order they are written to JSON.
 local JOB_FIELDS = {
@@ -51,7 +52,8 @@ local JOB_FIELDS = {
   { 'createdAt', 'number' }, { 'startedAt', 'number' }, { 'finishedAt', 'number' },
   { 'errorMessage', 'text' }, { 'linesAdded', 'number' }, { 'linesRemoved', 'number' },
   { 'mrUrl', 'text' }, { 'branch', 'text' }, { 'exitCode', 'number' },
-  { 'heartbeatAt', 'number' }, { 'seq', 'number', 'lastSeq' },
+  { 'heartbeatAt', 'number' }, { 'cancelRequestedAt', 'number' }, { 'cancelRequestedBy', 'text' },
+  { 'seq', 'number', 'lastSeq' },
 }
 
 local function fail(code, message)
@@ -167,6 +169,34 @@ local function job_json(job_key)
   return '{' .. table.concat(parts, ',') .. '}', hash
 end
 
+-- Announces a change of the job: a `status` frame on its events channel and a `job` frame on the
+-- feed, both carrying the job object as it is now. Returns the job hash.
+local function announce_change(job_key, id)
+  local job, hash = job_json(job_key)
+  redis.call(EVENTS_PUBLISH, job_key .. ':events', '{"type":"status","jobId":"' .. id .. '","job":' .. job .. '}')
+  redis.call('PUBLISH', JOBS_FEED, '{"type":"job","job":' .. job .. '}')
+  return hash
+end
+
+-- Sets a (checked) status and validated fields, stamps the times, starts the expiry of a finished
+-- job and announces the change. Returns the job's last seq.
+local function set_status(keys, id, status, fields)
+  local now = int_string(now_ms())
+  redis.call('HSET', keys[1], 'status', status)
+  if status == 'running' then redis.call('HSETNX', keys[1], 'startedAt', now) end
+  if TERMINAL[status] then redis.call('HSETNX', keys[1], 'finishedAt', now) end
+  if #fields > 0 then
+    for i = 2, #fields, 2 do fields[i] = sanitize_utf8(fields[i]) end
+    redis.call('HSET', keys[1], unpack(fields))
+  end
+  if TERMINAL[status] then
+    redis.call('EXPIRE', keys[1], RETENTION_S)
+    redis.call('EXPIRE', keys[2], RETENTION_S)
+  end
+  local hash = announce_change(keys[1], id)
+  return tonumber(hash.seq) or 0
+end
+
 -- Validates `<field> <value> …` starting at args[first] into a flat HSET argument list.
 local function metadata_fields(args, first)
   if (#args - first + 1) % 2 ~= 0 then return nil, fail('BAD_ARGUMENTS', 'fields come in <field> <value> pairs') end
@@ -191,11 +221,11 @@ end
   jobstream_create
   KEYS[1]  job:{J}
   ARGV     <owner> <title> [<field> <value> …]   fields: title errorMessage linesAdded
-           linesRemoved mrUrl branch exitCode heartbeatAt
+           linesRemoved mrUrl branch exitCode
   Returns  createdAt (ms, Redis time)
   Effects  HSET job:{J} id owner title status=queued createdAt seq=0 [fields];
            PUBLISH jobs:feed {"type":"job","job":{…}}
-  The caller then adds J to jobs:index and jobs:owner:<owner> (other cluster slots).
+  The caller then adds J to jobs:index, jobs:owner:<owner> and jobs:active (other cluster slots).
 ]]
 local function jobstream_create(keys, args)
   local id, err = check_keys(keys, 1)
@@ -291,22 +321,101 @@ local function jobstream_status(keys, args)
     or ((current == 'queued' or current == 'running') and TERMINAL[status] ~= nil)
   if not legal then return fail('BAD_TRANSITION', 'job ' .. id .. ' cannot go from ' .. current .. ' to ' .. status) end
 
-  local now = int_string(now_ms())
-  redis.call('HSET', keys[1], 'status', status)
-  if status == 'running' then redis.call('HSETNX', keys[1], 'startedAt', now) end
-  if TERMINAL[status] then redis.call('HSETNX', keys[1], 'finishedAt', now) end
-  if #fields > 0 then
-    for i = 2, #fields, 2 do fields[i] = sanitize_utf8(fields[i]) end
-    redis.call('HSET', keys[1], unpack(fields))
+  return set_status(keys, id, status, fields)
+end
+
+--[[
+  jobstream_heartbeat
+  KEYS[1]  job:{J}
+  ARGV     none
+  Returns  cancelRequestedAt (ms), or 0 when no cancel was asked for
+  Effects  HSET job:{J} heartbeatAt <Redis time>: the runner's sign of life, never its own clock.
+  A runner calls it at least every 10 s while its job is queued or running; a job whose last sign
+  of life is older than JOBSTREAM_RUNNER_TIMEOUT_S is finished by the gateway's reaper.
+  Errors   NOT_FOUND (no such job), JOB_FINISHED (the job has ended: stop the runner's work)
+]]
+local function jobstream_heartbeat(keys, args)
+  local id, err = check_keys(keys, 1)
+  if id == nil then return err end
+  if #args ~= 0 then return fail('BAD_ARGUMENTS', 'usage: FCALL jobstream_heartbeat 1 job:{J}') end
+  local fields = redis.call('HMGET', keys[1], 'status', 'cancelRequestedAt')
+  local status = fields[1]
+  if not status then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
+  if TERMINAL[status] then return fail('JOB_FINISHED', 'job ' .. id .. ' is ' .. status) end
+  redis.call('HSET', keys[1], 'heartbeatAt', int_string(now_ms()))
+  return tonumber(fields[2]) or 0
+end
+
+--[[
+  jobstream_cancel
+  KEYS[1]  job:{J}
+  KEYS[2]  job:{J}:output
+  ARGV     <requestedBy>
+  Returns  cancelRequestedAt (ms): the first request's time when asked again
+  Effects  the first time: HSET cancelRequestedAt <Redis time> cancelRequestedBy; announces the
+           change like jobstream_status (status frame on job:{J}:events, job frame on jobs:feed)
+           and publishes {"type":"cancel","jobId":"J","requestedBy":…,"requestedAt":…} on
+           job:{J}:control. The status stays what it was: the runner (or, after
+           JOBSTREAM_CANCEL_GRACE_S, the reaper) finishes the job.
+  Errors   NOT_FOUND, JOB_FINISHED (the job has already ended)
+]]
+local function jobstream_cancel(keys, args)
+  local id, err = check_keys(keys, 2)
+  if id == nil then return err end
+  local by = args[1]
+  if #args ~= 1 or by == '' then
+    return fail('BAD_ARGUMENTS', 'usage: FCALL jobstream_cancel 2 job:{J} job:{J}:output <requestedBy>')
   end
-  if TERMINAL[status] then
-    redis.call('EXPIRE', keys[1], RETENTION_S)
-    redis.call('EXPIRE', keys[2], RETENTION_S)
+  local fields = redis.call('HMGET', keys[1], 'status', 'cancelRequestedAt')
+  local status = fields[1]
+  if not status then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
+  if TERMINAL[status] then return fail('JOB_FINISHED', 'job ' .. id .. ' is ' .. status .. '; nothing to cancel') end
+  local asked = tonumber(fields[2])
+  if asked ~= nil then return asked end
+  local now = now_ms()
+  redis.call('HSET', keys[1], 'cancelRequestedAt', int_string(now), 'cancelRequestedBy', sanitize_utf8(by))
+  announce_change(keys[1], id)
+  redis.call(EVENTS_PUBLISH, keys[1] .. ':control', '{"type":"cancel","jobId":"' .. id .. '","requestedBy":'
+    .. cjson.encode(sanitize_utf8(by)) .. ',"requestedAt":' .. int_string(now) .. '}')
+  return now
+end
+
+--[[
+  jobstream_reap (the gateway's reaper; not part of the runner contract)
+  KEYS[1]  job:{J}
+  KEYS[2]  job:{J}:output
+  ARGV     <runnerTimeoutMs> <cancelGraceMs>
+  Returns  what it found or did: 'failed' (finished now: runner lost), 'cancelled' (finished now:
+           the cancel was not acted on within the grace), 'alive' (left alone) or 'terminal'
+           (already finished)
+  The check and the finish are one atomic call, so a runner that finishes at the same moment
+  wins and the change is announced exactly once. Last sign of life: max(heartbeatAt, startedAt,
+  createdAt), all Redis time.
+  Errors   NOT_FOUND
+]]
+local function jobstream_reap(keys, args)
+  local id, err = check_keys(keys, 2)
+  if id == nil then return err end
+  local timeout_ms, grace_ms = tonumber(args[1] or ''), tonumber(args[2] or '')
+  if #args ~= 2 or timeout_ms == nil or grace_ms == nil then
+    return fail('BAD_ARGUMENTS', 'usage: FCALL jobstream_reap 2 job:{J} job:{J}:output <runnerTimeoutMs> <cancelGraceMs>')
   end
-  local job, hash = job_json(keys[1])
-  redis.call(EVENTS_PUBLISH, keys[1] .. ':events', '{"type":"status","jobId":"' .. id .. '","job":' .. job .. '}')
-  redis.call('PUBLISH', JOBS_FEED, '{"type":"job","job":' .. job .. '}')
-  return tonumber(hash.seq) or 0
+  local f = redis.call('HMGET', keys[1], 'status', 'heartbeatAt', 'startedAt', 'createdAt', 'cancelRequestedAt', 'cancelRequestedBy')
+  local status = f[1]
+  if not status then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
+  if TERMINAL[status] then return 'terminal' end
+  local now = now_ms()
+  local last_sign = math.max(tonumber(f[2]) or 0, tonumber(f[3]) or 0, tonumber(f[4]) or 0)
+  if now - last_sign > timeout_ms then
+    set_status(keys, id, 'failed', { 'errorMessage', 'runner lost' })
+    return 'failed'
+  end
+  local asked = tonumber(f[5])
+  if asked ~= nil and now - asked > grace_ms then
+    set_status(keys, id, 'cancelled', { 'errorMessage', 'cancelled by ' .. (f[6] or 'unknown') .. '; the runner did not stop in time' })
+    return 'cancelled'
+  end
+  return 'alive'
 end
 
 --[[
@@ -362,6 +471,9 @@ end
 redis.register_function('jobstream_create', jobstream_create)
 redis.register_function('jobstream_append', jobstream_append)
 redis.register_function('jobstream_status', jobstream_status)
+redis.register_function('jobstream_heartbeat', jobstream_heartbeat)
+redis.register_function('jobstream_cancel', jobstream_cancel)
+redis.register_function('jobstream_reap', jobstream_reap)
 redis.register_function{
   function_name = 'jobstream_read',
   callback = jobstream_read,

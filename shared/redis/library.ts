@@ -11,7 +11,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { RedisConnection } from './client.js';
 
 /** Bumped whenever the Lua changes in a way that callers depend on. */
-export const LIBRARY_VERSION = 1;
+export const LIBRARY_VERSION = 2;
 
 export interface LibraryConfig {
   /** JOBSTREAM_MAX_LINES: lines kept per job. */

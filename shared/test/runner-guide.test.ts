@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { jobKey, JOBS_INDEX, outputKey, ownerIndexKey } from '../keys.js';
+import { jobKey, JOBS_ACTIVE, JOBS_INDEX, outputKey, ownerIndexKey } from '../keys.js';
 import { JobPublisher } from '../publisher.js';
 import { getJob } from '../redis/functions.js';
 import { loadLibrary, DEFAULT_LIBRARY_CONFIG } from '../redis/library.js';
@@ -40,7 +40,8 @@ async function shape(id: string) {
     lines,
     indexed:
       (await redis.zscore(JOBS_INDEX, id)) === String(createdAt) &&
-      (await redis.zscore(ownerIndexKey('alice'), id)) === String(createdAt),
+      (await redis.zscore(ownerIndexKey('alice'), id)) === String(createdAt) &&
+      (await redis.zscore(JOBS_ACTIVE, id)) === String(createdAt),
     ttl: (await redis.ttl(outputKey(id))) > 0,
   };
 }
