@@ -50,7 +50,14 @@ export interface HelloFrame {
   type: 'hello';
   protocol: typeof PROTOCOL;
   heartbeatMs: number;
-  limits: { maxSubscriptions: number; maxFrameBytes: number };
+  limits: {
+    maxSubscriptions: number;
+    maxFrameBytes: number;
+    /** Sustained client frames a second past the burst. */
+    framesPerSecond: number;
+    /** Frames a client may send at once (at least maxSubscriptions + 20). */
+    burstFrames: number;
+  };
 }
 export interface StatusFrame {
   type: 'status';
@@ -70,6 +77,17 @@ export interface GapFrame {
   toSeq: number;
   reason: GapReason;
 }
+/** The gateway may have missed feed changes (its Redis subscriber reconnected): list jobs again. */
+export interface FeedGapFrame {
+  type: 'gap';
+  topic: 'jobs';
+  reason: 'lagged';
+}
+/** The answer to `watch`: every later change of a visible job will reach the client. */
+export interface WatchingFrame {
+  type: 'watching';
+  topic: 'jobs';
+}
 export interface DoneFrame {
   type: 'done';
   jobId: string;
@@ -82,28 +100,42 @@ export interface JobFrame {
 }
 export interface ErrorFrame {
   type: 'error';
+  /** The job of the refused frame (every refused `subscribe` names its job). */
   jobId?: string;
   code: ErrorCode;
   message: string;
+  /** With `rate_limited`: when the frame would be accepted. */
+  retryAfterMs?: number;
 }
 export interface PongFrame {
   type: 'pong';
   id?: number | string;
 }
 export type ServerFrame =
-  HelloFrame | StatusFrame | OutputFrame | GapFrame | DoneFrame | JobFrame | ErrorFrame | PongFrame;
+  | HelloFrame
+  | StatusFrame
+  | OutputFrame
+  | GapFrame
+  | FeedGapFrame
+  | DoneFrame
+  | WatchingFrame
+  | JobFrame
+  | ErrorFrame
+  | PongFrame;
 
 // ---- codes -----------------------------------------------------------------------------------
 
 /**
- * `code` of `error` frames (WebSocket) and of `{"error":{…}}` bodies (HTTP). `unavailable` (Redis
- * unreachable; retry later) is the one code beyond DESIGN.md's list.
+ * `code` of `error` frames (WebSocket) and of `{"error":{…}}` bodies (HTTP). A job of someone
+ * else is `not_found`, exactly like a missing one (existence is never revealed); `forbidden` is
+ * only the answer to an upgrade from an origin that is not allowed (HTTP 403).
  */
 export const ERROR_CODES = [
   'bad_request',
   'unauthorized',
   'forbidden',
   'not_found',
+  'conflict',
   'too_many_subscriptions',
   'rate_limited',
   'unavailable',
@@ -117,17 +149,14 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 export const CLOSE_CODES = {
   /** Shutting down or restarting: reconnect (with backoff) and resume with `since`. */
   serviceRestart: 1012,
-  /** Flooding persisted after `rate_limited` (policy violation): do not reconnect at once. */
+  /** Flooding persisted after `rate_limited` (policy violation): reconnect only after a long backoff. */
   policyViolation: 1008,
   /** A client frame over `maxFrameBytes`. */
   messageTooBig: 1009,
+  /** A text frame that is not valid UTF-8 (RFC 6455; `ws` closes with it before we see the frame). */
+  invalidPayload: 1007,
   /** The token expired and no `auth` frame replaced it: get a new token, then reconnect. */
   tokenExpired: 4001,
   /** A dead connection: no pong to the protocol-level ping. */
   goingAway: 1001,
 } as const;
-
-/** Closes after which a client should reconnect on its own and resume. */
-export function shouldReconnect(closeCode: number): boolean {
-  return closeCode !== CLOSE_CODES.policyViolation && closeCode !== CLOSE_CODES.tokenExpired;
-}

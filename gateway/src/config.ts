@@ -25,6 +25,18 @@ export interface GatewayConfig {
   devAuth: boolean;
   /** Built dashboard to serve at `/`, when it exists. */
   staticDir: string | null;
+  /** JOBSTREAM_RUNNER_TIMEOUT_S: a job silent this long is finished as failed ("runner lost"). */
+  runnerTimeoutS: number;
+  /** JOBSTREAM_CANCEL_GRACE_S: a cancelled job still unfinished this long is finished as cancelled. */
+  cancelGraceS: number;
+  /** The longest any reply waits on Redis; a command slower than this marks its connection dead. */
+  redisDeadlineMs: number;
+  /** How often the pub/sub round trip and the function library are checked. */
+  livenessIntervalMs: number;
+  /** How often the reaper's lease holder looks at the unfinished jobs. */
+  reaperIntervalMs: number;
+  /** Time between /readyz turning 503 and the first 1012, so a load balancer stops routing first. */
+  shutdownDrainMs: number;
 }
 
 export interface JwtConfig {
@@ -54,6 +66,12 @@ const envSchema = z.object({
   MAX_SUBSCRIPTIONS: intString(1).default(200),
   DEV_AUTH: z.string().optional(),
   STATIC_DIR: z.string().optional(),
+  JOBSTREAM_RUNNER_TIMEOUT_S: intString(1).default(60),
+  JOBSTREAM_CANCEL_GRACE_S: intString(0).default(30),
+  REDIS_DEADLINE_MS: intString(100).default(3000),
+  LIVENESS_INTERVAL_MS: intString(100).default(2000),
+  REAPER_INTERVAL_MS: intString(100).default(5000),
+  SHUTDOWN_DRAIN_MS: intString(0).default(1000),
 });
 
 export class ConfigError extends Error {
@@ -108,5 +126,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string |
     maxFrameBytes: 65_536,
     devAuth: e.DEV_AUTH !== undefined && e.DEV_AUTH !== '' && e.DEV_AUTH !== '0' && e.DEV_AUTH !== 'false',
     staticDir: e.STATIC_DIR ?? staticDirDefault,
+    runnerTimeoutS: e.JOBSTREAM_RUNNER_TIMEOUT_S,
+    cancelGraceS: e.JOBSTREAM_CANCEL_GRACE_S,
+    redisDeadlineMs: e.REDIS_DEADLINE_MS,
+    livenessIntervalMs: e.LIVENESS_INTERVAL_MS,
+    reaperIntervalMs: e.REAPER_INTERVAL_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
   };
 }

@@ -4,24 +4,50 @@
  * One Redis subscription per job per process, reference-counted across every socket that
  * watches the job and dropped when the last one leaves. A message is classified once
  * (output-frames.ts) and the same bytes are handed to every listener. `jobs:feed` is one more
- * subscription, taken when the first socket watches it.
+ * subscription, taken when the first listener watches it.
  *
- * When the subscriber connection comes back after an outage, messages published meanwhile are
- * lost to pub/sub, so every listener is told to resynchronise from the list (`onResync`).
+ * When the subscriber connection comes back after an outage — or after the liveness check tore
+ * down a deaf one — messages published meanwhile are lost to pub/sub: every channel is
+ * re-confirmed, then every job listener is told to resynchronise from its list (`onResync`) and
+ * every feed listener that it may have missed changes (`onFeedGap`).
  */
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import { isJobStatus, type JobStatus } from '../../shared/job.js';
 import { eventsChannel, JOBS_FEED } from '../../shared/keys.js';
+import type { RedisConnection } from '../../shared/redis/client.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { readChannelMessage, type ChannelMessage } from './output-frames.js';
 
+/**
+ * Receives one job's messages. Contract: `onMessage` is called for every message published on
+ * the job's channel after `Fanout.add` resolved, in publication order, synchronously from the
+ * subscriber's socket; it must not throw and must not block. `onResync` means messages may have
+ * been lost since the last one: the listener must re-read what it needs from Redis. A listener
+ * hears nothing after `Fanout.remove`.
+ */
 export interface JobListener {
   onMessage(message: ChannelMessage): void;
   onResync(): void;
 }
 
+/** What the feed tells about a job (the rest stays in the frame's bytes). */
+export interface FeedJob {
+  id: string;
+  owner: string;
+  status: JobStatus;
+  createdAt: number;
+}
+
+/**
+ * Receives the jobs feed. Contract: `onFeedFrame` gets every `job` frame published after
+ * `watchFeed` resolved, parsed once for all listeners, with the frame's bytes to forward as they
+ * are; `onFeedGap` says frames may have been missed (the subscriber reconnected). Neither may
+ * throw or block.
+ */
 export interface FeedListener {
-  onFeedFrame(owner: string, bytes: Buffer): void;
+  onFeedFrame(job: FeedJob, bytes: Buffer): void;
+  onFeedGap(): void;
 }
 
 interface JobChannel {
@@ -39,7 +65,7 @@ export class Fanout {
   private lostConnection = false;
 
   constructor(
-    private readonly subscriber: Redis | Cluster,
+    private readonly subscriber: RedisConnection,
     private readonly metrics: GatewayMetrics,
     private readonly logger: Logger,
   ) {
@@ -56,7 +82,11 @@ export class Fanout {
     });
   }
 
-  /** Registers a listener for a job; resolves once Redis confirms the subscription. */
+  /**
+   * Registers a listener for a job; resolves once Redis confirms the subscription. Rejects when
+   * Redis does not confirm it (within the connection's command timeout): the listener is then
+   * not registered.
+   */
   async add(jobId: string, listener: JobListener): Promise<void> {
     const name = eventsChannel(jobId);
     let channel = this.channels.get(name);
@@ -64,13 +94,26 @@ export class Fanout {
       const ready = (this.sharded ? this.subscriber.ssubscribe(name) : this.subscriber.subscribe(name)).then(
         () => undefined,
       );
-      channel = { jobId, listeners: new Set(), ready };
-      this.channels.set(name, channel);
+      const created: JobChannel = { jobId, listeners: new Set(), ready };
+      channel = created;
+      this.channels.set(name, created);
       this.metrics.watchedJobs.set(this.channels.size);
-      ready.catch((error: unknown) => this.logger.error({ err: error, jobId }, 'subscribe failed'));
+      ready.catch((error: unknown) => {
+        // Unconfirmed: forget the channel, so the next subscribe asks Redis again.
+        this.logger.warn({ err: (error as Error).message, jobId }, 'Redis did not confirm a subscription');
+        if (this.channels.get(name) !== created) return;
+        this.channels.delete(name);
+        this.metrics.watchedJobs.set(this.channels.size);
+        this.unsubscribe(name);
+      });
     }
     channel.listeners.add(listener);
-    await channel.ready;
+    try {
+      await channel.ready;
+    } catch (error) {
+      channel.listeners.delete(listener);
+      throw error;
+    }
   }
 
   remove(jobId: string, listener: JobListener): void {
@@ -79,16 +122,20 @@ export class Fanout {
     if (!channel || !channel.listeners.delete(listener) || channel.listeners.size > 0) return;
     this.channels.delete(name);
     this.metrics.watchedJobs.set(this.channels.size);
-    // Commands on one connection run in order: a later SUBSCRIBE of the same job still wins.
-    (this.sharded ? this.subscriber.sunsubscribe(name) : this.subscriber.unsubscribe(name)).catch(
-      () => undefined,
-    );
+    this.unsubscribe(name);
   }
 
+  /** Adds a feed listener; resolves once Redis confirms the feed subscription (rejects if it does not). */
   async watchFeed(listener: FeedListener): Promise<void> {
     this.feedListeners.add(listener);
-    this.feedReady ??= this.subscriber.subscribe(JOBS_FEED).then(() => undefined);
-    await this.feedReady;
+    const ready = (this.feedReady ??= this.subscriber.subscribe(JOBS_FEED).then(() => undefined));
+    try {
+      await ready;
+    } catch (error) {
+      if (this.feedReady === ready) this.feedReady = null; // the next watch asks Redis again
+      this.feedListeners.delete(listener);
+      throw error;
+    }
   }
 
   unwatchFeed(listener: FeedListener): void {
@@ -98,6 +145,20 @@ export class Fanout {
   /** Jobs with a Redis subscription in this process. */
   get jobCount(): number {
     return this.channels.size;
+  }
+
+  /** Listeners over every job (for tests and leak checks). */
+  get listenerCount(): number {
+    let count = 0;
+    for (const channel of this.channels.values()) count += channel.listeners.size;
+    return count;
+  }
+
+  private unsubscribe(name: string): void {
+    // Commands on one connection run in order: a later SUBSCRIBE of the same job still wins.
+    (this.sharded ? this.subscriber.sunsubscribe(name) : this.subscriber.unsubscribe(name)).catch(
+      () => undefined,
+    );
   }
 
   private dispatch(channelName: string, bytes: Buffer): void {
@@ -120,36 +181,54 @@ export class Fanout {
 
   private dispatchFeed(bytes: Buffer): void {
     if (this.feedListeners.size === 0) return;
-    let owner: unknown;
-    try {
-      owner = (JSON.parse(bytes.toString('utf8')) as { job?: { owner?: unknown } }).job?.owner;
-    } catch {
-      owner = undefined;
+    const job = readFeedJob(bytes);
+    if (!job) {
+      this.logger.warn('ignored a jobs:feed message not in the jobstream.v1 form');
+      return;
     }
-    if (typeof owner !== 'string') return;
-    for (const listener of this.feedListeners) listener.onFeedFrame(owner, bytes);
+    for (const listener of this.feedListeners) listener.onFeedFrame(job, bytes);
   }
 
   /**
    * After a reconnect: subscribe again (ioredis resubscribes too; a repeated SUBSCRIBE is
    * harmless) and wait for Redis to confirm, so that from here on every message reaches us;
-   * only then let every listener re-read what it missed from the lists.
+   * only then let every listener re-read what it missed.
    */
   private async resyncAll(): Promise<void> {
     this.logger.warn(
-      { jobs: this.channels.size },
+      { jobs: this.channels.size, feedWatchers: this.feedListeners.size },
       'Redis subscriber reconnected; resynchronising from the lists',
     );
     const names = [...this.channels.keys()];
     try {
       if (names.length > 0)
         await (this.sharded ? this.subscriber.ssubscribe(...names) : this.subscriber.subscribe(...names));
+      if (this.feedReady) await this.subscriber.subscribe(JOBS_FEED);
     } catch (error) {
-      this.logger.error({ err: error }, 'resubscribe failed; the next reconnect retries');
+      // Unconfirmed channels would stay deaf: reconnect, and this runs again on 'ready'.
+      this.logger.error({ err: (error as Error).message }, 'resubscribe failed; reconnecting the subscriber');
       this.lostConnection = true;
+      this.subscriber.disconnect(true);
       return;
     }
     for (const channel of this.channels.values())
       for (const listener of channel.listeners) listener.onResync();
+    if (this.feedListeners.size > 0) this.metrics.feedGaps.inc();
+    for (const listener of this.feedListeners) listener.onFeedGap();
   }
+}
+
+/** The job of a `{"type":"job","job":{…}}` feed frame, or null for anything else. */
+function readFeedJob(bytes: Buffer): FeedJob | null {
+  let job: unknown;
+  try {
+    job = (JSON.parse(bytes.toString('utf8')) as { job?: unknown }).job;
+  } catch {
+    return null;
+  }
+  if (typeof job !== 'object' || job === null) return null;
+  const { id, owner, status, createdAt } = job as Record<string, unknown>;
+  if (typeof id !== 'string' || typeof owner !== 'string' || typeof createdAt !== 'number') return null;
+  if (typeof status !== 'string' || !isJobStatus(status)) return null;
+  return { id, owner, status, createdAt };
 }

@@ -21,6 +21,10 @@ import { TokenBucket } from './limits.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { readJobState, readOutput } from './store.js';
+import { notFoundMessage } from './frames.js';
+import { withDeadline } from './redis-connections.js';
+import { JobstreamError } from '../../shared/errors.js';
+import { requestCancel } from '../../shared/redis/functions.js';
 
 export interface HttpApiDeps {
   config: GatewayConfig;
@@ -29,6 +33,8 @@ export interface HttpApiDeps {
   logger: Logger;
   /** For dev sign-in tokens; only set when DEV_AUTH is on and the secret is known. */
   devSecret: string | null;
+  /** Why this process should get no traffic now (shutting down, Redis deaf, library lost), or null. */
+  notReadyReason: () => string | null;
 }
 
 const STATUS_OF: Record<ErrorCode, number> = {
@@ -36,6 +42,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   unauthorized: 401,
   forbidden: 404,
   not_found: 404,
+  conflict: 409,
   too_many_subscriptions: 429,
   rate_limited: 429,
   unavailable: 503,
@@ -91,7 +98,9 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
 
   app.get('/readyz', async (_req, res) => {
     try {
-      const library = await loadedLibrary(redis);
+      const notReady = deps.notReadyReason();
+      if (notReady) throw new Error(notReady);
+      const library = await withDeadline(loadedLibrary(redis), config.redisDeadlineMs, 'readyz');
       if (!library || library.version < LIBRARY_VERSION)
         throw new Error('the jobstream function library is not loaded');
       res.json({ status: 'ready', library });
@@ -131,7 +140,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     const id = parse(jobIdSchema, req.params.id);
     const state = await readJobState(redis, id);
     if (!state || !maySee(req.principal!, state.job.owner))
-      throw new HttpError('not_found', `job ${id} not found`);
+      throw new HttpError('not_found', notFoundMessage(id));
     return state.job;
   }
 
@@ -163,6 +172,21 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
           Buffer.from(`],"lastSeq":${page.lastSeq}}`),
         ]),
       );
+  });
+
+  app.post('/api/jobs/:id/cancel', authenticate(false), async (req: Authed, res) => {
+    const job = await visibleJob(req);
+    try {
+      await requestCancel(redis, job.id, req.principal!.sub);
+    } catch (error) {
+      const code = JobstreamError.fromRedis(error)?.code;
+      if (code === 'JOB_FINISHED') throw new HttpError('conflict', `job ${job.id} has already ended`);
+      if (code === 'NOT_FOUND') throw new HttpError('not_found', notFoundMessage(job.id));
+      throw error;
+    }
+    const state = await readJobState(redis, job.id);
+    if (!state) throw new HttpError('not_found', notFoundMessage(job.id));
+    res.status(202).json(state.job);
   });
 
   app.get('/api/jobs/:id/output.txt', authenticate(true), async (req: Authed, res) => {
@@ -217,7 +241,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
 
   app.use((err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(err);
-    const known = err instanceof HttpError ? err : null;
+    const known = err instanceof HttpError ? err : clientError(err);
     if (!known) deps.logger.error({ err }, 'request failed');
     const code: ErrorCode = known?.code ?? 'unavailable';
     metrics.rejections.inc({ reason: code });
@@ -226,6 +250,21 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
       .json({ error: { code, message: known?.message ?? 'the request could not be served' } });
   });
   return app;
+}
+
+/**
+ * Errors express and its middleware raise for a bad request (a malformed percent-encoding in the
+ * path, say) carry a 4xx `status`: the client's fault, answered 400 without a stack trace.
+ */
+function clientError(err: unknown): HttpError | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const status =
+    (err as { status?: unknown; statusCode?: unknown }).status ??
+    (err as { statusCode?: unknown }).statusCode;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return null;
+  if (err instanceof URIError)
+    return new HttpError('bad_request', 'malformed percent-encoding in the address');
+  return new HttpError('bad_request', err instanceof Error ? err.message : 'bad request');
 }
 
 function noCacheHtml(res: Response, path: string): void {

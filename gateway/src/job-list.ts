@@ -77,7 +77,22 @@ export async function listJobs(
   return { jobs, next: last && jobs.length === query.limit ? `${last.createdAt}:${last.id}` : null };
 }
 
-/** Drops index entries older than the retention (their jobs have expired). */
+/**
+ * Drops entries of `jobs:index` older than the retention whose job has expired. A job still
+ * there (one that runs longer than the retention) keeps its entry, so it never vanishes from the
+ * admin list while its owner still sees it.
+ */
 export async function pruneIndex(redis: RedisConnection, retentionS: number): Promise<number> {
-  return redis.zremrangebyscore(JOBS_INDEX, '-inf', `(${Date.now() - retentionS * 1000}`);
+  const ids = await redis.zrangebyscore(
+    JOBS_INDEX,
+    '-inf',
+    `(${Date.now() - retentionS * 1000}`,
+    'LIMIT',
+    0,
+    1000,
+  );
+  if (ids.length === 0) return 0;
+  const exists = await Promise.all(ids.map((id) => redis.exists(jobKey(id))));
+  const gone = ids.filter((_, i) => exists[i] === 0);
+  return gone.length > 0 ? redis.zrem(JOBS_INDEX, ...gone) : 0;
 }

@@ -1,4 +1,9 @@
 /**
+ * The gateway's limits in one place: the per-socket frame budget, the send buffer a slow socket
+ * may fill, replay page sizes and how long anything waits on Redis.
+ */
+
+/**
  * A token bucket: `ratePerSecond` refill up to `burst`. A client that stays under the rate is
  * never limited; a burst is allowed up to `burst` frames.
  */
@@ -15,23 +20,43 @@ export class TokenBucket {
     this.refilledAt = now();
   }
 
-  /** Takes one token; false when the bucket is empty. */
-  take(): boolean {
+  private refill(): void {
     const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.ratePerSecond);
     this.refilledAt = now;
+  }
+
+  /** Takes one token; false when the bucket is empty. */
+  take(): boolean {
+    this.refill();
     if (this.tokens < 1) return false;
     this.tokens -= 1;
     return true;
   }
+
+  /** Milliseconds until a token is there (0 when one is now). */
+  msUntilNext(): number {
+    this.refill();
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
+  }
 }
 
-/** Per-socket frame limits of the protocol. */
-export const FRAME_RATE = { perSecond: 20, burst: 60 } as const;
+/**
+ * Per-socket frame budget of the protocol: a burst that lets a page open every view at once (or a
+ * client resubscribe everything after a reconnect), then a sustained rate.
+ */
+export const FRAMES_PER_SECOND = 20;
+export const burstFrames = (maxSubscriptions: number): number => maxSubscriptions + 20;
 /** Frames refused for rate within a window after which the socket is closed with 1008. */
 export const FLOOD_CLOSE = { refused: 60, windowMs: 5000 } as const;
 /** Socket send buffer above which live frames stop and the subscription catches up later. */
 export const SEND_HIGH_WATER_BYTES = 1024 * 1024;
+/**
+ * Live messages a subscription holds while it replays (shared buffers, so this is what one
+ * subscription can pin); past it, or while its socket is congested, it keeps only its position and
+ * reads the list again (guarantee 5: nothing held grows with the job's output).
+ */
+export const MAX_PENDING_BYTES = 256 * 1024;
 /** Lines per replay frame (and per read), and the bytes one replay frame may hold. */
 export const REPLAY_PAGE_LINES = 1000;
 export const REPLAY_PAGE_BYTES = 256 * 1024;

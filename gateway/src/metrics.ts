@@ -85,6 +85,54 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
+  // ---- degraded states: what an operator needs to see (DESIGN.md "HTTP API", /metrics) ----
+  readonly redisHealthy = new Gauge({
+    name: 'jobstream_redis_healthy',
+    help: '1 while the last liveness probe went round (PUBLISH on the command connection, received on the subscriber)',
+    registers: [this.registry],
+  });
+  readonly livenessFailures = new Counter({
+    name: 'jobstream_liveness_failures_total',
+    help: 'Liveness probes that failed, by the connection found deaf',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  });
+  readonly livenessRoundTripSeconds = new Histogram({
+    name: 'jobstream_liveness_round_trip_seconds',
+    help: 'Time for a liveness probe to go from PUBLISH to the subscriber',
+    buckets: [0.0005, 0.001, 0.005, 0.02, 0.1, 0.5, 2],
+    registers: [this.registry],
+  });
+  readonly redisReconnects = new Counter({
+    name: 'jobstream_redis_forced_reconnects_total',
+    help: 'Redis connections torn down and reconnected because they stopped answering',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  });
+  readonly libraryLoads = new Counter({
+    name: 'jobstream_library_reloads_total',
+    help: 'Times the function library was found missing on a Redis node and loaded again',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly reaperFinished = new Counter({
+    name: 'jobstream_reaper_finished_total',
+    help: 'Jobs the reaper finished: failed (runner lost) or cancelled (cancel not acted on)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+  readonly reaperLeaseHeld = new Gauge({
+    name: 'jobstream_reaper_lease_held',
+    help: '1 while this process holds the reaper lease (exactly one process should)',
+    labelNames: ['holder'] as const,
+    registers: [this.registry],
+  });
+  readonly feedGaps = new Counter({
+    name: 'jobstream_feed_gaps_total',
+    help: 'Feed gap frames sent to watchers after the subscriber reconnected',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -4,6 +4,7 @@
  * consecutive seqs, so the first and last seq (and the last ts) can be read off the bytes: the
  * hot path never runs JSON.parse per socket, nor even once per frame.
  */
+import { isJobStatus, type JobStatus } from '../../shared/job.js';
 import type { OutputLine } from '../../shared/protocol.js';
 
 const SEQ_MARK = Buffer.from('{"seq":');
@@ -23,7 +24,7 @@ export interface OutputMessage {
 export interface StatusMessage {
   kind: 'status';
   bytes: Buffer;
-  status: string;
+  status: JobStatus;
   lastSeq: number;
 }
 
@@ -59,7 +60,7 @@ export function readChannelMessage(bytes: Buffer): ChannelMessage | null {
       const frame = JSON.parse(bytes.toString('utf8')) as { job?: { status?: unknown; lastSeq?: unknown } };
       const status = frame.job?.status;
       const lastSeq = frame.job?.lastSeq;
-      if (typeof status !== 'string' || typeof lastSeq !== 'number') return null;
+      if (typeof status !== 'string' || !isJobStatus(status) || typeof lastSeq !== 'number') return null;
       return { kind: 'status', bytes, status, lastSeq };
     } catch {
       return null;

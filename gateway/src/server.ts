@@ -1,22 +1,28 @@
 /**
  * The gateway: one HTTP server carrying the express API and the `ws` endpoint, two Redis
- * connections (commands, and a subscriber for the fan-out), the function library loaded with
- * this deployment's limits, a heartbeat, metrics, and a graceful stop.
+ * connections (commands, and a subscriber for the fan-out) watched by a liveness probe, the
+ * function library loaded with this deployment's limits and kept loaded, the reaper of jobs whose
+ * runner vanished, a heartbeat, metrics, and a graceful stop.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Cluster, Redis } from 'ioredis';
 import { WebSocketServer } from 'ws';
 import { PROTOCOL, CLOSE_CODES, type HelloFrame } from '../../shared/protocol.js';
-import type { RedisConnection } from '../../shared/redis/client.js';
 import { loadLibrary } from '../../shared/redis/library.js';
 import type { GatewayConfig } from './config.js';
 import { Fanout } from './fanout.js';
+import { encodeFrame } from './frames.js';
 import { startHeartbeat } from './heartbeat.js';
 import { createHttpApi } from './http-api.js';
 import { pruneIndex } from './job-list.js';
+import { LibraryKeeper } from './library-keeper.js';
+import { burstFrames, FRAMES_PER_SECOND } from './limits.js';
+import { RedisLiveness } from './liveness.js';
 import { createLogger, type Logger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
+import { Reaper } from './reaper.js';
+import { connectRedis } from './redis-connections.js';
 import { Session } from './session.js';
 import { decideUpgrade, refuseUpgrade } from './upgrade-auth.js';
 
@@ -32,23 +38,14 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   /** Open sockets (for tests and metrics). */
   readonly sessions: ReadonlySet<Session>;
-  /** Stops accepting, closes every socket with 1012, quits Redis. Resolves within `deadlineMs`. */
+  readonly fanout: Fanout;
+  readonly reaper: Reaper;
+  /**
+   * Turns /readyz to 503 and refuses new sockets, waits `shutdownDrainMs` (a load balancer stops
+   * routing here), then closes every socket with 1012 and quits Redis. Resolves within
+   * `shutdownDrainMs + deadlineMs`.
+   */
   stop(deadlineMs?: number): Promise<void>;
-}
-
-function connectRedis(config: GatewayConfig, role: string): RedisConnection {
-  if (config.redisClusterNodes) {
-    const nodes = config.redisClusterNodes.map((node) => {
-      const [host, port] = node.split(':');
-      return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
-    });
-    // shardedSubscribers: SSUBSCRIBE must reach the shard that owns the channel's slot.
-    return new Cluster(nodes, {
-      shardedSubscribers: true,
-      redisOptions: { connectionName: `jobstream-${role}` },
-    });
-  }
-  return new Redis(config.redisUrl, { connectionName: `jobstream-${role}`, maxRetriesPerRequest: 2 });
 }
 
 /** Largest listen backlog the kernel grants here; a connect storm overflows node's default 511. */
@@ -57,13 +54,28 @@ const LISTEN_BACKLOG = 4096;
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger();
   const metrics = new GatewayMetrics();
-  const redis = connectRedis(config, 'commands');
-  const subscriber = connectRedis(config, 'subscriber');
-  for (const connection of [redis, subscriber]) {
-    connection.on('error', (error: Error) => logger.warn({ err: error.message }, 'Redis connection error'));
-  }
+  const redis = connectRedis(config, 'commands', logger);
+  const subscriber = connectRedis(config, 'subscriber', logger);
   await loadLibrary(redis, config.library);
+  metrics.libraryLoads.inc({ reason: 'start' });
   const fanout = new Fanout(subscriber, metrics, logger);
+  const health = { intervalMs: config.livenessIntervalMs, deadlineMs: config.redisDeadlineMs };
+  const liveness = new RedisLiveness(redis, subscriber, metrics, logger, health);
+  await liveness.start();
+  const libraryKeeper = new LibraryKeeper(redis, config.library, metrics, logger, health);
+  libraryKeeper.start();
+  const reaper = new Reaper(
+    redis,
+    {
+      runnerTimeoutS: config.runnerTimeoutS,
+      cancelGraceS: config.cancelGraceS,
+      intervalMs: config.reaperIntervalMs,
+    },
+    metrics,
+    logger,
+  );
+  await fanout.watchFeed(reaper); // keeps jobs:active honest from the feed
+  reaper.start();
 
   const sessions = new Set<Session>();
   const socketsPerUser = new Map<string, number>();
@@ -84,9 +96,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     type: 'hello',
     protocol: PROTOCOL,
     heartbeatMs: config.heartbeatMs,
-    limits: { maxSubscriptions: config.maxSubscriptions, maxFrameBytes: config.maxFrameBytes },
+    limits: {
+      maxSubscriptions: config.maxSubscriptions,
+      maxFrameBytes: config.maxFrameBytes,
+      framesPerSecond: FRAMES_PER_SECOND,
+      burstFrames: burstFrames(config.maxSubscriptions),
+    },
   };
-  const helloBytes = JSON.stringify(hello);
+  const helloBytes = encodeFrame(hello);
   const sessionDeps = {
     redis,
     fanout,
@@ -94,11 +111,23 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     logger,
     jwt: config.jwt,
     maxSubscriptions: config.maxSubscriptions,
+    redisDeadlineMs: config.redisDeadlineMs,
+    onRedisTimeout: () => liveness.commandTimedOut(),
   };
 
-  const app = createHttpApi({ config, redis, metrics, logger, devSecret: options.devSecret ?? null });
-  const server: Server = createServer(app);
   let stopping = false;
+  /** Why this process should not get traffic now, or null (GET /readyz). */
+  const notReadyReason = (): string | null =>
+    stopping ? 'shutting down' : (liveness.unhealthyReason ?? libraryKeeper.unhealthyReason);
+  const app = createHttpApi({
+    config,
+    redis,
+    metrics,
+    logger,
+    devSecret: options.devSecret ?? null,
+    notReadyReason,
+  });
+  const server: Server = createServer(app);
 
   server.on('upgrade', (request, socket, head) => {
     socket.on('error', () => undefined);
@@ -155,11 +184,18 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     url: `http://127.0.0.1:${port}`,
     metrics,
     sessions,
+    fanout,
+    reaper,
     async stop(deadlineMs = 10_000) {
       if (stopping) return;
-      stopping = true;
+      stopping = true; // /readyz answers 503 and upgrades are refused from here on
+      logger.info({ drainMs: config.shutdownDrainMs }, 'shutting down: not ready');
+      if (config.shutdownDrainMs > 0) await sleep(config.shutdownDrainMs);
       stopHeartbeat();
       clearInterval(pruneTimer);
+      liveness.stop();
+      libraryKeeper.stop();
+      await reaper.stop(); // gives the lease up, so another process reaps at once
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close(CLOSE_CODES.serviceRestart, 'server restarting');
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());

@@ -2,12 +2,17 @@
  * One authenticated WebSocket: its frames, subscriptions, feed watch, token and limits.
  *
  * Frames are handled one after another and replies keep that order: a frame's handler runs to
- * its reply (for `subscribe`, the `status` frame) before the next frame starts; replays then
- * continue in the background. Every input is validated; a bad frame is answered with an `error`
- * frame and the socket stays open. The rate limit is checked on arrival, before queueing.
+ * its reply (for `subscribe`, the `status` frame or an `error` naming the job) before the next
+ * frame starts; replays then continue in the background. No handler waits on Redis longer than
+ * the deadline, so a `ping` queued behind a `subscribe` is answered within it even while Redis is
+ * deaf. Every input is validated; a bad frame is answered with an `error` frame and the socket
+ * stays open. The rate limit is checked on arrival: a refused frame is answered, in order, with
+ * `rate_limited` (naming the job of a `subscribe`, with `retryAfterMs`), never dropped unanswered.
+ * Once the socket has closed nothing queued is handled and nothing it asked for is kept.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
+import { JOB_ID_PATTERN } from '../../shared/job.js';
 import {
   clientFrameSchema,
   CLOSE_CODES,
@@ -17,13 +22,21 @@ import {
 } from '../../shared/protocol.js';
 import { AuthError, maySee, verifyToken, type Principal } from './auth.js';
 import type { JwtConfig } from './config.js';
-import type { FeedListener } from './fanout.js';
-import { FLOOD_CLOSE, FRAME_RATE, SEND_HIGH_WATER_BYTES, TokenBucket } from './limits.js';
+import type { FeedJob, FeedListener } from './fanout.js';
+import { encodeFrame, errorFrame, notFoundFrame } from './frames.js';
+import type { HeartbeatTarget } from './heartbeat.js';
+import { burstFrames, FLOOD_CLOSE, FRAMES_PER_SECOND, SEND_HIGH_WATER_BYTES, TokenBucket } from './limits.js';
+import { isTimeout, withDeadline } from './redis-connections.js';
+import { readJobState } from './store.js';
 import { Subscription, type SubscriberSocket, type SubscriptionDeps } from './subscription.js';
 
 export interface SessionDeps extends SubscriptionDeps {
   jwt: JwtConfig;
   maxSubscriptions: number;
+  /** The longest a reply waits on Redis. */
+  redisDeadlineMs: number;
+  /** Told when a Redis command timed out, so a deaf connection is found at once. */
+  onRedisTimeout(): void;
 }
 
 /** One options object for every send on the hot path (text frames, never binary). */
@@ -32,26 +45,26 @@ const TEXT_FRAME = { binary: false } as const;
 /** setTimeout's limit; a token valid for longer is re-armed when the timer fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export class Session implements SubscriberSocket, FeedListener {
+export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget {
   private readonly subscriptions = new Map<string, Subscription>();
-  private readonly bucket = new TokenBucket(FRAME_RATE.perSecond, FRAME_RATE.burst);
+  private readonly bucket: TokenBucket;
   private queue: Promise<void> = Promise.resolve();
   private watchingFeed = false;
   private expiryTimer: NodeJS.Timeout | null = null;
   private refusedInWindow = 0;
   private windowStartedAt = 0;
-  private lastRateErrorAt = 0;
   private closed = false;
-  /** Answered protocol-level pings since the last heartbeat tick. */
-  alive = true;
+  /** Protocol-level pings sent since the last pong. */
+  unansweredPings = 0;
 
   constructor(
     private readonly ws: WebSocket,
     public principal: Principal,
     private readonly deps: SessionDeps,
   ) {
+    this.bucket = new TokenBucket(FRAMES_PER_SECOND, burstFrames(deps.maxSubscriptions));
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
-    ws.on('pong', () => (this.alive = true));
+    ws.on('pong', () => (this.unansweredPings = 0));
     ws.on('close', () => this.cleanUp());
     ws.on('error', () => undefined); // 'close' follows; nothing to add
     this.armExpiry();
@@ -65,6 +78,11 @@ export class Session implements SubscriberSocket, FeedListener {
     return this.ws.bufferedAmount;
   }
 
+  /** Subscriptions held by this socket (for tests and leak checks). */
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
   send(data: string | Buffer, lines = 0): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.ws.send(data, TEXT_FRAME);
@@ -75,7 +93,7 @@ export class Session implements SubscriberSocket, FeedListener {
   }
 
   sendFrame(frame: ServerFrame): void {
-    this.send(JSON.stringify(frame));
+    this.send(encodeFrame(frame));
   }
 
   async drained(): Promise<void> {
@@ -92,8 +110,12 @@ export class Session implements SubscriberSocket, FeedListener {
     }
   }
 
-  onFeedFrame(owner: string, bytes: Buffer): void {
-    if (maySee(this.principal, owner)) this.send(bytes);
+  onFeedFrame(job: FeedJob, bytes: Buffer): void {
+    if (maySee(this.principal, job.owner)) this.send(bytes);
+  }
+
+  onFeedGap(): void {
+    this.sendFrame({ type: 'gap', topic: 'jobs', reason: 'lagged' });
   }
 
   /** Closes with a code; subscriptions stop at once. */
@@ -117,22 +139,28 @@ export class Session implements SubscriberSocket, FeedListener {
   private receive(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
     if (!this.bucket.take()) {
-      this.refuseForRate();
+      this.refuseForRate(data, isBinary);
       return;
     }
+    this.enqueue(() =>
+      isBinary
+        ? this.reply('bad_request', 'binary frames are not part of jobstream.v1; send JSON text')
+        : this.handle(data),
+    );
+  }
+
+  /** Runs `task` after every frame before it; nothing runs once the socket has closed. */
+  private enqueue(task: () => void | Promise<void>): void {
     this.queue = this.queue
-      .then(() =>
-        isBinary
-          ? this.reply('bad_request', 'binary frames are not part of jobstream.v1; send JSON text')
-          : this.handle(data),
-      )
+      .then(() => (this.closed ? undefined : task()))
       .catch((error: unknown) => {
+        if (this.closed) return;
         this.deps.logger.error({ err: error, user: this.user }, 'frame handler failed');
-        this.reply('unavailable', 'the frame could not be handled; try again');
+        this.reply('unavailable', 'the frame could not be handled; send it again');
       });
   }
 
-  private refuseForRate(): void {
+  private refuseForRate(data: RawData, isBinary: boolean): void {
     const now = Date.now();
     if (now - this.windowStartedAt > FLOOD_CLOSE.windowMs) {
       this.windowStartedAt = now;
@@ -140,24 +168,22 @@ export class Session implements SubscriberSocket, FeedListener {
     }
     this.refusedInWindow++;
     this.deps.metrics.rejections.inc({ reason: 'rate_limited' });
+    if (this.refusedInWindow === 1) this.deps.logger.info({ user: this.user }, 'rate limited');
+    const jobId = isBinary ? undefined : subscribeJobId(data);
+    const retryAfterMs = this.bucket.msUntilNext();
+    const message = `over the frame budget (${burstFrames(this.deps.maxSubscriptions)} at once, then ${FRAMES_PER_SECOND} a second)`;
     if (this.refusedInWindow >= FLOOD_CLOSE.refused) {
       this.deps.logger.warn({ user: this.user }, 'closing a socket that kept flooding');
       // Said now, not queued behind the flood's own frames: the socket closes right after.
-      this.reply('rate_limited', 'still flooding after rate_limited; closing');
+      this.sendFrame(errorFrame('rate_limited', `${message}; still flooding, closing`, jobId, retryAfterMs));
       this.close(CLOSE_CODES.policyViolation, 'rate limit exceeded');
       return;
     }
-    // One error frame per second at most: a flood must not be answered with a flood.
-    if (now - this.lastRateErrorAt >= 1000) {
-      this.lastRateErrorAt = now;
-      if (this.refusedInWindow === 1) this.deps.logger.info({ user: this.user }, 'rate limited');
-      this.queue = this.queue.then(() =>
-        this.reply(
-          'rate_limited',
-          `more than ${FRAME_RATE.perSecond} frames a second; frames are being dropped`,
-        ),
-      );
-    }
+    this.enqueue(() =>
+      this.sendFrame(
+        errorFrame('rate_limited', `${message}; send it again after ${retryAfterMs} ms`, jobId, retryAfterMs),
+      ),
+    );
   }
 
   private async handle(data: RawData): Promise<void> {
@@ -176,7 +202,11 @@ export class Session implements SubscriberSocket, FeedListener {
           ? (json as { jobId: string }).jobId
           : undefined;
       this.deps.metrics.rejections.inc({ reason: 'bad_request' });
-      return this.reply('bad_request', `${where}${issue?.message ?? 'invalid frame'}`, jobId);
+      return this.reply(
+        'bad_request',
+        `${where}${issue?.message ?? 'invalid frame'}`,
+        jobId !== undefined && JOB_ID_PATTERN.test(jobId) ? jobId : undefined,
+      );
     }
     return this.dispatch(parsed.data);
   }
@@ -194,11 +224,7 @@ export class Session implements SubscriberSocket, FeedListener {
         return;
       }
       case 'watch':
-        if (!this.watchingFeed) {
-          this.watchingFeed = true;
-          await this.deps.fanout.watchFeed(this);
-        }
-        return;
+        return this.watch();
       case 'unwatch':
         this.watchingFeed = false;
         this.deps.fanout.unwatchFeed(this);
@@ -212,12 +238,12 @@ export class Session implements SubscriberSocket, FeedListener {
   }
 
   private async subscribe(jobId: string, since: number | undefined, tail: number | undefined): Promise<void> {
-    if (this.subscriptions.has(jobId)) return; // subscribing again changes nothing
+    if (this.subscriptions.has(jobId)) return this.answerAgain(jobId);
     if (this.subscriptions.size >= this.deps.maxSubscriptions) {
       this.deps.metrics.rejections.inc({ reason: 'too_many_subscriptions' });
       return this.reply(
         'too_many_subscriptions',
-        `at most ${this.deps.maxSubscriptions} subscriptions per socket`,
+        `at most ${this.deps.maxSubscriptions} subscriptions per socket; unsubscribe from one first`,
         jobId,
       );
     }
@@ -226,11 +252,15 @@ export class Session implements SubscriberSocket, FeedListener {
     this.deps.metrics.subscriptions.inc();
     let refusal;
     try {
-      refusal = await subscription.open({ since, tail });
+      refusal = await withDeadline(
+        subscription.open({ since, tail }),
+        this.deps.redisDeadlineMs,
+        `subscribe ${jobId}`,
+      );
     } catch (error) {
       subscription.close();
       this.ended(subscription);
-      throw error;
+      return this.redisFailed(error, jobId, `the subscription to job ${jobId}`);
     }
     if (refusal) {
       this.ended(subscription);
@@ -239,6 +269,60 @@ export class Session implements SubscriberSocket, FeedListener {
       return;
     }
     subscription.start();
+  }
+
+  /** A repeated subscribe: a fresh `status`; the stream and its position go on untouched. */
+  private async answerAgain(jobId: string): Promise<void> {
+    let state;
+    try {
+      state = await withDeadline(readJobState(this.deps.redis, jobId), this.deps.redisDeadlineMs, 'status');
+    } catch (error) {
+      return this.redisFailed(error, jobId, `the status of job ${jobId}`);
+    }
+    if (!state || !maySee(this.principal, state.job.owner)) {
+      // Gone meanwhile (expired): the subscription ends here, as the client is told.
+      const subscription = this.subscriptions.get(jobId);
+      if (subscription) {
+        subscription.close();
+        this.ended(subscription);
+      }
+      this.sendFrame(notFoundFrame(jobId));
+      return;
+    }
+    this.sendFrame({ type: 'status', jobId, job: state.job });
+  }
+
+  private async watch(): Promise<void> {
+    if (!this.watchingFeed) {
+      this.watchingFeed = true;
+      try {
+        await withDeadline(this.deps.fanout.watchFeed(this), this.deps.redisDeadlineMs, 'watch');
+      } catch (error) {
+        this.watchingFeed = false;
+        this.deps.fanout.unwatchFeed(this);
+        return this.redisFailed(error, undefined, 'the jobs feed');
+      }
+    }
+    this.sendFrame({ type: 'watching', topic: 'jobs' });
+  }
+
+  /** Answers `unavailable` for a request Redis could not serve in time (naming the job, if any). */
+  private redisFailed(error: unknown, jobId: string | undefined, what: string): void {
+    if (this.closed) return;
+    const timedOut = isTimeout(error);
+    if (timedOut) this.deps.onRedisTimeout();
+    this.deps.logger.warn(
+      { err: (error as Error).message, jobId, user: this.user },
+      'Redis failed a request',
+    );
+    this.deps.metrics.rejections.inc({ reason: 'unavailable' });
+    this.reply(
+      'unavailable',
+      timedOut
+        ? `Redis did not confirm ${what} within ${this.deps.redisDeadlineMs} ms; try again`
+        : `Redis is unavailable for ${what}; try again`,
+      jobId,
+    );
   }
 
   private replaceToken(token: string): void {
@@ -261,9 +345,7 @@ export class Session implements SubscriberSocket, FeedListener {
   }
 
   private reply(code: ErrorCode, message: string, jobId?: string): void {
-    this.sendFrame(
-      jobId === undefined ? { type: 'error', code, message } : { type: 'error', jobId, code, message },
-    );
+    this.sendFrame(errorFrame(code, message, jobId));
   }
 
   private armExpiry(): void {
@@ -294,4 +376,15 @@ function rawText(data: RawData): string {
   if (Buffer.isBuffer(data)) return data.toString('utf8');
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   return Buffer.from(data).toString('utf8');
+}
+
+/** The job a refused frame subscribes to, so the refusal can name it (anything else: undefined). */
+function subscribeJobId(data: RawData): string | undefined {
+  try {
+    const frame = JSON.parse(rawText(data)) as { type?: unknown; jobId?: unknown };
+    if (frame?.type !== 'subscribe' || typeof frame.jobId !== 'string') return undefined;
+    return JOB_ID_PATTERN.test(frame.jobId) ? frame.jobId : undefined;
+  } catch {
+    return undefined;
+  }
 }

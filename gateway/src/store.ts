@@ -25,11 +25,22 @@ function firstRetained(seq: number, length: number): number {
   return seq - length + 1;
 }
 
+/**
+ * The job and its first retained seq, or null when the job does not exist. A Redis error in any
+ * slot of the transaction is thrown, never read as "no such job".
+ */
 export async function readJobState(redis: RedisConnection, jobId: string): Promise<JobState | null> {
   const results = await redis.multi().hgetall(jobKey(jobId)).llen(outputKey(jobId)).exec();
-  const hash = results?.[0]?.[1] as Record<string, string> | undefined;
-  const length = Number(results?.[1]?.[1] ?? 0);
-  const job = hash ? jobFromHash(hash) : null;
+  if (!results || results.length !== 2) throw new Error(`reading job ${jobId}: the transaction was aborted`);
+  const [[hashError, hash], [lengthError, length]] = results as [
+    [Error | null, unknown],
+    [Error | null, unknown],
+  ];
+  if (hashError) throw hashError;
+  if (lengthError) throw lengthError;
+  if (typeof hash !== 'object' || hash === null || typeof length !== 'number')
+    throw new Error(`reading job ${jobId}: unexpected reply`);
+  const job = jobFromHash(hash as Record<string, string>);
   if (!job) return null;
   return { job, firstRetained: firstRetained(job.lastSeq, length) };
 }

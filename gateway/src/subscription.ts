@@ -14,14 +14,22 @@
  * (a slow client must not make the gateway buffer without bound: we stop sending, and read what
  * it missed from the list once it drains), too many messages piled up during a replay, or the
  * Redis subscriber reconnected and pub/sub messages were lost. Lines the list no longer holds by
- * then are announced with one `gap` frame.
+ * then are announced with a `gap` frame.
+ *
+ * Guarantee 5: while a subscription cannot send, it holds positions, not payloads. Live messages
+ * are kept during a replay only while the socket drains and only up to MAX_PENDING_BYTES; past
+ * that, they are dropped and the list is read again. A catch-up that fails on a Redis error is
+ * retried with backoff for as long as the socket is open: a streaming subscription is not ended
+ * by a Redis restart or failover (guarantee 7).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isTerminal, type Job, type JobStatus } from '../../shared/job.js';
-import type { ErrorFrame, GapReason } from '../../shared/protocol.js';
+import type { ErrorFrame, GapReason, ServerFrame } from '../../shared/protocol.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import { maySee, type Principal } from './auth.js';
 import type { Fanout, JobListener } from './fanout.js';
-import { REPLAY_PAGE_BYTES, REPLAY_PAGE_LINES, SEND_HIGH_WATER_BYTES } from './limits.js';
+import { notFoundFrame } from './frames.js';
+import { MAX_PENDING_BYTES, REPLAY_PAGE_BYTES, REPLAY_PAGE_LINES, SEND_HIGH_WATER_BYTES } from './limits.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { outputFrameFromEntries, sliceOutputFrame, type ChannelMessage } from './output-frames.js';
@@ -33,6 +41,8 @@ export interface SubscriberSocket {
   readonly bufferedAmount: number;
   /** Sends one text frame; `lines` counts output lines for the metrics. */
   send(data: string | Buffer, lines?: number): void;
+  /** Sends a frame the gateway built. */
+  sendFrame(frame: ServerFrame): void;
   /** Resolves when the send buffer is below the high-water mark again (or the socket closed). */
   drained(): Promise<void>;
   /** The subscription ended by itself (done, or the job vanished). */
@@ -51,8 +61,9 @@ export interface SubscribeRequest {
   tail?: number | undefined;
 }
 
-/** Messages buffered while catching up; past this the catch-up reads the list again instead. */
-const MAX_PENDING_MESSAGES = 10_000;
+/** Backoff of a catch-up that failed on a Redis error (the subscription waits, it does not end). */
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
 
 type Phase = 'opening' | 'syncing' | 'live' | 'ended';
 
@@ -62,6 +73,8 @@ export class Subscription implements JobListener {
   /** Replay reads the list up to here; later lines come from the channel. */
   private target = 0;
   private pending: ChannelMessage[] = [];
+  private pendingBytes = 0;
+  /** Live messages were dropped (or never kept): the list must be read again before going live. */
   private pendingOverflow = false;
   private status: JobStatus = 'queued';
   /** The job's last seq once it is terminal: `done` follows it. */
@@ -80,31 +93,21 @@ export class Subscription implements JobListener {
 
   /**
    * Steps 1 to 3 up to `status` (and `gap`). Resolves with an error frame when the job does not
-   * exist or is someone else's; then nothing was sent and nothing is held.
+   * exist or is someone else's (the same answer for both); then nothing was sent and nothing is
+   * held. Rejects on a Redis error (the caller answers `unavailable`).
    */
   async open(request: SubscribeRequest): Promise<ErrorFrame | null> {
     this.replayStartedAt = performance.now();
     await this.deps.fanout.add(this.jobId, this);
+    if (this.phase === 'ended') return null; // unsubscribed, timed out or socket closed meanwhile
     const state = await readJobState(this.deps.redis, this.jobId);
+    if (this.isEnded) return null;
     if (!state || !maySee(this.socket.principal, state.job.owner)) {
       this.release();
-      return state
-        ? {
-            type: 'error',
-            jobId: this.jobId,
-            code: 'forbidden',
-            message: `job ${this.jobId} belongs to someone else`,
-          }
-        : {
-            type: 'error',
-            jobId: this.jobId,
-            code: 'not_found',
-            message: `job ${this.jobId} does not exist`,
-          };
+      return notFoundFrame(this.jobId);
     }
-    if (this.phase === 'ended') return null; // unsubscribed or socket closed meanwhile
     const { job, firstRetained } = state;
-    this.socket.send(JSON.stringify({ type: 'status', jobId: this.jobId, job }));
+    this.socket.sendFrame({ type: 'status', jobId: this.jobId, job });
     this.applyJob(job);
     this.target = job.lastSeq;
     this.nextSeq = startSeq(request, job.lastSeq);
@@ -136,12 +139,17 @@ export class Subscription implements JobListener {
       this.deliver(message);
       return;
     }
-    if (this.phase === 'ended') return;
-    if (this.pending.length < MAX_PENDING_MESSAGES) this.pending.push(message);
-    else {
-      this.pending = [];
+    if (this.phase === 'ended' || this.pendingOverflow) return;
+    // Keep payloads only while they will be sent soon: not past the byte bound, and not while
+    // the socket cannot take more (then the list is the buffer, guarantee 5).
+    const bytes = message.bytes.length;
+    if (this.pendingBytes + bytes > MAX_PENDING_BYTES || this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) {
+      this.dropPending();
       this.pendingOverflow = true;
+      return;
     }
+    this.pending.push(message);
+    this.pendingBytes += bytes;
   }
 
   onResync(): void {
@@ -152,8 +160,13 @@ export class Subscription implements JobListener {
 
   private release(): void {
     this.phase = 'ended';
-    this.pending = [];
+    this.dropPending();
     this.deps.fanout.remove(this.jobId, this);
+  }
+
+  private dropPending(): void {
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 
   private applyJob(job: Pick<Job, 'status' | 'lastSeq'>): void {
@@ -162,15 +175,13 @@ export class Subscription implements JobListener {
   }
 
   private sendGap(toExclusive: number, reason: GapReason): void {
-    this.socket.send(
-      JSON.stringify({
-        type: 'gap',
-        jobId: this.jobId,
-        fromSeq: this.nextSeq,
-        toSeq: toExclusive - 1,
-        reason,
-      }),
-    );
+    this.socket.sendFrame({
+      type: 'gap',
+      jobId: this.jobId,
+      fromSeq: this.nextSeq,
+      toSeq: toExclusive - 1,
+      reason,
+    });
     this.nextSeq = toExclusive;
   }
 
@@ -188,76 +199,77 @@ export class Subscription implements JobListener {
   /**
    * Replays from `nextSeq` to `target` and goes live. With a `reason`, first re-reads the job
    * (status may have changed, the target moved on) — the catch-up after live delivery stopped.
+   * A Redis error does not end the subscription: the catch-up is retried with backoff.
    */
   private async catchUp(reason: GapReason | null): Promise<void> {
     this.syncing = true;
     try {
       let refresh = reason;
-      for (;;) {
-        if (refresh !== null || this.pendingOverflow) {
-          if (!(await this.refresh())) return;
+      for (let failures = 0; ;) {
+        try {
+          await this.catchUpOnce(refresh);
+          break;
+        } catch (error) {
+          if (this.phase === 'ended') return;
+          if (failures === 0)
+            this.deps.logger.warn(
+              { err: (error as Error).message, jobId: this.jobId, user: this.socket.principal.sub },
+              'catch-up failed on a Redis error; retrying',
+            );
+          await sleep(Math.min(RETRY_MIN_MS * 2 ** failures++, RETRY_MAX_MS));
+          if (this.isEnded) return;
+          refresh = refresh ?? 'lagged';
+          this.pendingOverflow = true; // what arrived meanwhile is re-read from the list
         }
-        await this.replayToTarget(refresh ?? 'trimmed');
-        if (this.phase === 'ended') return;
-        if (this.pendingOverflow) continue;
-        if (this.resyncAgain !== null) {
-          refresh = this.resyncAgain;
-          this.resyncAgain = null;
-          continue;
-        }
-        this.goLive();
-        if (this.phase !== 'syncing') break; // live or ended; syncing again means the socket lagged
-        refresh = this.resyncAgain ?? 'lagged';
-        this.resyncAgain = null;
       }
-      if (this.replayStartedAt > 0) {
+      if (this.replayStartedAt > 0 && this.phase !== 'ended') {
         this.deps.metrics.replaySeconds.observe((performance.now() - this.replayStartedAt) / 1000);
         this.deps.metrics.replayLines.observe(this.replayedLines);
         this.replayStartedAt = 0;
-      }
-    } catch (error) {
-      if (this.phase !== 'ended') {
-        this.deps.logger.warn(
-          { err: error, jobId: this.jobId, user: this.socket.principal.sub },
-          'subscription failed',
-        );
-        this.socket.send(
-          JSON.stringify({
-            type: 'error',
-            jobId: this.jobId,
-            code: 'unavailable',
-            message: 'Redis is unavailable; subscribe again to resume',
-          }),
-        );
-        this.release();
-        this.socket.ended(this);
       }
     } finally {
       this.syncing = false;
     }
   }
 
+  private async catchUpOnce(reason: GapReason | null): Promise<void> {
+    let refresh = reason;
+    for (;;) {
+      if (refresh !== null || this.pendingOverflow) {
+        // Nothing is read while the socket cannot take it: its position is all we keep.
+        if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
+        if (!(await this.refresh())) return;
+      }
+      await this.replayToTarget(refresh ?? 'trimmed');
+      if (this.phase === 'ended') return;
+      if (this.pendingOverflow) continue;
+      if (this.resyncAgain !== null) {
+        refresh = this.resyncAgain;
+        this.resyncAgain = null;
+        continue;
+      }
+      this.goLive();
+      if (this.phase !== 'syncing') return; // live or ended; syncing again means the socket lagged
+      refresh = this.resyncAgain ?? 'lagged';
+      this.resyncAgain = null;
+    }
+  }
+
   /** Re-reads the job before a catch-up. False when the job is gone (the subscription ends). */
   private async refresh(): Promise<boolean> {
-    this.pending = [];
+    this.dropPending();
     this.pendingOverflow = false;
     const state = await readJobState(this.deps.redis, this.jobId);
     if (this.phase === 'ended') return false;
     if (!state) {
-      this.socket.send(
-        JSON.stringify({
-          type: 'error',
-          jobId: this.jobId,
-          code: 'not_found',
-          message: `job ${this.jobId} no longer exists`,
-        }),
-      );
+      // Expired under us (retention); existence is never revealed, so the answer is not_found.
+      this.socket.sendFrame(notFoundFrame(this.jobId));
       this.release();
       this.socket.ended(this);
       return false;
     }
     if (state.job.status !== this.status) {
-      this.socket.send(JSON.stringify({ type: 'status', jobId: this.jobId, job: state.job }));
+      this.socket.sendFrame({ type: 'status', jobId: this.jobId, job: state.job });
     }
     this.applyJob(state.job);
     this.target = state.job.lastSeq;
@@ -272,31 +284,34 @@ export class Subscription implements JobListener {
       });
     // One page is read ahead while the previous one is sent: the replay is not a chain of round trips.
     let nextPage = this.nextSeq <= this.target ? read(this.nextSeq) : null;
-    while (nextPage && !this.isEnded) {
-      const page = await nextPage;
-      if (this.isEnded) return;
-      const after = page.fromSeq + page.entries.length;
-      nextPage = page.entries.length > 0 && after <= this.target ? read(after) : null;
-      if (page.fromSeq > this.nextSeq) this.sendGap(Math.min(page.fromSeq, this.target + 1), gapReason);
-      if (page.entries.length === 0) {
-        // Nothing left in the list up to the target (expired under us): the rest is a gap.
-        if (this.nextSeq <= this.target) this.sendGap(this.target + 1, gapReason);
-        return;
+    try {
+      while (nextPage && !this.isEnded) {
+        const page = await nextPage;
+        if (this.isEnded) return;
+        const after = page.fromSeq + page.entries.length;
+        nextPage = page.entries.length > 0 && after <= this.target ? read(after) : null;
+        if (page.fromSeq > this.nextSeq) this.sendGap(Math.min(page.fromSeq, this.target + 1), gapReason);
+        if (page.entries.length === 0) {
+          // Nothing left in the list up to the target (expired under us): the rest is a gap.
+          if (this.nextSeq <= this.target) this.sendGap(this.target + 1, gapReason);
+          return;
+        }
+        // Never add to a send buffer that is already full: wait for the client to drain it.
+        if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
+        if (this.isEnded) return;
+        this.socket.send(outputFrameFromEntries(this.jobId, page.entries), page.entries.length);
+        this.nextSeq = after;
+        this.replayedLines += page.entries.length;
       }
-      // Never add to a send buffer that is already full: wait for the client to drain it.
-      if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
-      if (this.isEnded) return;
-      this.socket.send(outputFrameFromEntries(this.jobId, page.entries), page.entries.length);
-      this.nextSeq = after;
-      this.replayedLines += page.entries.length;
+    } finally {
+      void nextPage?.catch(() => undefined); // ended or failed meanwhile: a read in flight is dropped
     }
-    void nextPage?.catch(() => undefined); // ended meanwhile: a read still in flight is dropped
   }
 
   private goLive(): void {
     this.phase = 'live';
     const pending = this.pending;
-    this.pending = [];
+    this.dropPending();
     for (let i = 0; i < pending.length && this.phase === 'live'; i++) this.deliver(pending[i]!);
     if (this.phase === 'live') this.checkDone();
   }
@@ -304,7 +319,7 @@ export class Subscription implements JobListener {
   private deliver(message: ChannelMessage): void {
     if (message.kind === 'status') {
       this.socket.send(message.bytes);
-      this.status = message.status as JobStatus;
+      this.status = message.status;
       if (isTerminal(this.status)) this.finalSeq = message.lastSeq;
       this.checkDone();
       return;
@@ -323,9 +338,7 @@ export class Subscription implements JobListener {
 
   private checkDone(): void {
     if (this.finalSeq === null || this.nextSeq <= this.finalSeq || this.phase !== 'live') return;
-    this.socket.send(
-      JSON.stringify({ type: 'done', jobId: this.jobId, status: this.status, lastSeq: this.finalSeq }),
-    );
+    this.socket.sendFrame({ type: 'done', jobId: this.jobId, status: this.status, lastSeq: this.finalSeq });
     this.release();
     this.socket.ended(this);
   }

@@ -21,7 +21,7 @@ describe('upgrade authentication', () => {
       type: 'hello',
       protocol: 'jobstream.v1',
       heartbeatMs: 25_000,
-      limits: { maxSubscriptions: 200, maxFrameBytes: 65_536 },
+      limits: { maxSubscriptions: 200, maxFrameBytes: 65_536, framesPerSecond: 20, burstFrames: 220 },
     });
     client.close();
   });

@@ -30,7 +30,13 @@ export async function startHarness(
 ): Promise<Harness> {
   const server = redis ?? (await TestRedis.start());
   const config: GatewayConfig = {
-    ...configFromEnv({ JWT_SECRET: SECRET, PORT: '0', HOST: '127.0.0.1', REDIS_URL: server.url }),
+    ...configFromEnv({
+      JWT_SECRET: SECRET,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      REDIS_URL: server.url,
+      SHUTDOWN_DRAIN_MS: '0',
+    }),
     ...overrides,
   };
   config.library = { ...DEFAULT_LIBRARY_CONFIG, ...overrides.library };

@@ -109,16 +109,16 @@ describe('subscribe', () => {
     client.close();
   });
 
-  it('unknown job: not_found; someone else’s: forbidden; an admin sees every job', async () => {
+  it('unknown job and someone else’s: the same not_found (existence never revealed); an admin sees every job', async () => {
     const bobs = await job('bob', 3);
     const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
     client.send({ type: 'subscribe', jobId: 'no-such-job' });
     client.send({ type: 'subscribe', jobId: bobs });
     await client.waitFor((f) => f.type === 'error' && f.jobId === bobs);
     const errors = client.frames.filter((f) => f.type === 'error');
-    expect(errors.map((f) => f.type === 'error' && [f.jobId, f.code])).toEqual([
-      ['no-such-job', 'not_found'],
-      [bobs, 'forbidden'],
+    expect(errors).toEqual([
+      { type: 'error', jobId: 'no-such-job', code: 'not_found', message: 'job no-such-job not found' },
+      { type: 'error', jobId: bobs, code: 'not_found', message: `job ${bobs} not found` },
     ]);
     await appendLines(redis, bobs, [{ stream: 'stdout', line: 'secret' }]);
     const admin = await TestClient.connect(h.gateway.url, { token: token('root', 'admin') });
@@ -129,7 +129,7 @@ describe('subscribe', () => {
     admin.close();
   });
 
-  it('subscribing twice changes nothing; unsubscribe stops the flow', async () => {
+  it('subscribing twice is answered with a fresh status and changes nothing else; unsubscribe stops the flow', async () => {
     const id = await job('alice', 3);
     const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
     client.send({ type: 'subscribe', jobId: id });
@@ -137,7 +137,9 @@ describe('subscribe', () => {
     client.send({ type: 'ping', id: 1 });
     await client.waitFor((f) => f.type === 'pong');
     await client.waitFor(() => client.seqs(id).length === 3);
-    expect(client.framesFor(id).filter((f) => f.type === 'status')).toHaveLength(1);
+    // every subscribe is answered: the repeat with a status of its own, the stream untouched
+    expect(client.framesFor(id).filter((f) => f.type === 'status')).toHaveLength(2);
+    expect(client.seqs(id)).toEqual([1, 2, 3]);
     client.send({ type: 'unsubscribe', jobId: id });
     client.send({ type: 'ping', id: 2 });
     await client.waitFor((f) => f.type === 'pong' && f.id === 2);
@@ -222,7 +224,11 @@ describe('the replay→live switch under fire', () => {
       const covered = client
         .framesFor(id)
         .flatMap((f) =>
-          f.type === 'output' ? f.lines.map((l) => l.seq) : f.type === 'gap' ? range(f.fromSeq, f.toSeq) : [],
+          f.type === 'output'
+            ? f.lines.map((l) => l.seq)
+            : f.type === 'gap' && 'fromSeq' in f
+              ? range(f.fromSeq, f.toSeq)
+              : [],
         );
       expect(covered).toEqual(range(start, total));
       expect(client.framesFor(id).filter((f) => f.type === 'gap' && f.reason !== 'trimmed')).toEqual([]);

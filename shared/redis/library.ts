@@ -75,10 +75,14 @@ async function primaries(cluster: Cluster): Promise<Redis[]> {
   return cluster.nodes('master');
 }
 
+/** The nodes that must hold the library: every primary of a cluster, or the one standalone node. */
+export async function libraryNodes(redis: RedisConnection): Promise<Redis[]> {
+  return 'nodes' in redis ? primaries(redis) : [redis];
+}
+
 async function functionLoad(redis: RedisConnection, source: string, replace: boolean): Promise<void> {
   const args = replace ? ['REPLACE', source] : [source];
-  // In a cluster every primary needs the library; a standalone connection has one node.
-  const nodes = 'nodes' in redis ? await primaries(redis) : [redis];
+  const nodes = await libraryNodes(redis);
   await Promise.all(
     nodes.map(async (node) => {
       try {
@@ -95,6 +99,11 @@ async function functionLoad(redis: RedisConnection, source: string, replace: boo
 /** The gateway's load: this configuration wins over whatever was loaded before. */
 export async function loadLibrary(redis: RedisConnection, config: LibraryConfig): Promise<void> {
   await functionLoad(redis, librarySource(config), true);
+}
+
+/** The gateway's load on one node (one that lost the library). */
+export async function loadLibraryOn(node: Redis, config: LibraryConfig): Promise<void> {
+  await node.call('FUNCTION', 'LOAD', 'REPLACE', librarySource(config));
 }
 
 /**

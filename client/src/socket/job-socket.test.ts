@@ -28,7 +28,7 @@ class FakeSocket {
       type: 'hello',
       protocol: 'jobstream.v1',
       heartbeatMs: 25_000,
-      limits: { maxSubscriptions: 200, maxFrameBytes: 65_536 },
+      limits: { maxSubscriptions: 200, maxFrameBytes: 65_536, framesPerSecond: 20, burstFrames: 220 },
     });
   }
   deliver(frame: ServerFrame) {
@@ -196,5 +196,83 @@ describe('JobSocket', () => {
     expect(socket.getState()).toBe('reconnecting');
     jest.advanceTimersByTime(100);
     expect(FakeSocket.all).toHaveLength(2);
+  });
+
+  it('sends a subscribe refused with rate_limited again after retryAfterMs, and keeps its position', () => {
+    const socket = newSocket();
+    socket.connect();
+    latest().open();
+    socket.hold('busy');
+    latest().deliver({
+      type: 'error',
+      jobId: 'busy',
+      code: 'rate_limited',
+      message: 'slow down',
+      retryAfterMs: 300,
+    });
+    expect(socket.view('busy')!.error).toBeNull(); // a refusal that heals itself is not shown as a failure
+    jest.advanceTimersByTime(299);
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toHaveLength(1);
+    jest.advanceTimersByTime(1);
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toEqual([
+      { type: 'subscribe', jobId: 'busy', tail: 10_000 },
+      { type: 'subscribe', jobId: 'busy', tail: 10_000 },
+    ]);
+    latest().deliver(output('busy', 1, 3));
+    latest().deliver({ type: 'error', jobId: 'busy', code: 'unavailable', message: 'Redis' });
+    jest.advanceTimersByTime(1000);
+    expect(
+      latest()
+        .sent.filter((f) => f.type === 'subscribe')
+        .at(-1),
+    ).toEqual({
+      type: 'subscribe',
+      jobId: 'busy',
+      since: 3,
+    });
+  });
+
+  it('shows a refusal that will not heal (not_found) and does not retry it', () => {
+    const socket = newSocket();
+    socket.connect();
+    latest().open();
+    socket.hold('ghost');
+    latest().deliver({ type: 'error', jobId: 'ghost', code: 'not_found', message: 'job ghost not found' });
+    jest.advanceTimersByTime(20_000); // past every retry delay, short of the dead-connection ping
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toHaveLength(1);
+    expect(socket.view('ghost')!.error).toEqual({ code: 'not_found', message: 'job ghost not found' });
+  });
+
+  it('lists jobs again on watching and on a feed gap', () => {
+    const socket = newSocket();
+    const relist = jest.fn();
+    socket.onFeedReady(relist);
+    socket.connect();
+    latest().open();
+    socket.watchJobs(() => undefined);
+    expect(latest().sent).toContainEqual({ type: 'watch', topic: 'jobs' });
+    expect(relist).not.toHaveBeenCalled();
+    latest().deliver({ type: 'watching', topic: 'jobs' });
+    expect(relist).toHaveBeenCalledTimes(1);
+    latest().deliver({ type: 'gap', topic: 'jobs', reason: 'lagged' });
+    expect(relist).toHaveBeenCalledTimes(2);
+  });
+
+  it('reconnects after a close for flooding (1008), only after a longer backoff', () => {
+    const socket = newSocket();
+    socket.connect();
+    latest().open();
+    socket.hold('job1');
+    latest().deliver(output('job1', 1, 4));
+    latest().drop(1008);
+    expect(socket.getState()).toBe('reconnecting');
+    jest.advanceTimersByTime(4999);
+    expect(FakeSocket.all).toHaveLength(1);
+    jest.advanceTimersByTime(1);
+    expect(FakeSocket.all).toHaveLength(2);
+    latest().open();
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toEqual([
+      { type: 'subscribe', jobId: 'job1', since: 4 },
+    ]);
   });
 });

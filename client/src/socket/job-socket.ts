@@ -9,13 +9,17 @@
  * - Asks its host for a fresh token before the current one expires and sends it in an `auth`
  *   frame; a socket closed for an expired token waits for one instead of reconnecting blindly.
  * - Detects a dead connection with `ping`/`pong` frames (browsers cannot see protocol pings).
+ * - Retries a refused subscribe by itself: `rate_limited` after its `retryAfterMs`, `unavailable`
+ *   with backoff; a socket closed for flooding (1008) reconnects after a longer backoff. It never
+ *   gives up for good, and every view keeps its position.
  */
 import { isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
   CLOSE_CODES,
   PROTOCOL,
-  shouldReconnect,
+  type ClientFrame,
+  type ErrorFrame,
   type ServerFrame,
 } from '../../../shared/protocol.js';
 import { jwtClaims } from '../jwt.js';
@@ -48,7 +52,16 @@ interface JobEntry {
   listeners: Set<() => void>;
   /** A subscribe was sent on the current connection and has not ended (done or error). */
   active: boolean;
+  /** A refused subscribe waiting to be sent again. */
+  retryTimer: ReturnType<typeof setTimeout> | null;
+  /** Refusals in a row, for the backoff of `unavailable`. */
+  refusals: number;
 }
+
+/** Error codes after which a subscribe is sent again by itself. */
+const RETRIED_CODES: ReadonlySet<string> = new Set(['rate_limited', 'unavailable']);
+/** After a close for flooding (1008), the first reconnect waits at least this long. */
+const POLICY_CLOSE_MIN_DELAY_MS = 5000;
 
 export class JobSocket {
   private ws: WebSocket | null = null;
@@ -56,8 +69,6 @@ export class JobSocket {
   private readonly jobs = new Map<string, JobEntry>();
   private readonly feedListeners = new Set<(job: Job) => void>();
   private readonly feedReadyListeners = new Set<() => void>();
-  /** The ping that follows a `watch`: its pong means every later change will reach us. */
-  private feedReadyPing: string | null = null;
   private readonly stateListeners = new Set<() => void>();
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -144,6 +155,8 @@ export class JobSocket {
         view: { job: null, done: null, error: null },
         listeners: new Set(),
         active: false,
+        retryTimer: null,
+        refusals: 0,
       };
       this.jobs.set(jobId, entry);
     }
@@ -173,8 +186,9 @@ export class JobSocket {
 
   /**
    * Watches the jobs feed; returns the release. `watch` sends no snapshot, so a page lists jobs
-   * over HTTP; `onFeedReady` tells it when the watch is in effect (after connecting, and after
-   * every reconnect), which is when a list fetched over HTTP can no longer miss a change.
+   * over HTTP; `onFeedReady` tells it when to (re)list: when the watch is in effect (`watching`,
+   * after connecting and after every reconnect), from when a list fetched over HTTP can no longer
+   * miss a change, and when the gateway says it may have missed feed changes (a feed `gap`).
    */
   watchJobs(listener: (job: Job) => void): () => void {
     this.feedListeners.add(listener);
@@ -193,9 +207,11 @@ export class JobSocket {
   private sendWatch(): void {
     if (!this.ws || this.ws.readyState !== 1) return; // sent again once open
     this.send({ type: 'watch', topic: 'jobs' });
-    // Frames are answered in order: the pong to this ping comes after the watch took effect.
-    this.feedReadyPing = `watch-${++this.pingId}`;
-    this.send({ type: 'ping', id: this.feedReadyPing });
+  }
+
+  /** The feed is in effect, or may have missed changes: every list is fetched again. */
+  private feedLagged(): void {
+    for (const listener of this.feedReadyListeners) listener();
   }
 
   private release(jobId: string): void {
@@ -204,11 +220,33 @@ export class JobSocket {
     entry.refs--;
     if (entry.refs > 0) return;
     this.jobs.delete(jobId);
+    this.cancelRetry(entry);
     if (entry.active) this.send({ type: 'unsubscribe', jobId });
+  }
+
+  private cancelRetry(entry: JobEntry): void {
+    if (entry.retryTimer) clearTimeout(entry.retryTimer);
+    entry.retryTimer = null;
+  }
+
+  /** A refused subscribe: sent again after the server's `retryAfterMs`, or with backoff. */
+  private retryLater(jobId: string, entry: JobEntry, frame: ErrorFrame): void {
+    this.cancelRetry(entry);
+    const { initialMs, maxMs } = this.options.backoff;
+    const backoff = Math.min(maxMs, initialMs * 2 ** entry.refusals) * (0.5 + this.options.random() / 2);
+    entry.refusals++;
+    const delay =
+      frame.code === 'rate_limited' && frame.retryAfterMs !== undefined ? frame.retryAfterMs : backoff;
+    entry.retryTimer = setTimeout(() => {
+      entry.retryTimer = null;
+      if (this.jobs.get(jobId) === entry && this.state === 'open' && !entry.active)
+        this.subscribe(jobId, entry);
+    }, delay);
   }
 
   private subscribe(jobId: string, entry: JobEntry): void {
     if (entry.view.done) return; // finished: nothing more will come
+    this.cancelRetry(entry);
     entry.active = true;
     const held = entry.store.highestSeq;
     // Resume after the last seq held; a first look needs no more than the view keeps.
@@ -221,7 +259,7 @@ export class JobSocket {
 
   // ---- frames --------------------------------------------------------------------------------
 
-  private send(frame: object): void {
+  private send(frame: ClientFrame): void {
     if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(frame));
   }
 
@@ -237,34 +275,36 @@ export class JobSocket {
         this.opened(frame.heartbeatMs);
         return;
       case 'pong':
-        if (frame.id !== undefined && frame.id === this.feedReadyPing) {
-          this.feedReadyPing = null;
-          for (const listener of this.feedReadyListeners) listener();
-          return;
-        }
         this.awaitingPong = false;
+        return;
+      case 'watching':
+        this.feedLagged();
         return;
       case 'job':
         for (const listener of this.feedListeners) listener(frame.job);
         return;
-      case 'error':
-        if (frame.jobId)
-          this.updateJob(
-            frame.jobId,
-            (e) => (
-              (e.view = { ...e.view, error: { code: frame.code, message: frame.message } }),
-              (e.active = false)
-            ),
-          );
+      case 'error': {
+        const jobId = frame.jobId;
+        if (jobId === undefined) return;
+        this.updateJob(jobId, (e) => {
+          e.active = false;
+          if (RETRIED_CODES.has(frame.code)) this.retryLater(jobId, e, frame);
+          else e.view = { ...e.view, error: { code: frame.code, message: frame.message } };
+        });
         return;
+      }
       case 'status':
-        this.updateJob(frame.jobId, (e) => (e.view = { ...e.view, job: frame.job, error: null }));
+        this.updateJob(frame.jobId, (e) => {
+          e.view = { ...e.view, job: frame.job, error: null };
+          e.refusals = 0;
+        });
         return;
       case 'output':
         this.jobs.get(frame.jobId)?.store.append(frame.lines);
         return;
       case 'gap':
-        this.jobs.get(frame.jobId)?.store.addGap(frame);
+        if ('topic' in frame) this.feedLagged();
+        else this.jobs.get(frame.jobId)?.store.addGap(frame);
         return;
       case 'done':
         this.updateJob(frame.jobId, (e) => {
@@ -298,7 +338,10 @@ export class JobSocket {
     if (this.ws !== ws) return;
     this.ws = null;
     this.stopTimers();
-    for (const entry of this.jobs.values()) entry.active = false;
+    for (const entry of this.jobs.values()) {
+      entry.active = false;
+      this.cancelRetry(entry);
+    }
     if (this.closedByUser) return;
     if (code === CLOSE_CODES.tokenExpired) {
       // Reconnecting with the same token would fail: ask for a new one first.
@@ -306,13 +349,11 @@ export class JobSocket {
       void this.options.refreshToken?.().then((token) => token && this.retry());
       return;
     }
-    if (!shouldReconnect(code) && code !== 1006) {
-      this.setState('offline');
-      return;
-    }
+    // Every other close reconnects, with backoff; after a close for flooding, a longer one.
     this.setState('reconnecting');
     const { initialMs, maxMs } = this.options.backoff;
-    const delay = Math.min(maxMs, initialMs * 2 ** this.attempt) * (0.5 + this.options.random() / 2);
+    let delay = Math.min(maxMs, initialMs * 2 ** this.attempt) * (0.5 + this.options.random() / 2);
+    if (code === CLOSE_CODES.policyViolation) delay = Math.max(delay, POLICY_CLOSE_MIN_DELAY_MS);
     this.attempt++;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;

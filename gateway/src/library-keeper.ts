@@ -1,0 +1,84 @@
+/**
+ * Keeps the `jobstream` function library loaded (DESIGN.md: "The library is the gateway's to keep
+ * loaded"). Redis can lose it — a restart without persistence, a new or failed-over Cluster node —
+ * and then every runner's FCALL fails with "Function not found". The keeper checks every node
+ * that must hold it when the command connection (re)connects and every `intervalMs`, and loads
+ * it again with this gateway's configuration wherever it is missing or older. `/readyz` follows
+ * what it last saw.
+ */
+import type { RedisConnection } from '../../shared/redis/client.js';
+import {
+  LIBRARY_VERSION,
+  libraryNodes,
+  loadedLibrary,
+  loadLibraryOn,
+  type LibraryConfig,
+} from '../../shared/redis/library.js';
+import type { Logger } from './logger.js';
+import type { GatewayMetrics } from './metrics.js';
+import { withDeadline } from './redis-connections.js';
+
+export class LibraryKeeper {
+  private problem: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private checking: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly config: LibraryConfig,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: Logger,
+    private readonly options: { intervalMs: number; deadlineMs: number },
+  ) {}
+
+  /** Starts checking; the first load (with REPLACE: this configuration wins) is the caller's. */
+  start(): void {
+    this.redis.on('ready', () => void this.check('reconnect'));
+    const tick = (): void => {
+      if (this.stopped) return;
+      void this.check('missing').finally(() => {
+        if (this.stopped) return;
+        this.timer = setTimeout(tick, this.options.intervalMs);
+        this.timer.unref();
+      });
+    };
+    this.timer = setTimeout(tick, this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** Why the library cannot be relied on right now, or null. */
+  get unhealthyReason(): string | null {
+    return this.problem;
+  }
+
+  /** Loads the library on every node that lacks it (or holds an older version). */
+  check(reason: 'missing' | 'reconnect'): Promise<void> {
+    this.checking ??= this.checkNodes(reason).finally(() => (this.checking = null));
+    return this.checking;
+  }
+
+  private async checkNodes(reason: 'missing' | 'reconnect'): Promise<void> {
+    try {
+      const nodes = await withDeadline(libraryNodes(this.redis), this.options.deadlineMs, 'cluster nodes');
+      for (const node of nodes) {
+        const loaded = await withDeadline(loadedLibrary(node), this.options.deadlineMs, 'jobstream_version');
+        if (loaded && loaded.version >= LIBRARY_VERSION) continue;
+        this.logger.warn(
+          { node: `${node.options.host}:${node.options.port}`, found: loaded?.version ?? null, reason },
+          'the jobstream function library is missing on a Redis node; loading it again',
+        );
+        await withDeadline(loadLibraryOn(node, this.config), this.options.deadlineMs, 'FUNCTION LOAD');
+        this.metrics.libraryLoads.inc({ reason });
+      }
+      this.problem = null;
+    } catch (error) {
+      this.problem = `the jobstream function library could not be checked or loaded (${(error as Error).message})`;
+    }
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Redis liveness: finds a connection that went silent without closing, which TCP keepalive does
+ * not notice (the peer still ACKs) and ioredis's `commandTimeout` only reports per command.
+ *
+ * Every `intervalMs` it publishes a token on a channel of this process's own through the command
+ * connection and expects it back on the subscriber within `deadlineMs`:
+ * - the PUBLISH gets no reply: the command connection is deaf; it is torn down and reconnected;
+ * - the reply comes but the token does not: the subscriber is deaf; it is torn down and
+ *   reconnected, and the fan-out's reconnect path re-confirms every channel, tells every
+ *   subscription to catch up from its list and every feed watcher that it may have missed changes.
+ * While either is failing `/readyz` answers 503 with the reason, and every failure is counted.
+ */
+import { randomUUID } from 'node:crypto';
+import type { RedisConnection } from '../../shared/redis/client.js';
+import type { Logger } from './logger.js';
+import type { GatewayMetrics } from './metrics.js';
+import { withDeadline, type ConnectionRole } from './redis-connections.js';
+
+export interface LivenessOptions {
+  intervalMs: number;
+  deadlineMs: number;
+}
+
+export class RedisLiveness {
+  /** Where the probe travels; one channel per process, so gateways never answer each other. */
+  readonly channel = `jobstream:liveness:${randomUUID()}`;
+  private problem: string | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private probeCount = 0;
+  private echo: { token: string; arrived: () => void } | null = null;
+
+  constructor(
+    private readonly commands: RedisConnection,
+    private readonly subscriber: RedisConnection,
+    private readonly metrics: GatewayMetrics,
+    private readonly logger: Logger,
+    private readonly options: LivenessOptions,
+  ) {
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.channel && this.echo?.token === message) this.echo.arrived();
+    });
+  }
+
+  /** Subscribes to the probe channel and starts probing. */
+  async start(): Promise<void> {
+    await withDeadline(
+      this.subscriber.subscribe(this.channel),
+      this.options.deadlineMs,
+      'liveness SUBSCRIBE',
+    );
+    this.metrics.redisHealthy.set(1);
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  /** Why Redis cannot be relied on right now, or null when the last probe went round. */
+  get unhealthyReason(): string | null {
+    return this.problem;
+  }
+
+  /** A command of ours timed out elsewhere: the command connection may be deaf; probe now. */
+  commandTimedOut(): void {
+    if (this.stopped || this.timer === null) return; // a probe is under way: it will see it
+    clearTimeout(this.timer);
+    this.timer = null;
+    void this.probe();
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.probe();
+    }, this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  private async probe(): Promise<void> {
+    const startedAt = performance.now();
+    const token = `${process.pid}-${++this.probeCount}`;
+    const echoed = new Promise<void>((resolve) => (this.echo = { token, arrived: resolve }));
+    try {
+      try {
+        await withDeadline(
+          this.commands.publish(this.channel, token),
+          this.options.deadlineMs,
+          'liveness PUBLISH',
+        );
+      } catch (error) {
+        this.fail('commands', `the Redis command connection did not answer (${(error as Error).message})`);
+        return;
+      }
+      try {
+        await withDeadline(echoed, this.options.deadlineMs, 'liveness echo');
+      } catch {
+        this.fail(
+          'subscriber',
+          `the Redis subscriber did not receive a message within ${this.options.deadlineMs} ms`,
+        );
+        return;
+      }
+      if (this.problem) this.logger.warn({ was: this.problem }, 'Redis answers again');
+      this.problem = null;
+      this.metrics.redisHealthy.set(1);
+      this.metrics.livenessRoundTripSeconds.observe((performance.now() - startedAt) / 1000);
+    } finally {
+      this.echo = null;
+      this.schedule();
+    }
+  }
+
+  private fail(role: ConnectionRole, reason: string): void {
+    this.problem = reason;
+    this.metrics.redisHealthy.set(0);
+    this.metrics.livenessFailures.inc({ connection: role });
+    const connection = role === 'commands' ? this.commands : this.subscriber;
+    // Only a connection that believes it is fine needs tearing down; one already reconnecting is at it.
+    if (connection.status !== 'ready') {
+      this.logger.warn(
+        { connection: role, status: connection.status, reason },
+        'Redis liveness probe failed',
+      );
+      return;
+    }
+    this.logger.error({ connection: role, reason }, 'Redis connection is deaf; reconnecting it');
+    this.metrics.redisReconnects.inc({ connection: role });
+    connection.disconnect(true);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The gateway's two Redis connections (commands, and a subscriber for the fan-out), on a
+ * standalone Redis or a Redis Cluster, and the one rule every reply follows: nothing waits on
+ * Redis longer than the deadline. A command past it is rejected (ioredis `commandTimeout`), and
+ * the liveness check (liveness.ts) reconnects a connection that stopped answering.
+ */
+import { Cluster, Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis/client.js';
+import type { GatewayConfig } from './config.js';
+import type { Logger } from './logger.js';
+
+export type ConnectionRole = 'commands' | 'subscriber';
+
+export function connectRedis(config: GatewayConfig, role: ConnectionRole, logger: Logger): RedisConnection {
+  const common = { connectionName: `jobstream-${role}`, commandTimeout: config.redisDeadlineMs };
+  let connection: RedisConnection;
+  if (config.redisClusterNodes) {
+    const nodes = config.redisClusterNodes.map((node) => {
+      const [host, port] = node.split(':');
+      return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
+    });
+    // shardedSubscribers: SSUBSCRIBE must reach the shard that owns the channel's slot.
+    connection = new Cluster(nodes, { shardedSubscribers: true, redisOptions: common });
+  } else {
+    connection = new Redis(config.redisUrl, { ...common, maxRetriesPerRequest: 2 });
+  }
+  connection.on('error', (error: Error) =>
+    logger.warn({ err: error.message, role }, 'Redis connection error'),
+  );
+  return connection;
+}
+
+/** Rejected by `withDeadline`: Redis did not answer in time. */
+export class DeadlineError extends Error {
+  override readonly name = 'DeadlineError';
+}
+
+/** `promise`, or a DeadlineError after `ms`; the losing promise's outcome is ignored. */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineError(`${what}: Redis did not answer within ${ms} ms`)), ms);
+  });
+  promise.catch(() => undefined);
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** A reply that did not come in time (ours, or ioredis's commandTimeout). */
+export function isTimeout(error: unknown): boolean {
+  return error instanceof DeadlineError || (error instanceof Error && error.message === 'Command timed out');
+}
