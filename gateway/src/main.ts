@@ -1,18 +1,29 @@
 /**
  * `npm run gateway`: the gateway alone, configured by the environment only (DESIGN.md
- * "Configuration"). SIGTERM/SIGINT: stop accepting, close sockets with 1012, exit 0.
+ * "Configuration"). Production runs the compiled file (`node dist/gateway/src/main.js`, built by
+ * `npm run build`) as one process, so SIGTERM reaches it directly. SIGTERM/SIGINT: /readyz turns
+ * 503, then every socket is closed with 1012, then the process exits 0.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, configFromEnv } from './config.js';
 import { createLogger } from './logger.js';
 import { startGateway } from './server.js';
 
 const logger = createLogger();
-const dist = fileURLToPath(new URL('../../client/dist', import.meta.url));
+
+/** The built dashboard: beside the sources (gateway/src) or the compiled files (dist/gateway/src). */
+function dashboardDir(): string | null {
+  for (const relative of ['../../client/dist', '../../../client/dist']) {
+    const dir = fileURLToPath(new URL(relative, import.meta.url));
+    if (existsSync(join(dir, 'index.html'))) return dir;
+  }
+  return null;
+}
 
 async function main(): Promise<void> {
-  const config = configFromEnv(process.env, existsSync(dist) ? dist : null);
+  const config = configFromEnv(process.env, dashboardDir());
   const gateway = await startGateway(config, {
     logger,
     devSecret: config.devAuth ? (process.env.JWT_SECRET ?? null) : null,
@@ -25,7 +36,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    const hardStop = setTimeout(() => process.exit(1), 15_000);
+    const hardStop = setTimeout(() => process.exit(1), config.shutdownDrainMs + 15_000);
     hardStop.unref();
     void gateway.stop(10_000).then(() => process.exit(0));
   };
