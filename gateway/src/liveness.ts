@@ -11,10 +11,14 @@
  * While either is failing `/readyz` answers 503 with the reason, and every failure is counted.
  */
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { withDeadline, type ConnectionRole } from './redis-connections.js';
+
+/** The next probe after a failed one. */
+const RECHECK_MS = 500;
 
 export interface LivenessOptions {
   intervalMs: number;
@@ -71,12 +75,12 @@ export class RedisLiveness {
     void this.probe();
   }
 
-  private schedule(): void {
+  private schedule(delayMs = this.options.intervalMs): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.probe();
-    }, this.options.intervalMs);
+    }, delayMs);
     this.timer.unref();
   }
 
@@ -84,33 +88,38 @@ export class RedisLiveness {
     const startedAt = performance.now();
     const token = `${process.pid}-${++this.probeCount}`;
     const echoed = new Promise<void>((resolve) => (this.echo = { token, arrived: resolve }));
+    const { deadlineMs } = this.options;
+    let healthy = false;
     try {
+      // Both connections at once, so two deaf ones are found within one deadline, not two.
+      const [published, pinged] = await Promise.allSettled([
+        withDeadline(this.commands.publish(this.channel, token), deadlineMs, 'liveness PUBLISH'),
+        // A standalone subscriber answers PING in subscriber mode; a Cluster's PING would go
+        // through another connection, so there the echo alone speaks for the subscriber.
+        this.subscriber instanceof Redis
+          ? withDeadline(this.subscriber.ping(), deadlineMs, 'liveness PING')
+          : Promise.resolve('PONG'),
+      ]);
+      if (published.status === 'rejected')
+        this.fail('commands', `the Redis command connection did not answer (${String(published.reason)})`);
+      if (pinged.status === 'rejected')
+        this.fail('subscriber', `the Redis subscriber did not answer (${String(pinged.reason)})`);
+      if (published.status === 'rejected' || pinged.status === 'rejected') return;
       try {
-        await withDeadline(
-          this.commands.publish(this.channel, token),
-          this.options.deadlineMs,
-          'liveness PUBLISH',
-        );
-      } catch (error) {
-        this.fail('commands', `the Redis command connection did not answer (${(error as Error).message})`);
-        return;
-      }
-      try {
-        await withDeadline(echoed, this.options.deadlineMs, 'liveness echo');
+        await withDeadline(echoed, deadlineMs, 'liveness echo');
       } catch {
-        this.fail(
-          'subscriber',
-          `the Redis subscriber did not receive a message within ${this.options.deadlineMs} ms`,
-        );
+        this.fail('subscriber', `the Redis subscriber did not receive a message within ${deadlineMs} ms`);
         return;
       }
+      healthy = true;
       if (this.problem) this.logger.warn({ was: this.problem }, 'Redis answers again');
       this.problem = null;
       this.metrics.redisHealthy.set(1);
       this.metrics.livenessRoundTripSeconds.observe((performance.now() - startedAt) / 1000);
     } finally {
       this.echo = null;
-      this.schedule();
+      // After a failure, look again soon: recovery (or the other connection's state) shows at once.
+      this.schedule(healthy ? this.options.intervalMs : Math.min(this.options.intervalMs, RECHECK_MS));
     }
   }
 
