@@ -74,6 +74,13 @@ async function main(): Promise<number> {
     console.error(`jobrun: job ${id}: cancel requested; stopping ${command}`);
     forward('SIGTERM');
   });
+  // Finished without us (the gateway's reaper): stop the command; the job's status stays as set.
+  let endedElsewhere: string | null = null;
+  publisher.on('ended', (error) => {
+    endedElsewhere = error.message;
+    console.error(`jobrun: job ${id} was ended by the gateway (${error.message}); stopping ${command}`);
+    forward('SIGTERM');
+  });
 
   const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {
@@ -86,6 +93,11 @@ async function main(): Promise<number> {
   err.end();
 
   let exitCode: number;
+  if (endedElsewhere !== null) {
+    await publisher.close();
+    console.error(`jobrun: job ${id} had already ended: ${endedElsewhere}`);
+    return 1;
+  }
   if (outcome.error) {
     publisher.stderr(`jobrun: could not start ${command}: ${outcome.error.message}`);
     await publisher.finish(127, { errorMessage: `could not start ${command}: ${outcome.error.message}` });

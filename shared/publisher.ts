@@ -14,16 +14,19 @@
  * - A status change goes out after every line written before it; `flush()` and `close()`
  *   resolve once everything written so far is in Redis.
  * - From creation until the job ends it calls `jobstream_heartbeat` every `heartbeatMs` (the
- *   gateway's reaper fails a job whose runner stays silent past JOBSTREAM_RUNNER_TIMEOUT_S), and
- *   emits `cancel` once when the heartbeat reports that someone asked for the job to stop: the
- *   runner then stops its work and ends the job with `cancel()`.
+ *   gateway's reaper fails a job whose runner stays silent past JOBSTREAM_RUNNER_TIMEOUT_S).
+ * - It emits `cancel` once when someone asks the job to stop: at once from `job:{J}:control` (a
+ *   subscriber connection of its own), or from the next heartbeat's answer should that message be
+ *   missed. The runner then stops its work and ends the job with `cancel()`.
+ * - It emits `ended` when the heartbeat finds the job finished by someone else (the reaper): the
+ *   runner should stop its work; no status of its own will be accepted.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { JobstreamError } from './errors.js';
 import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
-import { jobKey } from './keys.js';
+import { controlChannel, jobKey } from './keys.js';
 import { limitLine } from './line-limit.js';
 import type { OutputStream } from './protocol.js';
 import {
@@ -69,6 +72,8 @@ export interface JobPublisherEvents {
   refused: [error: JobstreamError, lines: number];
   /** Someone asked for the job to stop (`jobstream_cancel`); emitted once. */
   cancel: [requestedAt: number];
+  /** The job was finished by someone else (the gateway's reaper); emitted once. */
+  ended: [error: JobstreamError];
 }
 
 export class JobPublisher extends EventEmitter<JobPublisherEvents> {
@@ -79,6 +84,8 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private pump: Promise<void> | null = null;
   private pendingDropNotice = 0;
   private cancelRequestedAt = 0;
+  /** Listens on job:{J}:control for a cancel (null once closed, or when no control listening). */
+  private control: Redis | null = null;
   private status: JobStatus;
   private closed = false;
   /** Lines dropped so far (buffer full while Redis was down, or refused by the library). */
@@ -112,7 +119,36 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
       connection.disconnect();
       throw error;
     }
-    return new JobPublisher(connection, job.id, 'queued', 0, options);
+    const publisher = new JobPublisher(connection, job.id, 'queued', 0, options);
+    await publisher.listenForCancel(redis);
+    return publisher;
+  }
+
+  /** Subscribes to the job's control channel, so a cancel is heard at once, not at the next beat. */
+  private async listenForCancel(redis: Redis): Promise<void> {
+    const control = redis.duplicate({ lazyConnect: true });
+    control.on('error', () => undefined); // the heartbeat still carries cancel if this one fails
+    control.on('message', (_channel: string, message: string) => {
+      try {
+        const request = JSON.parse(message) as { type?: unknown; requestedAt?: unknown };
+        if (request.type === 'cancel') this.cancelRequestedNow(Number(request.requestedAt) || Date.now());
+      } catch {
+        // not a control message of ours
+      }
+    });
+    try {
+      await control.connect();
+      await control.subscribe(controlChannel(this.jobId));
+      this.control = control;
+    } catch {
+      control.disconnect(); // heartbeats alone will carry the cancel
+    }
+  }
+
+  private cancelRequestedNow(requestedAt: number): void {
+    if (this.cancelRequestedAt !== 0 || isTerminal(this.status)) return;
+    this.cancelRequestedAt = requestedAt;
+    this.emit('cancel', requestedAt);
   }
 
   private static async connect(redis: Redis, options: JobPublisherOptions): Promise<Redis> {
@@ -183,14 +219,13 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     if (isTerminal(this.status) || this.closed) return;
     try {
       const requestedAt = await heartbeat(this.redis, this.jobId);
-      if (requestedAt > 0 && this.cancelRequestedAt === 0) {
-        this.cancelRequestedAt = requestedAt;
-        this.emit('cancel', requestedAt);
-      }
+      if (requestedAt > 0) this.cancelRequestedNow(requestedAt);
     } catch (error) {
-      if (error instanceof JobstreamError)
-        this.stopHeartbeat(); // ended or gone: nothing to keep alive
-      else this.emit('retry', error as Error);
+      if (error instanceof JobstreamError) {
+        // Finished (or gone) without us: nothing to keep alive, and the runner must know.
+        this.stopHeartbeat();
+        if (!isTerminal(this.status)) this.emit('ended', error);
+      } else this.emit('retry', error as Error);
     }
   }
 
@@ -227,6 +262,8 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     await this.flush();
     this.closed = true;
     this.stopHeartbeat();
+    this.control?.disconnect();
+    this.control = null;
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
@@ -241,6 +278,10 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private stopHeartbeat(): void {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
+    if (isTerminal(this.status)) {
+      this.control?.disconnect();
+      this.control = null;
+    }
   }
 
   private drop(count: number): void {
