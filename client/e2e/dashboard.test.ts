@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import type { Redis } from 'ioredis';
 import { JobPublisher } from '../../shared/publisher.js';
+import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
 import { signToken, type Role } from '../../shared/tokens.js';
 import { configFromEnv, type GatewayConfig } from '../../gateway/src/config.js';
@@ -148,6 +149,44 @@ describe('dashboard', () => {
     await Promise.all(publishers.map((p) => p.close()));
     await page.close();
   }, 90_000);
+
+  it('watches 70 running jobs at once: a line in every pane, and again after a gateway restart', async () => {
+    // More views than the old burst of 60 subscribes: every subscribe must be answered and held.
+    const prefix = `${redisServer.namespace()}-many`;
+    const ids = Array.from({ length: 70 }, (_, i) => `${prefix}-${i}`);
+    for (const id of ids) {
+      await createJob(redis, { id, owner: 'alice', title: id });
+      await setJobStatus(redis, id, 'running');
+      await appendLines(redis, id, [{ stream: 'stdout', line: `${id} first` }]);
+    }
+    const page = await browser.newPage();
+    await page.goto(`${gateway.url}/watch?jobs=${ids.join(',')}#token=${token('alice')}`);
+    const everyPaneHas = (seq: number) =>
+      page.waitForFunction(
+        ([all, n]) => {
+          const socket = (
+            window as unknown as {
+              __jobstream?: { store(id: string): { getSnapshot(): { lastSeq: number } } | null };
+            }
+          ).__jobstream;
+          return (all as string[]).every(
+            (id) => (socket?.store(id)?.getSnapshot().lastSeq ?? 0) >= (n as number),
+          );
+        },
+        [ids, seq] as const,
+        { timeout: 30_000 },
+      );
+    await everyPaneHas(1);
+    await page.locator(`[data-testid="pane-${ids[69]}"]`).getByText(`${ids[69]} first`).waitFor();
+
+    await gateway.stop(2000);
+    gateway = await start();
+    for (const id of ids) await appendLines(redis, id, [{ stream: 'stdout', line: `${id} second` }]);
+    await everyPaneHas(2);
+    for (const id of [ids[0]!, ids[35]!, ids[69]!]) expect(await heldSeqs(page, id)).toEqual([1, 2]);
+    for (const id of ids) await setJobStatus(redis, id, 'success');
+    await page.close();
+  }, 120_000);
 
   it('job page: merge request, folding groups, search with a count, #L permalinks', async () => {
     const publisher = await newJob('alice', 'agent run');
