@@ -1,0 +1,153 @@
+/**
+ * Guarantee 5, measured: a stalled reader costs the gateway a bounded amount of memory, not one
+ * that grows with the job. The gateway runs as a process of its own so its RSS is its own; readers
+ * stall by pausing their TCP socket (the kernel buffers fill, the gateway's send buffer fills,
+ * then the subscription keeps only its position). Afterwards the reader gets every line once.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
+import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
+import type { ServerFrame } from '../../shared/protocol.js';
+import { SECRET, token, TestClient } from './harness.js';
+
+const MB = 1024 * 1024;
+/** Lines per append: a runner streaming steadily (JobPublisher batches by time, 10 ms). */
+const BATCH_LINES = 100;
+let server: TestRedis;
+let redis: Redis;
+let gateway: ChildProcess;
+let url: string;
+
+beforeAll(async () => {
+  server = await TestRedis.start();
+  redis = server.client();
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  gateway = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
+    env: {
+      ...process.env,
+      JWT_SECRET: SECRET,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      REDIS_URL: server.url,
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_DRAIN_MS: '0',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    gateway.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${seen}`)));
+    gateway.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('jobstream gateway on')) resolve();
+    });
+  });
+}, 30_000);
+
+afterAll(async () => {
+  const exited = new Promise((resolve) => gateway.once('exit', resolve));
+  gateway.kill('SIGTERM');
+  await exited;
+  await server.stop();
+}, 20_000);
+
+function gatewayRss(): number {
+  const status = readFileSync(`/proc/${gateway.pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+const stall = (client: TestClient): Duplex => {
+  const tcp = (client.ws as unknown as { _socket: Duplex })._socket;
+  tcp.pause();
+  return tcp;
+};
+
+/** The last line has arrived (a predicate on one frame: cheap enough for 100,000 lines). */
+const lastLine =
+  (id: string, seq: number) =>
+  (f: ServerFrame): boolean =>
+    f.type === 'output' && f.jobId === id && f.lines.at(-1)?.seq === seq;
+
+/** Writes `lines` lines of ~`bytes` bytes in batches, sampling the gateway's RSS as it goes. */
+async function writeJob(id: string, lines: number, bytes: number): Promise<number> {
+  const line = 'x'.repeat(bytes - 60); // the stored entry adds its seq, ts and stream
+  let peak = 0;
+  for (let written = 0; written < lines; written += BATCH_LINES) {
+    await appendLines(
+      redis,
+      id,
+      Array.from({ length: Math.min(BATCH_LINES, lines - written) }, () => ({
+        stream: 'stdout' as const,
+        line,
+      })),
+    );
+    peak = Math.max(peak, gatewayRss());
+  }
+  return peak;
+}
+
+async function runningJob(name: string): Promise<string> {
+  const id = `${server.namespace()}-${name}`;
+  await createJob(redis, { id, owner: 'alice', title: name });
+  await setJobStatus(redis, id, 'running');
+  return id;
+}
+
+async function subscribed(id: string): Promise<TestClient> {
+  const client = await TestClient.connect(url, { token: token('alice') });
+  client.send({ type: 'subscribe', jobId: id });
+  await client.waitFor((f) => f.type === 'status');
+  return client;
+}
+
+it('a reader stalled through a 50 MB job grows gateway RSS by at most 48 MB, then gets every line once', async () => {
+  const warm = await runningJob('warm');
+  await writeJob(warm, 5000, 500); // warm up allocators and JIT so the baseline is honest
+  const id = await runningJob('stalled-50mb');
+  const reader = await subscribed(id);
+  const tcp = stall(reader);
+  const before = gatewayRss();
+  const lines = 100_000; // × 500 bytes = 50 MB, within JOBSTREAM_MAX_LINES
+  const peak = await writeJob(id, lines, 500);
+  const growth = Math.max(peak, gatewayRss()) - before;
+  console.log(`one stalled reader, 50 MB job: gateway RSS +${(growth / MB).toFixed(1)} MB`);
+  expect(growth).toBeLessThan(48 * MB);
+
+  tcp.resume();
+  await reader.waitFor(lastLine(id, lines), 60_000);
+  await setJobStatus(redis, id, 'success');
+  await reader.waitFor((f) => f.type === 'done', 20_000);
+  const seqs = reader.seqs(id);
+  expect(seqs.length).toBe(lines);
+  expect(seqs.every((seq, i) => seq === i + 1)).toBe(true);
+  reader.close();
+}, 120_000);
+
+it('200 stalled readers of one job stay under 1 MB each', async () => {
+  const id = await runningJob('stalled-200');
+  const readers = await Promise.all(Array.from({ length: 200 }, () => subscribed(id)));
+  const sockets = readers.map(stall);
+  const before = gatewayRss();
+  const lines = 20_000; // × 500 bytes = 10 MB
+  const peak = await writeJob(id, lines, 500);
+  const perReader = (Math.max(peak, gatewayRss()) - before) / readers.length;
+  console.log(`200 stalled readers, 10 MB job: gateway RSS +${(perReader / 1024).toFixed(0)} KB per reader`);
+  expect(perReader).toBeLessThan(1 * MB);
+
+  // a few of them resume and catch up exactly; the rest leave
+  const sample = readers.slice(0, 5);
+  for (const tcp of sockets) tcp.resume();
+  for (const reader of readers.slice(5)) reader.close();
+  for (const reader of sample) {
+    await reader.waitFor(lastLine(id, lines), 60_000);
+    const seqs = reader.seqs(id);
+    expect(seqs.length).toBe(lines);
+    expect(seqs.every((seq, i) => seq === i + 1)).toBe(true);
+    reader.close();
+  }
+}, 120_000);
