@@ -96,6 +96,8 @@ async function main(): Promise<void> {
       JWT_PUBLIC_KEY: undefined,
       HOST: process.env.HOST ?? '127.0.0.1',
       DEV_AUTH: '1',
+      // No load balancer to drain locally: Ctrl-C stops at once.
+      SHUTDOWN_DRAIN_MS: process.env.SHUTDOWN_DRAIN_MS ?? '0',
     },
     dist,
   );
