@@ -2,7 +2,9 @@
  * Test harness: a real gateway on port 0 over a private redis-server, and a WebSocket client
  * that records frames and lets a test await the frame it expects (events, not sleeps).
  */
+import type { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
+import { eventsChannel } from '../../shared/keys.js';
 import type { ServerFrame } from '../../shared/protocol.js';
 import { DEFAULT_LIBRARY_CONFIG } from '../../shared/redis/library.js';
 import { signToken, type Role } from '../../shared/tokens.js';
@@ -12,6 +14,16 @@ import { createLogger } from '../src/logger.js';
 import { startGateway, type Gateway } from '../src/server.js';
 
 export const SECRET = 'test-secret-0123456789';
+
+/** from, from + 1, …, to (empty when to < from). */
+export const range = (from: number, to: number): number[] =>
+  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+
+/** Redis subscribers of each job's events channel (PUBSUB NUMSUB), in the order given. */
+export async function channelSubscribers(redis: Redis, jobIds: string[]): Promise<number[]> {
+  const reply = (await redis.call('PUBSUB', 'NUMSUB', ...jobIds.map(eventsChannel))) as unknown[];
+  return reply.filter((_, i) => i % 2 === 1).map(Number);
+}
 
 export function token(sub: string, role: Role = 'user', ttlSeconds = 3600): string {
   return signToken(SECRET, { sub, role }, ttlSeconds);

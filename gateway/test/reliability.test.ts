@@ -6,15 +6,21 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
-import { eventsChannel, jobKey } from '../../shared/keys.js';
+import { jobKey } from '../../shared/keys.js';
 import type { ServerFrame } from '../../shared/protocol.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { TestRedis } from '../../shared/testing/redis-server.js';
 import { BlackHoleProxy } from '../../shared/testing/tcp-proxy.js';
-import { eventually, metric, startHarness, token, TestClient, type Harness } from './harness.js';
-
-const range = (from: number, to: number): number[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+import {
+  eventually,
+  metric,
+  startHarness,
+  token,
+  TestClient,
+  type Harness,
+  range,
+  channelSubscribers,
+} from './harness.js';
 
 async function runningJobs(redis: Redis, prefix: string, count: number, owner = 'alice'): Promise<string[]> {
   return Promise.all(
@@ -36,10 +42,8 @@ describe('nothing outlives its socket', () => {
   });
   afterAll(() => h.stop());
 
-  const numsub = async (ids: string[]): Promise<number> => {
-    const reply = (await redis.call('PUBSUB', 'NUMSUB', ...ids.map(eventsChannel))) as (string | number)[];
-    return reply.filter((_, i) => i % 2 === 1).reduce<number>((sum, n) => sum + Number(n), 0);
-  };
+  const numsub = async (ids: string[]): Promise<number> =>
+    (await channelSubscribers(redis, ids)).reduce((sum, n) => sum + n, 0);
 
   it('20 sockets × 5 subscribes closed at once leave no subscription and no Redis channel', async () => {
     const ids = await runningJobs(redis, `${h.redis.namespace()}-leak`, 5);

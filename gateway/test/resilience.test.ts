@@ -9,10 +9,7 @@ import type { Duplex } from 'node:stream';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { TestRedis } from '../../shared/testing/redis-server.js';
 import { REPLAY_PAGE_BYTES, SEND_HIGH_WATER_BYTES } from '../src/limits.js';
-import { startHarness, token, TestClient, type Harness } from './harness.js';
-
-const range = (from: number, to: number): number[] =>
-  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+import { startHarness, token, TestClient, type Harness, range } from './harness.js';
 
 describe('a slow socket', () => {
   let h: Harness;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { DoneFrame, GapFrame, StatusFrame } from '../../shared/protocol.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { startHarness, token, TestClient, type Harness } from './harness.js';
+import { startHarness, token, TestClient, type Harness, range } from './harness.js';
 
 const MAX_LINES = 300;
 let h: Harness;
@@ -28,9 +28,6 @@ async function job(owner = 'alice', lines = 0): Promise<string> {
   }
   return id;
 }
-
-const range = (from: number, to: number): number[] =>
-  Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 describe('subscribe', () => {
   it('replays all retained lines, goes live, sends done after the last line and keeps the socket open', async () => {
