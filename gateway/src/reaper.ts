@@ -94,7 +94,7 @@ export class Reaper implements FeedListener {
 
   // ---- FeedListener: keep jobs:active honest ------------------------------------------------
 
-  onFeedJob(job: FeedJob): void {
+  onFeedFrame(job: FeedJob): void {
     const update = isTerminal(job.status)
       ? this.redis.zrem(JOBS_ACTIVE, job.id)
       : this.redis.zadd(JOBS_ACTIVE, 'NX', job.createdAt, job.id);
@@ -102,8 +102,6 @@ export class Reaper implements FeedListener {
       this.logger.warn({ err: (error as Error).message, jobId: job.id }, 'could not update jobs:active'),
     );
   }
-
-  onFeedFrame(): void {}
 
   onFeedGap(): void {}
 

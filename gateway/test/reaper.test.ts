@@ -134,6 +134,24 @@ describe('the reaper', () => {
     expect(job?.errorMessage).toMatch(/cancelled on request/);
   }, 30_000);
 
+  it('reaps a job whose runner never added it to jobs:active: the gateways add it from the feed', async () => {
+    const id = `${server.namespace()}-unlisted`;
+    // What an older runner does: create the job and index it for the lists, not for the reaper.
+    const createdAt = Number(await redis.fcall('jobstream_create', 1, `job:{${id}}`, 'alice', 'unlisted'));
+    await redis.zadd(JOBS_INDEX, createdAt, id);
+    await eventually(
+      async () => (await redis.zscore(JOBS_ACTIVE, id)) === String(createdAt),
+      5000,
+      'added from the feed',
+    );
+    await eventually(
+      async () => (await getJob(redis, id))?.status === 'failed',
+      (RUNNER_TIMEOUT_S + 10) * 1000,
+      'reaped',
+    );
+    expect((await getJob(redis, id))?.errorMessage).toBe('runner lost');
+  }, 30_000);
+
   it('hands over at once when the lease holder stops', async () => {
     const holder = gateways.find((g) => g.gateway.reaper.isLeaseHolder)!;
     const other = gateways.find((g) => g !== holder)!;
