@@ -17,12 +17,12 @@ import {
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { withDeadline } from './redis-connections.js';
+import { repeatAfterEach, type Repeating } from './repeat.js';
 
 export class LibraryKeeper {
   private problem: string | null = null;
-  private timer: NodeJS.Timeout | null = null;
   private checking: Promise<void> | null = null;
-  private stopped = false;
+  private repeating: Repeating | null = null;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -35,21 +35,11 @@ export class LibraryKeeper {
   /** Starts checking; the first load (with REPLACE: this configuration wins) is the caller's. */
   start(): void {
     this.redis.on('ready', () => void this.check('reconnect'));
-    const tick = (): void => {
-      if (this.stopped) return;
-      void this.check('missing').finally(() => {
-        if (this.stopped) return;
-        this.timer = setTimeout(tick, this.options.intervalMs);
-        this.timer.unref();
-      });
-    };
-    this.timer = setTimeout(tick, this.options.intervalMs);
-    this.timer.unref();
+    this.repeating = repeatAfterEach(this.options.intervalMs, () => this.check('missing'));
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    void this.repeating?.stop();
   }
 
   /** Why the library cannot be relied on right now, or null. */

@@ -18,6 +18,7 @@ import type { RedisConnection } from '../../shared/redis/client.js';
 import { reapJob } from '../../shared/redis/functions.js';
 import type { FeedJob, FeedListener } from './fanout.js';
 import type { Logger } from './logger.js';
+import { repeatAfterEach, type Repeating } from './repeat.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** The lease's key: which process reaps. */
@@ -46,9 +47,7 @@ export class Reaper implements FeedListener {
   /** This process, as written in the lease. */
   readonly holderId = `${process.pid}-${randomUUID().slice(0, 8)}`;
   private holding = false;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private stopped = false;
+  private repeating: Repeating | null = null;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -65,23 +64,16 @@ export class Reaper implements FeedListener {
   }
 
   start(): void {
-    const tick = (): void => {
-      if (this.stopped) return;
-      this.running = this.round().finally(() => {
-        this.running = null;
-        if (this.stopped) return;
-        this.timer = setTimeout(tick, this.options.intervalMs);
-        this.timer.unref();
-      });
-    };
-    tick();
+    this.repeating = repeatAfterEach(this.options.intervalMs, () => this.round(), { runNow: true });
+  }
+
+  private get stopped(): boolean {
+    return this.repeating?.stopped ?? false;
   }
 
   /** Stops reaping and gives the lease up at once, so another process takes over without waiting. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    await this.repeating?.stop();
     if (this.holding) {
       await this.redis.eval(RELEASE_LEASE, 1, REAPER_LEASE_KEY, this.holderId).catch(() => undefined);
       this.setHolding(false);
