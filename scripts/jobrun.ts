@@ -68,9 +68,7 @@ async function main(): Promise<number> {
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   // A cancel asked for from the dashboard or the API: stop the command as Ctrl-C would.
-  let cancelRequested = false;
   publisher.on('cancel', () => {
-    cancelRequested = true;
     console.error(`jobrun: job ${id}: cancel requested; stopping ${command}`);
     forward('SIGTERM');
   });
@@ -104,7 +102,7 @@ async function main(): Promise<number> {
     exitCode = 127;
   } else if (interrupted) {
     await publisher.cancel(
-      `${cancelRequested ? 'cancelled on request' : 'interrupted'} (${outcome.signal ?? `exit code ${outcome.code}`})`,
+      `${publisher.cancelRequested > 0 ? 'cancelled on request' : 'interrupted'} (${outcome.signal ?? `exit code ${outcome.code}`})`,
     );
     exitCode = 130;
   } else if (outcome.signal) {

@@ -78,11 +78,6 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     return this.ws.bufferedAmount;
   }
 
-  /** Subscriptions held by this socket (for tests and leak checks). */
-  get subscriptionCount(): number {
-    return this.subscriptions.size;
-  }
-
   send(data: string | Buffer, lines = 0): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.ws.send(data, TEXT_FRAME);

@@ -176,3 +176,32 @@ describe('/api/jobs/:id and its output', () => {
     expect((await get(`/api/jobs/${id}/output?access_token=${token('alice')}`)).status).toBe(401);
   });
 });
+
+describe('POST /api/jobs/:id/cancel', () => {
+  const post = async (path: string, bearer: string) => {
+    const res = await fetch(`${h.gateway.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  it('asks the runner to stop: 202 with the job, the same time again; 409 once ended; 404 for others', async () => {
+    const id = `${h.redis.namespace()}-cancel`;
+    await createJob(redis, { id, owner: 'alice', title: 'to cancel' });
+    await setJobStatus(redis, id, 'running');
+
+    expect((await post(`/api/jobs/${id}/cancel`, token('mallory'))).status).toBe(404); // not hers: hidden
+    const first = await post(`/api/jobs/${id}/cancel`, token('alice'));
+    expect(first.status).toBe(202);
+    expect(first.body).toMatchObject({ id, status: 'running', cancelRequestedBy: 'alice' });
+    expect(typeof first.body.cancelRequestedAt).toBe('number');
+    const again = await post(`/api/jobs/${id}/cancel`, token('root', 'admin'));
+    expect(again.body.cancelRequestedAt).toBe(first.body.cancelRequestedAt); // the first request stands
+
+    await setJobStatus(redis, id, 'cancelled');
+    const late = await post(`/api/jobs/${id}/cancel`, token('alice'));
+    expect(late.status).toBe(409);
+    expect(late.body).toMatchObject({ error: { code: 'conflict' } });
+  });
+});
