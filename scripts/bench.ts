@@ -16,7 +16,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { WebSocket } from 'ws';
+import { countOutputLines, encodeClientFrame, peekFrameType } from '../shared/frame-peek.js';
 import { outputKey } from '../shared/keys.js';
+import { PROTOCOL } from '../shared/protocol.js';
 import { JobPublisher } from '../shared/publisher.js';
 import { appendLines, createJob, setJobStatus } from '../shared/redis/functions.js';
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../shared/redis/library.js';
@@ -236,20 +238,21 @@ async function benchReplay(redis: TestRedis): Promise<void> {
 
 function replayOnce(port: number, token: string, jobId: string, lines: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, ['jobstream.v1'], {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, [PROTOCOL], {
       headers: { authorization: `Bearer ${token}` },
     });
     let started = 0;
     let received = 0;
     ws.on('message', (data: Buffer) => {
       const text = data.toString();
-      if (text.startsWith('{"type":"hello"')) {
+      const type = peekFrameType(text);
+      if (type === 'hello') {
         started = performance.now();
-        ws.send(JSON.stringify({ type: 'subscribe', jobId }));
-      } else if (text.startsWith('{"type":"output"')) {
+        ws.send(encodeClientFrame({ type: 'subscribe', jobId }));
+      } else if (type === 'output') {
         // Counted, not parsed: the LRANGE baseline does not parse its entries either.
-        received += text.split('{"seq":').length - 1;
-      } else if (text.startsWith('{"type":"done"')) {
+        received += countOutputLines(text);
+      } else if (type === 'done') {
         const elapsed = performance.now() - started;
         ws.close();
         if (received !== lines) reject(new Error(`replayed ${received} of ${lines}`));

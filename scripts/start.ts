@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
+import { DEMO_OWNERS, DEMO_USERS } from '../shared/demo.js';
 import { signToken } from '../shared/tokens.js';
 import { TestRedis } from '../shared/testing/redis-server.js';
 import { configFromEnv } from '../gateway/src/config.js';
@@ -107,14 +108,15 @@ async function main(): Promise<void> {
   });
   const client = new Redis(redis.url);
   client.on('error', () => undefined); // the gateway logs Redis trouble once
-  const stopDemo = values['no-demo'] ? null : startDemoRunners(client, { owners: ['alice', 'bob'] });
+  const stopDemo = values['no-demo'] ? null : startDemoRunners(client, { owners: [...DEMO_OWNERS] });
 
   const base = `http://127.0.0.1:${gateway.port}`;
-  const adminLink = `${base}/#token=${signToken(secret, { sub: 'admin', role: 'admin' }, 8 * 3600)}`;
-  const userLink = `${base}/#token=${signToken(secret, { sub: 'alice' }, 8 * 3600)}`;
   console.log(`\njobstream is running at ${base}\n`);
-  console.log(`  Open as admin (sees every job, and the wall at /wall):\n    ${adminLink}\n`);
-  console.log(`  Open as alice (sees her own jobs):\n    ${userLink}\n`);
+  // An admin and one user are enough to show both views; the dev sign-in page offers them all.
+  for (const user of DEMO_USERS.slice(0, 2)) {
+    const link = `${base}/#token=${signToken(secret, { sub: user.sub, role: user.role }, 8 * 3600)}`;
+    console.log(`  Open as ${user.sub} (sees ${user.sees}):\n    ${link}\n`);
+  }
   console.log(
     stopDemo
       ? 'Demo jobs start every few seconds. Ctrl-C stops everything.'

@@ -3,11 +3,8 @@
  * `status` and `job` frames and the HTTP API carry (the job hash with numbers as numbers,
  * absent fields left out, `seq` named `lastSeq`).
  */
-import { z } from 'zod';
-
 /** Job ids are safe in keys, URLs and JSON without escaping. Anything else is refused. */
 export const JOB_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
-export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, 'job ids match [A-Za-z0-9._-]{1,128}');
 
 export const JOB_STATUSES = ['queued', 'running', 'success', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];

@@ -1,16 +1,20 @@
 /**
- * Wire protocol `jobstream.v1` (DESIGN.md): the frames as discriminated unions, the schema that
- * validates every client frame at the gateway's edge, and every error and close code in one
- * place. Used by the gateway, the browser client and the load tester alike.
+ * Wire protocol `jobstream.v1` (DESIGN.md): the frames as discriminated unions, and every error
+ * and close code in one place. Types only (no validation library), so the gateway, the browser
+ * client and the load tester all share it; the gateway validates client frames against these
+ * types in gateway/src/client-frames.ts.
  */
-import { z } from 'zod';
-import { jobIdSchema, type Job, type JobStatus } from './job.js';
+import type { Job, JobStatus } from './job.js';
 
 export const PROTOCOL = 'jobstream.v1';
 /** Browsers carry their token as a second offered subprotocol: `bearer.<jwt>`. */
 export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
 
 export type OutputStream = 'stdout' | 'stderr';
+
+/** The `role` claim of a token: a user sees its own jobs, an admin every job. */
+export const ROLES = ['user', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
 
 /** One entry of `job:{J}:output`, and one line of an `output` frame. */
 export interface OutputLine {
@@ -21,28 +25,33 @@ export interface OutputLine {
 }
 
 // ---- client → server -------------------------------------------------------------------------
+// (validated at the gateway's edge by gateway/src/client-frames.ts, which the browser never loads)
 
-const seqNumber = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-
-export const clientFrameSchema = z.discriminatedUnion('type', [
-  z
-    .object({
-      type: z.literal('subscribe'),
-      jobId: jobIdSchema,
-      since: seqNumber.optional(),
-      tail: seqNumber.optional(),
-    })
-    .refine((frame) => frame.since === undefined || frame.tail === undefined, {
-      message: 'a subscribe names at most one of since and tail',
-    }),
-  z.object({ type: z.literal('unsubscribe'), jobId: jobIdSchema }),
-  z.object({ type: z.literal('watch'), topic: z.literal('jobs') }),
-  z.object({ type: z.literal('unwatch'), topic: z.literal('jobs') }),
-  z.object({ type: z.literal('auth'), token: z.string().min(1).max(16_384) }),
-  z.object({ type: z.literal('ping'), id: z.union([z.number(), z.string().max(256)]).optional() }),
-]);
-export type ClientFrame = z.infer<typeof clientFrameSchema>;
-export type SubscribeFrame = Extract<ClientFrame, { type: 'subscribe' }>;
+export interface SubscribeFrame {
+  type: 'subscribe';
+  jobId: string;
+  /** Only lines with seq > since. At most one of since and tail. */
+  since?: number;
+  /** Only the last `tail` lines (0: only new ones). */
+  tail?: number;
+}
+export interface UnsubscribeFrame {
+  type: 'unsubscribe';
+  jobId: string;
+}
+export interface WatchFrame {
+  type: 'watch' | 'unwatch';
+  topic: 'jobs';
+}
+export interface AuthFrame {
+  type: 'auth';
+  token: string;
+}
+export interface PingFrame {
+  type: 'ping';
+  id?: number | string;
+}
+export type ClientFrame = SubscribeFrame | UnsubscribeFrame | WatchFrame | AuthFrame | PingFrame;
 
 // ---- server → client -------------------------------------------------------------------------
 
@@ -157,6 +166,10 @@ export const CLOSE_CODES = {
   invalidPayload: 1007,
   /** The token expired and no `auth` frame replaced it: get a new token, then reconnect. */
   tokenExpired: 4001,
-  /** A dead connection: no pong to the protocol-level ping. */
-  goingAway: 1001,
+  /** The client closed on purpose (signed out, left the page). */
+  normal: 1000,
+  /** Never sent: what a browser reports when the connection dropped without a close frame. */
+  abnormal: 1006,
+  /** Sent by the browser client when its `ping` went unanswered for a whole interval. */
+  noPong: 4000,
 } as const;

@@ -4,8 +4,9 @@
  */
 import { createSecretKey } from 'node:crypto';
 import jwt from 'jsonwebtoken';
+import type { Role } from './protocol.js';
 
-export type Role = 'user' | 'admin';
+export type { Role };
 export interface TokenClaims {
   sub: string;
   role?: Role;

@@ -1,13 +1,14 @@
 /** HTTP API calls and react-query option factories (one place that knows the URLs). */
 import { queryOptions } from '@tanstack/react-query';
 import type { Job, JobStatus } from '../../shared/job.js';
-import type { OutputLine } from '../../shared/protocol.js';
+import type { ErrorCode, OutputLine, Role } from '../../shared/protocol.js';
 import { getToken } from './auth.js';
 
 export class ApiError extends Error {
   constructor(
     readonly status: number,
-    readonly code: string,
+    /** The API's error code; null when the answer was not one of ours (a proxy's page, say). */
+    readonly code: ErrorCode | null,
     message: string,
   ) {
     super(message);
@@ -16,9 +17,11 @@ export class ApiError extends Error {
 
 async function api<T>(path: string): Promise<T> {
   const res = await fetch(path, { headers: { authorization: `Bearer ${getToken() ?? ''}` } });
-  const body = (await res.json().catch(() => null)) as { error?: { code: string; message: string } } | null;
+  const body = (await res.json().catch(() => null)) as {
+    error?: { code: ErrorCode; message: string };
+  } | null;
   if (!res.ok)
-    throw new ApiError(res.status, body?.error?.code ?? 'error', body?.error?.message ?? res.statusText);
+    throw new ApiError(res.status, body?.error?.code ?? null, body?.error?.message ?? res.statusText);
   return body as T;
 }
 
@@ -48,7 +51,7 @@ export const devAuthQuery = () =>
     queryKey: ['dev'],
     queryFn: () =>
       fetch('/api/dev').then((r) =>
-        r.ok ? (r.json() as Promise<{ users: { sub: string; role: string }[] }>) : null,
+        r.ok ? (r.json() as Promise<{ users: { sub: string; role: Role }[] }>) : null,
       ),
     retry: false,
   });

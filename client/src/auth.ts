@@ -2,6 +2,7 @@
  * The tab's token: taken from the address's `#token=<jwt>` fragment (then removed from the
  * address bar), kept in session storage for the tab, never in a cookie.
  */
+import type { Role } from '../../shared/protocol.js';
 import { jwtClaims } from './jwt.js';
 
 const KEY = 'jobstream.token';
@@ -24,7 +25,7 @@ export const clearToken = (): void => sessionStorage.removeItem(KEY);
 
 export interface Claims {
   sub: string;
-  role: 'user' | 'admin';
+  role: Role;
   exp: number;
 }
 

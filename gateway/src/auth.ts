@@ -4,18 +4,19 @@
  */
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
+import { ROLES, type Role } from '../../shared/protocol.js';
 import type { JwtConfig } from './config.js';
 
 export interface Principal {
   sub: string;
-  role: 'user' | 'admin';
+  role: Role;
   /** Expiry, ms since the epoch. */
   expiresAt: number;
 }
 
 const claimsSchema = z.object({
   sub: z.string().min(1).max(256),
-  role: z.enum(['user', 'admin']).default('user'),
+  role: z.enum(ROLES).default('user'),
   exp: z.number(),
 });
 

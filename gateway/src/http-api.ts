@@ -8,10 +8,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { z } from 'zod';
-import { jobIdSchema, JOB_STATUSES, type Job } from '../../shared/job.js';
-import type { ErrorCode, OutputLine } from '../../shared/protocol.js';
+import { JOB_STATUSES, type Job } from '../../shared/job.js';
+import { jobIdSchema } from './client-frames.js';
+import { ROLES, type ErrorCode, type OutputLine } from '../../shared/protocol.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import { loadedLibrary, LIBRARY_VERSION } from '../../shared/redis/library.js';
+import { DEMO_USERS } from '../../shared/demo.js';
 import { signToken } from '../../shared/tokens.js';
 import { AuthError, bearerToken, maySee, verifyToken, type Principal } from './auth.js';
 import type { GatewayConfig } from './config.js';
@@ -68,7 +70,7 @@ const outputQuery = z.object({
 });
 const devTokenQuery = z.object({
   sub: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
-  role: z.enum(['user', 'admin']).default('user'),
+  role: z.enum(ROLES).default('user'),
 });
 
 /** A query parameter given empty (`?status=&limit=`) counts as not given. */
@@ -213,10 +215,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
       throw new HttpError('not_found', 'dev sign-in is off (set DEV_AUTH)');
     res.json({
       devAuth: true,
-      users: [
-        { sub: 'alice', role: 'admin' },
-        { sub: 'bob', role: 'user' },
-      ],
+      users: DEMO_USERS.map(({ sub, role }) => ({ sub, role })),
     });
   });
 

@@ -6,6 +6,7 @@
  */
 import { isJobStatus, type JobStatus } from '../../shared/job.js';
 import type { OutputLine } from '../../shared/protocol.js';
+import { encodeFrame } from './frames.js';
 
 const SEQ_MARK = Buffer.from('{"seq":');
 const TS_MARK = Buffer.from('"ts":');
@@ -93,5 +94,5 @@ export function outputFrameFromEntries(jobId: string, entries: readonly Buffer[]
 /** The part of a published output frame from `fromSeq` on (for the replay→live overlap). */
 export function sliceOutputFrame(jobId: string, message: OutputMessage, fromSeq: number): string {
   const frame = JSON.parse(message.bytes.toString('utf8')) as { lines: OutputLine[] };
-  return JSON.stringify({ type: 'output', jobId, lines: frame.lines.filter((l) => l.seq >= fromSeq) });
+  return encodeFrame({ type: 'output', jobId, lines: frame.lines.filter((l) => l.seq >= fromSeq) });
 }

@@ -13,14 +13,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
 import { JOB_ID_PATTERN } from '../../shared/job.js';
-import {
-  clientFrameSchema,
-  CLOSE_CODES,
-  type ClientFrame,
-  type ErrorCode,
-  type ServerFrame,
-} from '../../shared/protocol.js';
+import { CLOSE_CODES, type ClientFrame, type ErrorCode, type ServerFrame } from '../../shared/protocol.js';
 import { AuthError, maySee, verifyToken, type Principal } from './auth.js';
+import { clientFrameSchema } from './client-frames.js';
 import type { JwtConfig } from './config.js';
 import type { FeedJob, FeedListener } from './fanout.js';
 import { encodeFrame, errorFrame, notFoundFrame } from './frames.js';

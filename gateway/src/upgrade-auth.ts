@@ -3,7 +3,7 @@
  * origin (403) → subprotocol `jobstream.v1` offered (400) → token (401) → sockets per user (429).
  * A refused upgrade gets a plain HTTP answer with a JSON body and the TCP socket is destroyed.
  */
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { BEARER_SUBPROTOCOL_PREFIX, PROTOCOL, type ErrorCode } from '../../shared/protocol.js';
 import { AuthError, bearerToken, verifyToken, type Principal } from './auth.js';
@@ -12,15 +12,6 @@ import type { GatewayConfig } from './config.js';
 export type UpgradeDecision =
   | { ok: true; principal: Principal }
   | { ok: false; status: 400 | 401 | 403 | 404 | 429; code: ErrorCode; message: string };
-
-const STATUS_TEXT: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  429: 'Too Many Requests',
-  503: 'Service Unavailable',
-};
 
 export function offeredSubprotocols(request: IncomingMessage): string[] {
   const header = request.headers['sec-websocket-protocol'];
@@ -76,7 +67,7 @@ export function decideUpgrade(
 export function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\n` +
       'Connection: close\r\nContent-Type: application/json\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     () => socket.destroy(),

@@ -6,6 +6,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { build, type Histogram } from 'hdr-histogram-js';
 import { WebSocket } from 'ws';
+import { encodeClientFrame, peekErrorCode, peekFrameType } from '../../shared/frame-peek.js';
+import { PROTOCOL } from '../../shared/protocol.js';
 
 export const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 export const benchLine = (): string => `bench ${nowMicros()}`;
@@ -75,7 +77,7 @@ export class LoadClients {
     const localAddress = localAddresses?.[i % localAddresses.length];
     const ws =
       target === 'gateway'
-        ? new WebSocket(`${url}/ws`, ['jobstream.v1'], {
+        ? new WebSocket(`${url}/ws`, [PROTOCOL], {
             headers: { authorization: `Bearer ${token!(i)}` },
             perMessageDeflate: false,
             ...(localAddress ? { localAddress } : {}),
@@ -95,19 +97,20 @@ export class LoadClients {
       };
       ws.on('message', (data: Buffer) => {
         const text = data.toString();
+        const type = peekFrameType(text);
         if (!ready) {
-          if (target === 'gateway' && text.startsWith('{"type":"hello"')) {
-            ws.send(JSON.stringify({ type: 'subscribe', jobId, tail: 0 }));
+          if (target === 'gateway' && type === 'hello') {
+            ws.send(encodeClientFrame({ type: 'subscribe', jobId, tail: 0 }));
             return;
           }
-          if (target === 'gateway' && text.startsWith('{"type":"status"')) {
+          if (target === 'gateway' && type === 'status') {
             this.subscribed++;
             done();
             return;
           }
         }
-        if (text.startsWith('{"type":"error"')) {
-          this.error(`error frame ${/"code":"(\w+)"/.exec(text)?.[1] ?? '?'}`);
+        if (type === 'error') {
+          this.error(`error frame ${peekErrorCode(text) ?? '?'}`);
           done(); // a refused subscription is counted, not waited for
         }
         const now = nowMicros();

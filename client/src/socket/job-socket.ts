@@ -19,6 +19,7 @@ import {
   CLOSE_CODES,
   PROTOCOL,
   type ClientFrame,
+  type ErrorCode,
   type ErrorFrame,
   type ServerFrame,
 } from '../../../shared/protocol.js';
@@ -30,7 +31,7 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'offline'
 export interface JobView {
   job: Job | null;
   done: { status: JobStatus; lastSeq: number } | null;
-  error: { code: string; message: string } | null;
+  error: { code: ErrorCode; message: string } | null;
 }
 
 export interface JobSocketOptions {
@@ -59,7 +60,7 @@ interface JobEntry {
 }
 
 /** Error codes after which a subscribe is sent again by itself. */
-const RETRIED_CODES: ReadonlySet<string> = new Set(['rate_limited', 'unavailable']);
+const RETRIED_CODES: ReadonlySet<ErrorCode> = new Set(['rate_limited', 'unavailable']);
 /** After a close for flooding (1008), the first reconnect waits at least this long. */
 const POLICY_CLOSE_MIN_DELAY_MS = 5000;
 
@@ -125,7 +126,7 @@ export class JobSocket {
   close(): void {
     this.closedByUser = true;
     this.stopTimers();
-    this.ws?.close(1000);
+    this.ws?.close(CLOSE_CODES.normal);
     this.ws = null;
     this.setState('offline');
   }
@@ -365,8 +366,8 @@ export class JobSocket {
     this.pingTimer = setInterval(() => {
       if (this.awaitingPong) {
         // No answer within a whole interval: the connection is dead even if the browser has not noticed.
-        this.ws?.close(4000, 'no pong');
-        if (this.ws) this.closed(this.ws, 1006);
+        this.ws?.close(CLOSE_CODES.noPong, 'no pong');
+        if (this.ws) this.closed(this.ws, CLOSE_CODES.abnormal);
         return;
       }
       this.awaitingPong = true;

@@ -1,0 +1,30 @@
+/**
+ * Validation of everything a client sends, at the gateway's edge: the zod schemas for client
+ * frames and job ids. They live here, not in shared/, so the browser bundle never carries the
+ * validation library; the session hands every parsed frame on as the protocol's `ClientFrame`,
+ * so a schema that drifted from the type fails to compile.
+ */
+import { z } from 'zod';
+import { JOB_ID_PATTERN } from '../../shared/job.js';
+
+export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, 'job ids match [A-Za-z0-9._-]{1,128}');
+
+const seqNumber = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export const clientFrameSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('subscribe'),
+      jobId: jobIdSchema,
+      since: seqNumber.optional(),
+      tail: seqNumber.optional(),
+    })
+    .refine((frame) => frame.since === undefined || frame.tail === undefined, {
+      message: 'a subscribe names at most one of since and tail',
+    }),
+  z.object({ type: z.literal('unsubscribe'), jobId: jobIdSchema }),
+  z.object({ type: z.literal('watch'), topic: z.literal('jobs') }),
+  z.object({ type: z.literal('unwatch'), topic: z.literal('jobs') }),
+  z.object({ type: z.literal('auth'), token: z.string().min(1).max(16_384) }),
+  z.object({ type: z.literal('ping'), id: z.union([z.number(), z.string().max(256)]).optional() }),
+]);
