@@ -60,3 +60,5 @@ export const MAX_PENDING_BYTES = 256 * 1024;
 /** Lines per replay frame (and per read), and the bytes one replay frame may hold. */
 export const REPLAY_PAGE_LINES = 1000;
 export const REPLAY_PAGE_BYTES = 256 * 1024;
+/** HTTP API requests per user: generous for a dashboard, a wall against a runaway script. */
+export const HTTP_REQUEST_RATE = { perSecond: 50, burst: 200 } as const;

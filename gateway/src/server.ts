@@ -14,7 +14,7 @@ import type { GatewayConfig } from './config.js';
 import { Fanout } from './fanout.js';
 import { encodeFrame } from './frames.js';
 import { startHeartbeat } from './heartbeat.js';
-import { createHttpApi } from './http-api.js';
+import { createHttpApi } from './http/app.js';
 import { pruneIndex } from './job-list.js';
 import { LibraryKeeper } from './library-keeper.js';
 import { burstFrames, FRAMES_PER_SECOND } from './limits.js';

@@ -1,0 +1,43 @@
+/**
+ * The HTTP side of the gateway, assembled: probes and metrics without a token, the demo's dev
+ * sign-in, the job API, and the built dashboard at `/`. Errors are `{"error":{"code","message"}}`
+ * (errors.ts).
+ */
+import express from 'express';
+import type { RedisConnection } from '../../../shared/redis/client.js';
+import type { GatewayConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { GatewayMetrics } from '../metrics.js';
+import { dashboard } from './dashboard.js';
+import { devAuth } from './dev-auth.js';
+import { errorHandler, HttpError } from './errors.js';
+import { jobApi } from './jobs.js';
+import { probes } from './probes.js';
+
+export interface HttpApiDeps {
+  config: GatewayConfig;
+  redis: RedisConnection;
+  metrics: GatewayMetrics;
+  logger: Logger;
+  /** For dev sign-in tokens; only set when DEV_AUTH is on and the secret is known. */
+  devSecret: string | null;
+  /** Why this process should get no traffic now (shutting down, Redis deaf, library lost), or null. */
+  notReadyReason: () => string | null;
+}
+
+export function createHttpApi(deps: HttpApiDeps): express.Express {
+  const { config, redis, metrics, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(
+    probes({ redis, metrics, redisDeadlineMs: config.redisDeadlineMs, notReadyReason: deps.notReadyReason }),
+  );
+  app.use(devAuth(config.devAuth ? deps.devSecret : null));
+  app.use(jobApi(redis, config.jwt));
+  app.use('/api', (_req, _res, next) => next(new HttpError('not_found', 'no such API route')));
+  const site = dashboard(config.staticDir);
+  if (site) app.use(site);
+  app.use(errorHandler(logger, metrics));
+  return app;
+}

@@ -1,0 +1,74 @@
+/**
+ * HTTP errors in one place: the `{"error":{"code","message"}}` body, the status for each code,
+ * query validation that answers `bad_request`, and the error-handling middleware.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import type { z } from 'zod';
+import type { ErrorCode } from '../../../shared/protocol.js';
+import type { Logger } from '../logger.js';
+import type { GatewayMetrics } from '../metrics.js';
+
+/** The HTTP status of each error code (DESIGN.md "HTTP API"). */
+export const STATUS_OF: Record<ErrorCode, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_many_subscriptions: 429,
+  rate_limited: 429,
+  unavailable: 503,
+};
+
+/** Thrown by a route: answered with its code's status and the message as it is. */
+export class HttpError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A query parameter given empty (`?status=&limit=`) counts as not given. */
+function withoutEmpty(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
+}
+
+/** Validates a request part; a failure is `bad_request` naming the parameter. */
+export function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(withoutEmpty(value));
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new HttpError('bad_request', `${issue?.path.join('.') ?? 'query'}: ${issue?.message ?? 'invalid'}`);
+}
+
+/**
+ * Errors express and its middleware raise for a bad request (a malformed percent-encoding in the
+ * path, say) carry a 4xx `status`: the client's fault, answered 400 without a stack trace.
+ */
+function clientError(err: unknown): HttpError | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const status =
+    (err as { status?: unknown; statusCode?: unknown }).status ??
+    (err as { statusCode?: unknown }).statusCode;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return null;
+  if (err instanceof URIError)
+    return new HttpError('bad_request', 'malformed percent-encoding in the address');
+  return new HttpError('bad_request', err instanceof Error ? err.message : 'bad request');
+}
+
+/** The last middleware: known errors as they are, anything else 503 `unavailable` (and logged). */
+export function errorHandler(logger: Logger, metrics: GatewayMetrics) {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) return next(err);
+    const known = err instanceof HttpError ? err : clientError(err);
+    if (!known) logger.error({ err }, 'request failed');
+    const code: ErrorCode = known?.code ?? 'unavailable';
+    metrics.rejections.inc({ reason: code });
+    res
+      .status(STATUS_OF[code])
+      .json({ error: { code, message: known?.message ?? 'the request could not be served' } });
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * The job API (DESIGN.md "HTTP API"), behind `Authorization: Bearer` and the owner rule: a job of
+ * someone else is a 404, exactly like a missing one. Every parameter is validated.
+ */
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import { JobstreamError } from '../../../shared/errors.js';
+import { JOB_STATUSES, type Job } from '../../../shared/job.js';
+import type { OutputLine } from '../../../shared/protocol.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
+import { requestCancel } from '../../../shared/redis/functions.js';
+import { maySee } from '../auth.js';
+import { jobIdSchema } from '../client-frames.js';
+import type { JwtConfig } from '../config.js';
+import { notFoundMessage } from '../frames.js';
+import { listJobs } from '../job-list.js';
+import { joinEntries } from '../output-frames.js';
+import { readJobState, readOutput } from '../store.js';
+import { authenticator, principalOf } from './authenticate.js';
+import { HttpError, parse } from './errors.js';
+
+const listQuery = z.object({
+  status: z.enum(JOB_STATUSES).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.string().max(200).optional(),
+});
+const outputQuery = z.object({
+  since: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
+});
+
+/** Lines per read while streaming `output.txt`. */
+const DOWNLOAD_PAGE_LINES = 1000;
+
+export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
+  const router = Router();
+  const authenticate = authenticator(jwt);
+
+  /** The job named in the path, if the caller may see it; otherwise the same 404 as a missing one. */
+  async function visibleJob(req: Request): Promise<Job> {
+    const id = parse(jobIdSchema, req.params.id);
+    const state = await readJobState(redis, id);
+    if (!state || !maySee(principalOf(req), state.job.owner))
+      throw new HttpError('not_found', notFoundMessage(id));
+    return state.job;
+  }
+
+  router.get('/api/jobs', authenticate(false), async (req, res) => {
+    const query = parse(listQuery, req.query);
+    try {
+      res.json(await listJobs(redis, principalOf(req), query));
+    } catch (error) {
+      if (error instanceof RangeError) throw new HttpError('bad_request', error.message);
+      throw error;
+    }
+  });
+
+  router.get('/api/jobs/:id', authenticate(false), async (req, res) => {
+    res.json(await visibleJob(req));
+  });
+
+  router.get('/api/jobs/:id/output', authenticate(false), async (req, res) => {
+    const job = await visibleJob(req);
+    const { since, limit } = parse(outputQuery, req.query);
+    const page = await readOutput(redis, job.id, since + 1, limit);
+    // Stored entries are already JSON: joined, not re-encoded.
+    res
+      .type('application/json')
+      .send(
+        Buffer.concat([
+          Buffer.from('{"lines":['),
+          joinEntries(page.entries),
+          Buffer.from(`],"lastSeq":${page.lastSeq}}`),
+        ]),
+      );
+  });
+
+  router.post('/api/jobs/:id/cancel', authenticate(false), async (req, res) => {
+    const job = await visibleJob(req);
+    try {
+      await requestCancel(redis, job.id, principalOf(req).sub);
+    } catch (error) {
+      const code = JobstreamError.fromRedis(error)?.code;
+      if (code === 'JOB_FINISHED') throw new HttpError('conflict', `job ${job.id} has already ended`);
+      if (code === 'NOT_FOUND') throw new HttpError('not_found', notFoundMessage(job.id));
+      throw error;
+    }
+    const state = await readJobState(redis, job.id);
+    if (!state) throw new HttpError('not_found', notFoundMessage(job.id));
+    res.status(202).json(state.job);
+  });
+
+  router.get('/api/jobs/:id/output.txt', authenticate(true), async (req, res) => {
+    const job = await visibleJob(req);
+    res.type('text/plain; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="${job.id}.txt"`);
+    res.setHeader('Cache-Control', 'no-store');
+    let seq = 1;
+    for (;;) {
+      const page = await readOutput(redis, job.id, seq, DOWNLOAD_PAGE_LINES, { toSeq: job.lastSeq });
+      if (page.entries.length === 0) break;
+      const text =
+        page.entries.map((entry) => (JSON.parse(entry.toString('utf8')) as OutputLine).line).join('\n') +
+        '\n';
+      if (!res.write(text)) await new Promise((resolve) => res.once('drain', resolve));
+      if (res.destroyed) return;
+      seq = page.fromSeq + page.entries.length;
+    }
+    res.end();
+  });
+
+  return router;
+}
