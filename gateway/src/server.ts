@@ -24,6 +24,7 @@ import { GatewayMetrics } from './metrics.js';
 import { Reaper } from './reaper.js';
 import { connectRedis } from './redis-connections.js';
 import { Session } from './session.js';
+import { SocketQuota } from './socket-quota.js';
 import { decideUpgrade, refuseUpgrade } from './upgrade-auth.js';
 
 export interface GatewayOptions {
@@ -78,12 +79,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   reaper.start();
 
   const sessions = new Set<Session>();
-  const socketsPerUser = new Map<string, number>();
-  const countSocket = (sub: string, delta: number): void => {
-    const next = (socketsPerUser.get(sub) ?? 0) + delta;
-    if (next <= 0) socketsPerUser.delete(sub);
-    else socketsPerUser.set(sub, next);
-  };
+  const quota = new SocketQuota();
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -135,7 +131,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       refuseUpgrade(socket, 503, 'unavailable', 'shutting down');
       return;
     }
-    const decision = decideUpgrade(request, config, (sub) => socketsPerUser.get(sub) ?? 0);
+    const decision = decideUpgrade(request, config, (sub) => quota.count(sub));
     if (!decision.ok) {
       metrics.rejections.inc({ reason: `upgrade_${decision.status}` });
       logger.info(
@@ -146,11 +142,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return;
     }
     const { principal } = decision;
-    countSocket(principal.sub, 1); // reserved now, so a storm of upgrades cannot pass the cap
+    quota.add(principal.sub); // reserved now, so a storm of upgrades cannot pass the cap
     let accepted = false;
     // ws destroys the socket itself when the handshake is invalid: give the reservation back
     socket.once('close', () => {
-      if (!accepted) countSocket(principal.sub, -1);
+      if (!accepted) quota.remove(principal.sub);
     });
     wss.handleUpgrade(request, socket, head, (ws) => {
       accepted = true;
@@ -159,7 +155,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       metrics.sockets.set(sessions.size);
       ws.once('close', () => {
         sessions.delete(session);
-        countSocket(principal.sub, -1);
+        quota.remove(principal.sub);
         metrics.sockets.set(sessions.size);
       });
       ws.send(helloBytes);

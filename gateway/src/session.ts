@@ -12,15 +12,15 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
-import { JOB_ID_PATTERN } from '../../shared/job.js';
 import { CLOSE_CODES, type ClientFrame, type ErrorCode, type ServerFrame } from '../../shared/protocol.js';
 import { AuthError, maySee, verifyToken, type Principal } from './auth.js';
-import { clientFrameSchema } from './client-frames.js';
+import { readClientFrame } from './client-frames.js';
 import type { JwtConfig } from './config.js';
 import type { FeedJob, FeedListener } from './fanout.js';
 import { encodeFrame, errorFrame, notFoundFrame } from './frames.js';
 import type { HeartbeatTarget } from './heartbeat.js';
-import { burstFrames, FLOOD_CLOSE, FRAMES_PER_SECOND, SEND_HIGH_WATER_BYTES, TokenBucket } from './limits.js';
+import { FrameBudget, rawText, type BudgetVerdict } from './frame-budget.js';
+import { SEND_HIGH_WATER_BYTES } from './limits.js';
 import { isTimeout, withDeadline } from './redis-connections.js';
 import { readJobState } from './store.js';
 import { Subscription, type SubscriberSocket, type SubscriptionDeps } from './subscription.js';
@@ -42,12 +42,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget {
   private readonly subscriptions = new Map<string, Subscription>();
-  private readonly bucket: TokenBucket;
+  private readonly budget: FrameBudget;
   private queue: Promise<void> = Promise.resolve();
   private watchingFeed = false;
   private expiryTimer: NodeJS.Timeout | null = null;
-  private refusedInWindow = 0;
-  private windowStartedAt = 0;
   private closed = false;
   /** Protocol-level pings sent since the last pong. */
   unansweredPings = 0;
@@ -57,7 +55,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     public principal: Principal,
     private readonly deps: SessionDeps,
   ) {
-    this.bucket = new TokenBucket(FRAMES_PER_SECOND, burstFrames(deps.maxSubscriptions));
+    this.budget = new FrameBudget(deps.maxSubscriptions);
     ws.on('message', (data, isBinary) => this.receive(data, isBinary));
     ws.on('pong', () => (this.unansweredPings = 0));
     ws.on('close', () => this.cleanUp());
@@ -128,8 +126,9 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
 
   private receive(data: RawData, isBinary: boolean): void {
     if (this.closed) return;
-    if (!this.bucket.take()) {
-      this.refuseForRate(data, isBinary);
+    const verdict = this.budget.take(data, isBinary);
+    if (!verdict.accepted) {
+      this.refuse(verdict);
       return;
     }
     this.enqueue(() =>
@@ -150,69 +149,33 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
       });
   }
 
-  private refuseForRate(data: RawData, isBinary: boolean): void {
-    const now = Date.now();
-    if (now - this.windowStartedAt > FLOOD_CLOSE.windowMs) {
-      this.windowStartedAt = now;
-      this.refusedInWindow = 0;
-    }
-    this.refusedInWindow++;
+  /** Answers a frame over the budget in order, or closes a socket that keeps flooding. */
+  private refuse(verdict: Extract<BudgetVerdict, { accepted: false }>): void {
     this.deps.metrics.rejections.inc({ reason: 'rate_limited' });
-    if (this.refusedInWindow === 1) this.deps.logger.info({ user: this.user }, 'rate limited');
-    const jobId = isBinary ? undefined : subscribeJobId(data);
-    const retryAfterMs = this.bucket.msUntilNext();
-    const message = `over the frame budget (${burstFrames(this.deps.maxSubscriptions)} at once, then ${FRAMES_PER_SECOND} a second)`;
-    if (this.refusedInWindow >= FLOOD_CLOSE.refused) {
+    if (verdict.firstInWindow) this.deps.logger.info({ user: this.user }, 'rate limited');
+    if (verdict.close) {
       this.deps.logger.warn({ user: this.user }, 'closing a socket that kept flooding');
       // Said now, not queued behind the flood's own frames: the socket closes right after.
-      this.sendFrame(errorFrame('rate_limited', `${message}; still flooding, closing`, jobId, retryAfterMs));
+      this.sendFrame(verdict.answer);
       this.close(CLOSE_CODES.policyViolation, 'rate limit exceeded');
       return;
     }
-    this.enqueue(() =>
-      this.sendFrame(
-        errorFrame('rate_limited', `${message}; send it again after ${retryAfterMs} ms`, jobId, retryAfterMs),
-      ),
-    );
+    this.enqueue(() => this.sendFrame(verdict.answer));
   }
 
   private async handle(data: RawData): Promise<void> {
-    let json: unknown;
-    try {
-      json = JSON.parse(rawText(data));
-    } catch {
-      return this.reply('bad_request', 'a frame is one JSON object');
-    }
-    const parsed = clientFrameSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-      const jobId =
-        typeof (json as { jobId?: unknown })?.jobId === 'string'
-          ? (json as { jobId: string }).jobId
-          : undefined;
-      this.deps.metrics.rejections.inc({ reason: 'bad_request' });
-      return this.reply(
-        'bad_request',
-        `${where}${issue?.message ?? 'invalid frame'}`,
-        jobId !== undefined && JOB_ID_PATTERN.test(jobId) ? jobId : undefined,
-      );
-    }
-    return this.dispatch(parsed.data);
+    const read = readClientFrame(rawText(data));
+    if ('frame' in read) return this.dispatch(read.frame);
+    this.deps.metrics.rejections.inc({ reason: 'bad_request' });
+    return this.reply('bad_request', read.problem, read.jobId);
   }
 
   private async dispatch(frame: ClientFrame): Promise<void> {
     switch (frame.type) {
       case 'subscribe':
         return this.subscribe(frame.jobId, frame.since, frame.tail);
-      case 'unsubscribe': {
-        const subscription = this.subscriptions.get(frame.jobId);
-        if (subscription) {
-          subscription.close();
-          this.ended(subscription);
-        }
-        return;
-      }
+      case 'unsubscribe':
+        return this.drop(frame.jobId);
       case 'watch':
         return this.watch();
       case 'unwatch':
@@ -261,6 +224,14 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     subscription.start();
   }
 
+  /** Ends the socket's subscription to a job, if it has one. */
+  private drop(jobId: string): void {
+    const subscription = this.subscriptions.get(jobId);
+    if (!subscription) return;
+    subscription.close();
+    this.ended(subscription);
+  }
+
   /** A repeated subscribe: a fresh `status`; the stream and its position go on untouched. */
   private async answerAgain(jobId: string): Promise<void> {
     let state;
@@ -270,12 +241,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
       return this.redisFailed(error, jobId, `the status of job ${jobId}`);
     }
     if (!state || !maySee(this.principal, state.job.owner)) {
-      // Gone meanwhile (expired): the subscription ends here, as the client is told.
-      const subscription = this.subscriptions.get(jobId);
-      if (subscription) {
-        subscription.close();
-        this.ended(subscription);
-      }
+      this.drop(jobId); // gone meanwhile (expired): the subscription ends here, as the client is told
       this.sendFrame(notFoundFrame(jobId));
       return;
     }
@@ -359,22 +325,5 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     this.deps.metrics.subscriptions.dec(this.subscriptions.size);
     this.subscriptions.clear();
     if (this.watchingFeed) this.deps.fanout.unwatchFeed(this);
-  }
-}
-
-function rawText(data: RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString('utf8');
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  return Buffer.from(data).toString('utf8');
-}
-
-/** The job a refused frame subscribes to, so the refusal can name it (anything else: undefined). */
-function subscribeJobId(data: RawData): string | undefined {
-  try {
-    const frame = JSON.parse(rawText(data)) as { type?: unknown; jobId?: unknown };
-    if (frame?.type !== 'subscribe' || typeof frame.jobId !== 'string') return undefined;
-    return JOB_ID_PATTERN.test(frame.jobId) ? frame.jobId : undefined;
-  } catch {
-    return undefined;
   }
 }
