@@ -29,11 +29,12 @@ import type { RedisConnection } from '../../shared/redis/client.js';
 import { maySee, type Principal } from './auth.js';
 import type { Fanout, JobListener } from './fanout.js';
 import { notFoundFrame } from './frames.js';
-import { MAX_PENDING_BYTES, REPLAY_PAGE_BYTES, REPLAY_PAGE_LINES, SEND_HIGH_WATER_BYTES } from './limits.js';
+import { MAX_PENDING_BYTES, SEND_HIGH_WATER_BYTES } from './limits.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { outputFrameFromEntries, sliceOutputFrame, type ChannelMessage } from './output-frames.js';
-import { readJobState, readOutput } from './store.js';
+import { replayPages } from './replay.js';
+import { readJobState } from './store.js';
 
 /** What a subscription needs of its socket. */
 export interface SubscriberSocket {
@@ -277,34 +278,20 @@ export class Subscription implements JobListener {
   }
 
   private async replayToTarget(gapReason: GapReason): Promise<void> {
-    const read = (from: number) =>
-      readOutput(this.deps.redis, this.jobId, from, REPLAY_PAGE_LINES, {
-        toSeq: this.target,
-        maxBytes: REPLAY_PAGE_BYTES,
-      });
-    // One page is read ahead while the previous one is sent: the replay is not a chain of round trips.
-    let nextPage = this.nextSeq <= this.target ? read(this.nextSeq) : null;
-    try {
-      while (nextPage && !this.isEnded) {
-        const page = await nextPage;
-        if (this.isEnded) return;
-        const after = page.fromSeq + page.entries.length;
-        nextPage = page.entries.length > 0 && after <= this.target ? read(after) : null;
-        if (page.fromSeq > this.nextSeq) this.sendGap(Math.min(page.fromSeq, this.target + 1), gapReason);
-        if (page.entries.length === 0) {
-          // Nothing left in the list up to the target (expired under us): the rest is a gap.
-          if (this.nextSeq <= this.target) this.sendGap(this.target + 1, gapReason);
-          return;
-        }
-        // Never add to a send buffer that is already full: wait for the client to drain it.
-        if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
-        if (this.isEnded) return;
-        this.socket.send(outputFrameFromEntries(this.jobId, page.entries), page.entries.length);
-        this.nextSeq = after;
-        this.replayedLines += page.entries.length;
+    for await (const page of replayPages(this.deps.redis, this.jobId, this.nextSeq, this.target)) {
+      if (this.isEnded) return;
+      if (page.fromSeq > this.nextSeq) this.sendGap(Math.min(page.fromSeq, this.target + 1), gapReason);
+      if (page.entries.length === 0) {
+        // Nothing left in the list up to the target (expired under us): the rest is a gap.
+        if (this.nextSeq <= this.target) this.sendGap(this.target + 1, gapReason);
+        return;
       }
-    } finally {
-      void nextPage?.catch(() => undefined); // ended or failed meanwhile: a read in flight is dropped
+      // Never add to a send buffer that is already full: wait for the client to drain it.
+      if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
+      if (this.isEnded) return;
+      this.socket.send(outputFrameFromEntries(this.jobId, page.entries), page.entries.length);
+      this.nextSeq = page.fromSeq + page.entries.length;
+      this.replayedLines += page.entries.length;
     }
   }
 
