@@ -23,6 +23,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
+import { backoffDelay } from './backoff.js';
 import type { Redis } from 'ioredis';
 import { JobstreamError } from './errors.js';
 import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
@@ -368,6 +369,6 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
 
   private backoff(attempt: number): number {
     const { retryMinMs, retryMaxMs } = this.options;
-    return Math.min(retryMinMs * 2 ** Math.min(attempt, 16), retryMaxMs) * (0.5 + Math.random() / 2);
+    return backoffDelay({ initialMs: retryMinMs, maxMs: retryMaxMs }, attempt);
   }
 }

@@ -23,6 +23,7 @@
  * by a Redis restart or failover (guarantee 7).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '../../shared/backoff.js';
 import { isTerminal, type Job, type JobStatus } from '../../shared/job.js';
 import type { ErrorFrame, GapReason, ServerFrame } from '../../shared/protocol.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
@@ -63,8 +64,7 @@ export interface SubscribeRequest {
 }
 
 /** Backoff of a catch-up that failed on a Redis error (the subscription waits, it does not end). */
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5000;
+const CATCH_UP_RETRY = { initialMs: 100, maxMs: 5000 } as const;
 
 type Phase = 'opening' | 'syncing' | 'live' | 'ended';
 
@@ -217,7 +217,7 @@ export class Subscription implements JobListener {
               { err: (error as Error).message, jobId: this.jobId, user: this.socket.principal.sub },
               'catch-up failed on a Redis error; retrying',
             );
-          await sleep(Math.min(RETRY_MIN_MS * 2 ** failures++, RETRY_MAX_MS));
+          await sleep(backoffDelay(CATCH_UP_RETRY, failures++));
           if (this.isEnded) return;
           refresh = refresh ?? 'lagged';
           this.pendingOverflow = true; // what arrived meanwhile is re-read from the list

@@ -13,6 +13,7 @@
  *   with backoff; a socket closed for flooding (1008) reconnects after a longer backoff. It never
  *   gives up for good, and every view keeps its position.
  */
+import { backoffDelay, type Backoff } from '../../../shared/backoff.js';
 import { isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
@@ -41,7 +42,7 @@ export interface JobSocketOptions {
   refreshToken?: () => Promise<string | null>;
   maxLines?: number;
   createSocket?: (url: string, protocols: string[]) => WebSocket;
-  backoff?: { initialMs: number; maxMs: number };
+  backoff?: Backoff;
   pingIntervalMs?: number;
   random?: () => number;
 }
@@ -233,9 +234,7 @@ export class JobSocket {
   /** A refused subscribe: sent again after the server's `retryAfterMs`, or with backoff. */
   private retryLater(jobId: string, entry: JobEntry, frame: ErrorFrame): void {
     this.cancelRetry(entry);
-    const { initialMs, maxMs } = this.options.backoff;
-    const backoff = Math.min(maxMs, initialMs * 2 ** entry.refusals) * (0.5 + this.options.random() / 2);
-    entry.refusals++;
+    const backoff = backoffDelay(this.options.backoff, entry.refusals++, this.options.random);
     const delay =
       frame.code === 'rate_limited' && frame.retryAfterMs !== undefined ? frame.retryAfterMs : backoff;
     entry.retryTimer = setTimeout(() => {
@@ -352,8 +351,7 @@ export class JobSocket {
     }
     // Every other close reconnects, with backoff; after a close for flooding, a longer one.
     this.setState('reconnecting');
-    const { initialMs, maxMs } = this.options.backoff;
-    let delay = Math.min(maxMs, initialMs * 2 ** this.attempt) * (0.5 + this.options.random() / 2);
+    let delay = backoffDelay(this.options.backoff, this.attempt, this.options.random);
     if (code === CLOSE_CODES.policyViolation) delay = Math.max(delay, POLICY_CLOSE_MIN_DELAY_MS);
     this.attempt++;
     this.reconnectTimer = setTimeout(() => {
