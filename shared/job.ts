@@ -39,28 +39,24 @@ export interface Job {
   lastSeq: number;
 }
 
+/** Metadata fields a runner may set, as the function library accepts them. */
+export const METADATA_TEXT_FIELDS = ['title', 'errorMessage', 'mrUrl', 'branch'] as const;
+export const METADATA_INTEGER_FIELDS = ['linesAdded', 'linesRemoved', 'exitCode'] as const;
+
 /** Metadata a runner may set with `jobstream_create` / `jobstream_status`. */
-export interface JobMetadata {
-  title?: string;
-  errorMessage?: string;
-  linesAdded?: number;
-  linesRemoved?: number;
-  mrUrl?: string;
-  branch?: string;
-  exitCode?: number;
-}
+export type JobMetadata = { [F in (typeof METADATA_TEXT_FIELDS)[number]]?: string } & {
+  [F in (typeof METADATA_INTEGER_FIELDS)[number]]?: number;
+};
 
 const NUMERIC_FIELDS = [
   'createdAt',
   'startedAt',
   'finishedAt',
-  'linesAdded',
-  'linesRemoved',
-  'exitCode',
+  ...METADATA_INTEGER_FIELDS,
   'heartbeatAt',
   'cancelRequestedAt',
 ] as const;
-const TEXT_FIELDS = ['title', 'errorMessage', 'mrUrl', 'branch', 'cancelRequestedBy'] as const;
+const TEXT_FIELDS = [...METADATA_TEXT_FIELDS, 'cancelRequestedBy'] as const;
 
 /**
  * Turns an HGETALL reply into the job object, or null for a missing or malformed hash (a hash

@@ -9,6 +9,10 @@
     MAX_LINES        JOBSTREAM_MAX_LINES: lines kept per job (the list is trimmed to it)
     RETENTION_S      JOBSTREAM_RETENTION_S: life of a finished job's keys
     EVENTS_PUBLISH   'publish' on a standalone Redis, 'spublish' in a Redis Cluster
+    MAX_LINE_BYTES   the 16 KiB line limit (shared/line-limit.ts)
+    JOBS_FEED        the feed channel's name (shared/keys.ts)
+  The tables of statuses and fields below are checked equal to shared/job.ts by
+  shared/test/library-contract.test.ts.
 
   Every frame is published in its final wire form (DESIGN.md, protocol jobstream.v1) so that a
   gateway forwards the bytes without decoding them again.
@@ -31,8 +35,8 @@ local MAX_LINES = __MAX_LINES__
 local RETENTION_S = __RETENTION_S__
 local EVENTS_PUBLISH = '__EVENTS_PUBLISH__'
 
-local MAX_LINE_BYTES = 16384
-local JOBS_FEED = 'jobs:feed'
+local MAX_LINE_BYTES = __MAX_LINE_BYTES__
+local JOBS_FEED = '__JOBS_FEED__'
 local REPLACEMENT_CHAR = '\239\191\189' -- U+FFFD in UTF-8
 local PUSH_CHUNK = 1000 -- RPUSH arguments per call: unpack() is bounded by the Lua stack
 

@@ -8,6 +8,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
+import { JOBS_FEED } from '../keys.js';
+import { MAX_LINE_BYTES } from '../line-limit.js';
 import type { RedisConnection } from './client.js';
 
 /** Bumped whenever the Lua changes in a way that callers depend on. */
@@ -38,7 +40,9 @@ export function librarySource(config: LibraryConfig): string {
   const source = LUA_TEMPLATE.replaceAll('__LIBRARY_VERSION__', String(LIBRARY_VERSION))
     .replaceAll('__MAX_LINES__', String(config.maxLines))
     .replaceAll('__RETENTION_S__', String(config.retentionS))
-    .replaceAll('__EVENTS_PUBLISH__', config.eventsPublish);
+    .replaceAll('__EVENTS_PUBLISH__', config.eventsPublish)
+    .replaceAll('__MAX_LINE_BYTES__', String(MAX_LINE_BYTES))
+    .replaceAll('__JOBS_FEED__', JOBS_FEED);
   const leftover = /__[A-Z_]+__/.exec(source);
   if (leftover) throw new Error(`jobstream.lua has an unfilled placeholder ${leftover[0]}`);
   return source;
