@@ -13,13 +13,10 @@
  *   event) and, once Redis is back, writes a stderr line into the job saying how many were lost.
  * - A status change goes out after every line written before it; `flush()` and `close()`
  *   resolve once everything written so far is in Redis.
- * - From creation until the job ends it calls `jobstream_heartbeat` every `heartbeatMs` (the
- *   gateway's reaper fails a job whose runner stays silent past JOBSTREAM_RUNNER_TIMEOUT_S).
- * - It emits `cancel` once when someone asks the job to stop: at once from `job:{J}:control` (a
- *   subscriber connection of its own), or from the next heartbeat's answer should that message be
- *   missed. The runner then stops its work and ends the job with `cancel()`.
- * - It emits `ended` when the heartbeat finds the job finished by someone else (the reaper): the
- *   runner should stop its work; no status of its own will be accepted.
+ * - From creation until the job ends it heartbeats every `heartbeatMs` and emits `cancel` once
+ *   when someone asks the job to stop (the runner then stops its work and ends the job with
+ *   `cancel()`), and `ended` when the job was finished by someone else (the reaper): the runner
+ *   should stop its work; no status of its own will be accepted (runner-signals.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
@@ -27,18 +24,12 @@ import { backoffDelay } from './backoff.js';
 import type { Redis } from 'ioredis';
 import { JobstreamError } from './errors.js';
 import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
-import { controlChannel, jobKey } from './keys.js';
+import { jobKey } from './keys.js';
 import { limitLine } from './line-limit.js';
 import type { OutputStream } from './protocol.js';
-import {
-  appendLines,
-  createJob,
-  heartbeat,
-  setJobStatus,
-  type LineToAppend,
-  type NewJob,
-} from './redis/functions.js';
+import { appendLines, createJob, setJobStatus, type LineToAppend, type NewJob } from './redis/functions.js';
 import { ensureLibrary } from './redis/library.js';
+import { RunnerSignals } from './runner-signals.js';
 
 export interface JobPublisherOptions {
   /** How long a batch waits for more lines before it is sent. 0 sends every line on its own. */
@@ -81,12 +72,10 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private readonly options: Required<JobPublisherOptions>;
   private queue: LineToAppend[] = [];
   private lingerTimer: NodeJS.Timeout | null = null;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
   private pump: Promise<void> | null = null;
   private pendingDropNotice = 0;
-  private cancelRequestedAt = 0;
-  /** Listens on job:{J}:control for a cancel (null once closed, or when no control listening). */
-  private control: Redis | null = null;
+  /** Heartbeat and cancel (runner-signals.ts), from creation until the job ends. */
+  private signals: RunnerSignals | null = null;
   private status: JobStatus;
   private closed = false;
   /** Lines dropped so far (buffer full while Redis was down, or refused by the library). */
@@ -103,8 +92,6 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     super();
     this.options = { ...DEFAULTS, ...options };
     this.status = status;
-    // Alive from creation: a queued job whose runner died is reaped as well as a running one.
-    this.heartbeatTimer = setInterval(() => void this.beat(), this.options.heartbeatMs).unref();
   }
 
   /**
@@ -121,35 +108,17 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
       throw error;
     }
     const publisher = new JobPublisher(connection, job.id, 'queued', 0, options);
-    await publisher.listenForCancel(redis);
-    return publisher;
-  }
-
-  /** Subscribes to the job's control channel, so a cancel is heard at once, not at the next beat. */
-  private async listenForCancel(redis: Redis): Promise<void> {
-    const control = redis.duplicate({ lazyConnect: true });
-    control.on('error', () => undefined); // the heartbeat still carries cancel if this one fails
-    control.on('message', (_channel: string, message: string) => {
-      try {
-        const request = JSON.parse(message) as { type?: unknown; requestedAt?: unknown };
-        if (request.type === 'cancel') this.cancelRequestedNow(Number(request.requestedAt) || Date.now());
-      } catch {
-        // not a control message of ours
-      }
+    // Alive from creation: a queued job whose runner died is reaped as well as a running one.
+    publisher.signals = await RunnerSignals.start(connection, job.id, publisher.options.heartbeatMs, {
+      cancel: (requestedAt) => {
+        if (!isTerminal(publisher.status)) publisher.emit('cancel', requestedAt);
+      },
+      ended: (error) => {
+        if (!isTerminal(publisher.status)) publisher.emit('ended', error);
+      },
+      retry: (error) => publisher.emit('retry', error),
     });
-    try {
-      await control.connect();
-      await control.subscribe(controlChannel(this.jobId));
-      this.control = control;
-    } catch {
-      control.disconnect(); // heartbeats alone will carry the cancel
-    }
-  }
-
-  private cancelRequestedNow(requestedAt: number): void {
-    if (this.cancelRequestedAt !== 0 || isTerminal(this.status)) return;
-    this.cancelRequestedAt = requestedAt;
-    this.emit('cancel', requestedAt);
+    return publisher;
   }
 
   private static async connect(redis: Redis, options: JobPublisherOptions): Promise<Redis> {
@@ -207,27 +176,12 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   /** Marks the job running (and says it is alive at once, not only after the first interval). */
   async start(fields: JobMetadata = {}): Promise<void> {
     await this.setStatus('running', fields);
-    await this.beat();
+    await this.signals?.beat();
   }
 
-  /** A cancel was asked for (seen by a heartbeat): the time of the request, 0 when none. */
+  /** The time a cancel was asked for, 0 when none was. */
   get cancelRequested(): number {
-    return this.cancelRequestedAt;
-  }
-
-  /** One `jobstream_heartbeat`; a failure is retried by the next beat, a finished job stops them. */
-  private async beat(): Promise<void> {
-    if (isTerminal(this.status) || this.closed) return;
-    try {
-      const requestedAt = await heartbeat(this.redis, this.jobId);
-      if (requestedAt > 0) this.cancelRequestedNow(requestedAt);
-    } catch (error) {
-      if (error instanceof JobstreamError) {
-        // Finished (or gone) without us: nothing to keep alive, and the runner must know.
-        this.stopHeartbeat();
-        if (!isTerminal(this.status)) this.emit('ended', error);
-      } else this.emit('retry', error as Error);
-    }
+    return this.signals?.cancelRequested ?? 0;
   }
 
   /** Sets metadata (branch, mrUrl, linesAdded, …) without changing the status. */
@@ -262,9 +216,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
-    this.stopHeartbeat();
-    this.control?.disconnect();
-    this.control = null;
+    this.signals?.stop();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
@@ -273,16 +225,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     // A status change is idempotent (a status to itself is legal), so a lost reply is simply retried.
     this.lastSeq = await this.retrying(() => setJobStatus(this.redis, this.jobId, status, fields));
     this.status = status;
-    if (isTerminal(status)) this.stopHeartbeat();
-  }
-
-  private stopHeartbeat(): void {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = null;
-    if (isTerminal(this.status)) {
-      this.control?.disconnect();
-      this.control = null;
-    }
+    if (isTerminal(status)) this.signals?.stop();
   }
 
   private drop(count: number): void {
