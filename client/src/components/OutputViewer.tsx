@@ -7,9 +7,11 @@
  */
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { downloadUrl } from '../api.js';
-import type { JobStream } from '../hooks.js';
-import type { ViewLine } from '../socket/line-store.js';
+import { downloadUrl } from '../api/queries.js';
+import type { JobStream } from '../react/use-job-stream.js';
+import { ConnectionBadge } from './badges.js';
+import { withoutFoldedGroups } from './groups.js';
+import { LineText } from './LineText.js';
 
 export function OutputViewer({
   jobId,
@@ -209,71 +211,3 @@ function subscribeToHash(onChange: () => void): () => void {
 
 /** The seq named by a `#L123` address, or 0. */
 const highlightedSeq = (): number => Number(/^#L(\d+)$/.exec(window.location.hash)?.[1] ?? 0);
-
-/** The lines left when the folded groups' bodies are taken out (their headers stay). */
-function withoutFoldedGroups(lines: readonly ViewLine[], folded: ReadonlySet<number>): readonly ViewLine[] {
-  if (folded.size === 0) return lines;
-  const visible: ViewLine[] = [];
-  let hiding = false;
-  for (const line of lines) {
-    if (hiding) {
-      if (line.line.startsWith('::endgroup::')) hiding = false;
-      continue;
-    }
-    visible.push(line);
-    if (line.line.startsWith('::group::') && folded.has(line.seq)) hiding = true;
-  }
-  return visible;
-}
-
-/** One line's text: ANSI spans as styled spans (never innerHTML); group markers as headers. */
-export function LineText({
-  line,
-  folded,
-  onToggle,
-}: {
-  line: ViewLine;
-  folded?: boolean;
-  onToggle?: () => void;
-}) {
-  if (line.line.startsWith('::group::')) {
-    return (
-      <button className="group" onClick={onToggle} aria-expanded={!folded}>
-        {folded ? '▸' : '▾'} {line.line.slice('::group::'.length)}
-      </button>
-    );
-  }
-  if (line.line.startsWith('::endgroup::')) return <span className="group-end" />;
-  return (
-    <span className="text">
-      {line.spans.map((s, i) => (
-        <span
-          key={i}
-          style={{
-            color: s.fg ?? undefined,
-            background: s.bg ?? undefined,
-            fontWeight: s.bold ? 700 : undefined,
-          }}
-        >
-          {s.text}
-        </span>
-      ))}
-    </span>
-  );
-}
-
-export function ConnectionBadge({ state }: { state: string }) {
-  const label =
-    { open: 'connected', connecting: 'connecting…', reconnecting: 'reconnecting…', offline: 'offline' }[
-      state
-    ] ?? state;
-  return (
-    <span className={`conn conn-${state}`} data-testid="connection">
-      {label}
-    </span>
-  );
-}
-
-export function StatusBadge({ status }: { status: string }) {
-  return <span className={`badge badge-${status}`}>{status}</span>;
-}

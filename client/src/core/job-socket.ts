@@ -24,7 +24,7 @@ import {
   type ErrorFrame,
   type ServerFrame,
 } from '../../../shared/protocol.js';
-import { jwtClaims } from '../jwt.js';
+import { tokenExpiry } from './token.js';
 import { DEFAULT_MAX_LINES, LineStore } from './line-store.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'offline';
@@ -399,10 +399,4 @@ export class JobSocket {
     this.state = state;
     for (const listener of this.stateListeners) listener();
   }
-}
-
-/** The `exp` of a JWT in ms (unverified: the server verifies). */
-export function tokenExpiry(token: string): number | null {
-  const exp = jwtClaims(token)?.exp;
-  return typeof exp === 'number' ? exp * 1000 : null;
 }

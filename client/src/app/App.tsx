@@ -1,52 +1,17 @@
-import { StrictMode, useEffect, useMemo, useState, useSyncExternalStore } from 'react';
-import { createRoot } from 'react-dom/client';
+/**
+ * The dashboard: one QueryClient, one JobSocket for the tab, sign-in before anything else, and a
+ * sign-in overlay when the token is about to expire (the pages stay mounted, so every
+ * subscription keeps its position).
+ */
+import { useEffect, useMemo, useState } from 'react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { adoptTokenFromFragment, claims, clearToken, getToken } from './auth.js';
-import { ConnectionBadge } from './components/OutputViewer.js';
-import { SocketContext, useConnectionState } from './hooks.js';
-import { JobPage, JobsPage, navigate, SignInPage, WallPage, WatchPage } from './pages/pages.js';
-import { JobSocket } from './socket/job-socket.js';
-import './styles.css';
+import { JobSocket } from '../core/job-socket.js';
+import { claims, clearToken, getToken } from '../core/token.js';
+import { SignInPage } from '../pages/SignInPage.js';
+import { SocketContext } from '../react/socket-context.js';
+import { Shell } from './Shell.js';
 
-adoptTokenFromFragment();
-
-const subscribeToLocation = (cb: () => void) => {
-  window.addEventListener('popstate', cb);
-  return () => window.removeEventListener('popstate', cb);
-};
-
-function Routes() {
-  const path = useSyncExternalStore(subscribeToLocation, () => window.location.pathname);
-  const job = /^\/jobs\/([A-Za-z0-9._-]{1,128})$/.exec(path);
-  if (job) return <JobPage key={job[1]} jobId={job[1]!} />;
-  if (path === '/watch') return <WatchPage />;
-  if (path === '/wall') return <WallPage />;
-  return <JobsPage />;
-}
-
-function Shell({ onSignOut }: { onSignOut: () => void }) {
-  const state = useConnectionState();
-  const user = claims(getToken());
-  return (
-    <>
-      <nav>
-        <a href="/" onClick={(e) => (e.preventDefault(), navigate('/'))} className="brand">
-          jobstream
-        </a>
-        <a href="/wall" onClick={(e) => (e.preventDefault(), navigate('/wall'))}>
-          Wall
-        </a>
-        <span className="spacer" />
-        <ConnectionBadge state={state} />
-        <span>{user?.sub}</span>
-        <button onClick={onSignOut}>Sign out</button>
-      </nav>
-      <Routes />
-    </>
-  );
-}
-
-function App() {
+export function App() {
   const queryClient = useMemo(
     () => new QueryClient({ defaultOptions: { queries: { staleTime: 10_000, retry: 1 } } }),
     [],
@@ -103,9 +68,3 @@ function App() {
     </QueryClientProvider>
   );
 }
-
-createRoot(document.getElementById('root')!).render(
-  <StrictMode>
-    <App />
-  </StrictMode>,
-);

@@ -1,9 +1,10 @@
 /**
- * The tab's token: taken from the address's `#token=<jwt>` fragment (then removed from the
- * address bar), kept in session storage for the tab, never in a cookie.
+ * The tab's token, with no React in it: taken from the address's `#token=<jwt>` fragment (then
+ * removed from the address bar), kept in session storage, never in a cookie; and its claims,
+ * read without verifying them — the gateway verifies; the browser only needs to know who it is
+ * signed in as and when to ask for a new token.
  */
-import type { Role } from '../../shared/protocol.js';
-import { jwtClaims } from './jwt.js';
+import type { Role } from '../../../shared/protocol.js';
 
 const KEY = 'jobstream.token';
 
@@ -33,4 +34,21 @@ export function claims(token: string | null): Claims | null {
   const payload = token ? jwtClaims(token) : null;
   if (typeof payload?.sub !== 'string' || typeof payload.exp !== 'number') return null;
   return { sub: payload.sub, role: payload.role === 'admin' ? 'admin' : 'user', exp: payload.exp };
+}
+
+export function jwtClaims(token: string): Record<string, unknown> | null {
+  try {
+    const payload = token.split('.')[1];
+    if (!payload) return null;
+    const claims: unknown = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
+    return claims !== null && typeof claims === 'object' ? (claims as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The `exp` of a JWT in ms (unverified: the server verifies). */
+export function tokenExpiry(token: string): number | null {
+  const exp = jwtClaims(token)?.exp;
+  return typeof exp === 'number' ? exp * 1000 : null;
 }

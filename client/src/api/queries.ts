@@ -1,8 +1,8 @@
-/** HTTP API calls and react-query option factories (one place that knows the URLs). */
+/** HTTP API calls and react-query option factories and keys (one place that knows the URLs). */
 import { queryOptions } from '@tanstack/react-query';
-import type { Job, JobStatus } from '../../shared/job.js';
-import type { ErrorCode, OutputLine, Role } from '../../shared/protocol.js';
-import { getToken } from './auth.js';
+import type { Job, JobStatus } from '../../../shared/job.js';
+import type { ErrorCode, Role } from '../../../shared/protocol.js';
+import { getToken } from '../core/token.js';
 
 export class ApiError extends Error {
   constructor(
@@ -30,21 +30,19 @@ export interface JobList {
   next: string | null;
 }
 
+/** Every cached job list starts with this key; the second part is the status filter or 'all'. */
+export const JOB_LISTS_KEY = ['jobs'] as const;
+export const jobListKey = (status?: JobStatus) => [...JOB_LISTS_KEY, status ?? 'all'] as const;
+export const jobKey = (id: string) => ['job', id] as const;
+
 export const jobListQuery = (status?: JobStatus) =>
   queryOptions({
-    queryKey: ['jobs', status ?? 'all'],
+    queryKey: jobListKey(status),
     queryFn: () => api<JobList>(`/api/jobs?limit=200${status ? `&status=${status}` : ''}`),
   });
 
 export const jobQuery = (id: string) =>
-  queryOptions({ queryKey: ['job', id], queryFn: () => api<Job>(`/api/jobs/${encodeURIComponent(id)}`) });
-
-export const outputQuery = (id: string) =>
-  queryOptions({
-    queryKey: ['output', id],
-    queryFn: () =>
-      api<{ lines: OutputLine[]; lastSeq: number }>(`/api/jobs/${encodeURIComponent(id)}/output?limit=1000`),
-  });
+  queryOptions({ queryKey: jobKey(id), queryFn: () => api<Job>(`/api/jobs/${encodeURIComponent(id)}`) });
 
 export const devAuthQuery = () =>
   queryOptions({
@@ -56,7 +54,7 @@ export const devAuthQuery = () =>
     retry: false,
   });
 
-export async function devToken(sub: string, role: string): Promise<string> {
+export async function devToken(sub: string, role: Role): Promise<string> {
   const res = await fetch(`/api/dev/token?sub=${encodeURIComponent(sub)}&role=${role}`);
   if (!res.ok) throw new ApiError(res.status, 'unauthorized', 'dev sign-in is off');
   return ((await res.json()) as { token: string }).token;

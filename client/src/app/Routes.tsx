@@ -1,0 +1,16 @@
+/** Which page an address shows (DESIGN.md "Dashboard addresses"). */
+import { useSyncExternalStore } from 'react';
+import { JobPage } from '../pages/JobPage.js';
+import { JobsPage } from '../pages/JobsPage.js';
+import { WallPage } from '../pages/WallPage.js';
+import { WatchPage } from '../pages/WatchPage.js';
+import { subscribeToLocation } from './navigation.js';
+
+export function Routes() {
+  const path = useSyncExternalStore(subscribeToLocation, () => window.location.pathname);
+  const job = /^\/jobs\/([A-Za-z0-9._-]{1,128})$/.exec(path);
+  if (job) return <JobPage key={job[1]} jobId={job[1]!} />;
+  if (path === '/watch') return <WatchPage />;
+  if (path === '/wall') return <WallPage />;
+  return <JobsPage />;
+}

@@ -1,0 +1,28 @@
+/** The navigation bar (brand, wall, connection state, who is signed in) over the routed page. */
+import { ConnectionBadge } from '../components/badges.js';
+import { claims, getToken } from '../core/token.js';
+import { useConnectionState } from '../react/use-connection-state.js';
+import { navigate } from './navigation.js';
+import { Routes } from './Routes.js';
+
+export function Shell({ onSignOut }: { onSignOut: () => void }) {
+  const state = useConnectionState();
+  const user = claims(getToken());
+  return (
+    <>
+      <nav>
+        <a href="/" onClick={(e) => (e.preventDefault(), navigate('/'))} className="brand">
+          jobstream
+        </a>
+        <a href="/wall" onClick={(e) => (e.preventDefault(), navigate('/wall'))}>
+          Wall
+        </a>
+        <span className="spacer" />
+        <ConnectionBadge state={state} />
+        <span>{user?.sub}</span>
+        <button onClick={onSignOut}>Sign out</button>
+      </nav>
+      <Routes />
+    </>
+  );
+}

@@ -1,0 +1,62 @@
+/** One job: its metadata, merge request, failure, and the whole output live. */
+import { useQuery } from '@tanstack/react-query';
+import { jobQuery } from '../api/queries.js';
+import { StatusBadge } from '../components/badges.js';
+import { duration } from '../components/format.js';
+import { OutputViewer } from '../components/OutputViewer.js';
+import { useJobStream } from '../react/use-job-stream.js';
+import { useNow } from '../react/use-now.js';
+
+export function JobPage({ jobId }: { jobId: string }) {
+  const cached = useQuery(jobQuery(jobId));
+  const stream = useJobStream(jobId);
+  const job = stream.job ?? cached.data;
+  const now = useNow();
+  return (
+    <main className="job-page">
+      <div className="bar">
+        <h1>{job?.title ?? jobId}</h1>
+        {job && <StatusBadge status={job.status} />}
+      </div>
+      {job && (
+        <dl className="meta">
+          <dt>Owner</dt>
+          <dd>{job.owner}</dd>
+          <dt>Started</dt>
+          <dd>{job.startedAt ? new Date(job.startedAt).toLocaleString() : '–'}</dd>
+          <dt>Finished</dt>
+          <dd>{job.finishedAt ? new Date(job.finishedAt).toLocaleString() : '–'}</dd>
+          <dt>Duration</dt>
+          <dd>{duration(job, now)}</dd>
+          {job.branch && (
+            <>
+              <dt>Branch</dt>
+              <dd>{job.branch}</dd>
+            </>
+          )}
+          {(job.linesAdded !== undefined || job.linesRemoved !== undefined) && (
+            <>
+              <dt>Changes</dt>
+              <dd>
+                <span className="added">+{job.linesAdded ?? 0}</span>{' '}
+                <span className="removed">−{job.linesRemoved ?? 0}</span>
+              </dd>
+            </>
+          )}
+        </dl>
+      )}
+      {job?.status === 'success' && job.mrUrl && (
+        <a className="button mr" href={job.mrUrl} target="_blank" rel="noreferrer">
+          Open merge request
+        </a>
+      )}
+      {job?.status === 'failed' && (
+        <div className="notice error" role="alert">
+          Failed{job.exitCode !== undefined ? ` with exit code ${job.exitCode}` : ''}
+          {job.errorMessage ? `: ${job.errorMessage}` : ''}
+        </div>
+      )}
+      <OutputViewer jobId={jobId} stream={stream} />
+    </main>
+  );
+}

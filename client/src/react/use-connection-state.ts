@@ -1,0 +1,9 @@
+import { useSyncExternalStore } from 'react';
+import type { ConnectionState } from '../core/job-socket.js';
+import { useJobSocket } from './socket-context.js';
+
+/** The socket's connection state, live. */
+export function useConnectionState(): ConnectionState {
+  const socket = useJobSocket();
+  return useSyncExternalStore(socket.onStateChange, socket.getState);
+}
