@@ -1,44 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { ServerFrame } from '../../../shared/protocol.js';
 import { JobSocket } from './job-socket.js';
-
-/** A stand-in for the browser WebSocket: records what the client sends, lets the test answer. */
-class FakeSocket {
-  static all: FakeSocket[] = [];
-  readyState = 0;
-  sent: Record<string, unknown>[] = [];
-  onmessage: ((event: { data: string }) => void) | null = null;
-  onclose: ((event: { code: number }) => void) | null = null;
-  onerror: (() => void) | null = null;
-  constructor(
-    readonly url: string,
-    readonly protocols: string[],
-  ) {
-    FakeSocket.all.push(this);
-  }
-  send(data: string) {
-    this.sent.push(JSON.parse(data) as Record<string, unknown>);
-  }
-  close() {
-    this.readyState = 3;
-  }
-  open() {
-    this.readyState = 1;
-    this.deliver({
-      type: 'hello',
-      protocol: 'jobstream.v1',
-      heartbeatMs: 25_000,
-      limits: { maxSubscriptions: 200, maxFrameBytes: 65_536, framesPerSecond: 20, burstFrames: 220 },
-    });
-  }
-  deliver(frame: ServerFrame) {
-    this.onmessage?.({ data: JSON.stringify(frame) });
-  }
-  drop(code = 1006) {
-    this.readyState = 3;
-    this.onclose?.({ code });
-  }
-}
+import { FakeSocket } from './fake-socket.js';
 
 const latest = () => FakeSocket.all.at(-1)!;
 const output = (jobId: string, from: number, to: number): ServerFrame => ({

@@ -14,26 +14,19 @@
  *   gives up for good, and every view keeps its position.
  */
 import { backoffDelay, type Backoff } from '../../../shared/backoff.js';
-import { isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
+import type { Job } from '../../../shared/job.js';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
   CLOSE_CODES,
   PROTOCOL,
   type ClientFrame,
-  type ErrorCode,
-  type ErrorFrame,
   type ServerFrame,
 } from '../../../shared/protocol.js';
-import { tokenExpiry } from './token.js';
+import { ConnectionTimers } from './connection-timers.js';
+import { HeldJob, type JobView } from './held-job.js';
 import { DEFAULT_MAX_LINES, LineStore } from './line-store.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'offline';
-
-export interface JobView {
-  job: Job | null;
-  done: { status: JobStatus; lastSeq: number } | null;
-  error: { code: ErrorCode; message: string } | null;
-}
 
 export interface JobSocketOptions {
   url: string;
@@ -47,37 +40,19 @@ export interface JobSocketOptions {
   random?: () => number;
 }
 
-interface JobEntry {
-  refs: number;
-  store: LineStore;
-  view: JobView;
-  listeners: Set<() => void>;
-  /** A subscribe was sent on the current connection and has not ended (done or error). */
-  active: boolean;
-  /** A refused subscribe waiting to be sent again. */
-  retryTimer: ReturnType<typeof setTimeout> | null;
-  /** Refusals in a row, for the backoff of `unavailable`. */
-  refusals: number;
-}
-
-/** Error codes after which a subscribe is sent again by itself. */
-const RETRIED_CODES: ReadonlySet<ErrorCode> = new Set(['rate_limited', 'unavailable']);
 /** After a close for flooding (1008), the first reconnect waits at least this long. */
 const POLICY_CLOSE_MIN_DELAY_MS = 5000;
 
 export class JobSocket {
   private ws: WebSocket | null = null;
   private state: ConnectionState = 'offline';
-  private readonly jobs = new Map<string, JobEntry>();
+  private readonly jobs = new Map<string, HeldJob>();
   private readonly feedListeners = new Set<(job: Job) => void>();
   private readonly feedReadyListeners = new Set<() => void>();
   private readonly stateListeners = new Set<() => void>();
   private attempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
-  private pingTimer: ReturnType<typeof setInterval> | null = null;
-  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
-  private awaitingPong = false;
-  private pingId = 0;
+  private readonly timers = new ConnectionTimers();
   private closedByUser = false;
   private readonly options: Required<Omit<JobSocketOptions, 'refreshToken'>> &
     Pick<JobSocketOptions, 'refreshToken'>;
@@ -151,15 +126,7 @@ export class JobSocket {
   hold(jobId: string): () => void {
     let entry = this.jobs.get(jobId);
     if (!entry) {
-      entry = {
-        refs: 0,
-        store: new LineStore(this.options.maxLines),
-        view: { job: null, done: null, error: null },
-        listeners: new Set(),
-        active: false,
-        retryTimer: null,
-        refusals: 0,
-      };
+      entry = new HeldJob(this.options.maxLines);
       this.jobs.set(jobId, entry);
     }
     entry.refs++;
@@ -222,39 +189,16 @@ export class JobSocket {
     entry.refs--;
     if (entry.refs > 0) return;
     this.jobs.delete(jobId);
-    this.cancelRetry(entry);
+    entry.cancelRetry();
     if (entry.active) this.send({ type: 'unsubscribe', jobId });
   }
 
-  private cancelRetry(entry: JobEntry): void {
-    if (entry.retryTimer) clearTimeout(entry.retryTimer);
-    entry.retryTimer = null;
-  }
-
-  /** A refused subscribe: sent again after the server's `retryAfterMs`, or with backoff. */
-  private retryLater(jobId: string, entry: JobEntry, frame: ErrorFrame): void {
-    this.cancelRetry(entry);
-    const backoff = backoffDelay(this.options.backoff, entry.refusals++, this.options.random);
-    const delay =
-      frame.code === 'rate_limited' && frame.retryAfterMs !== undefined ? frame.retryAfterMs : backoff;
-    entry.retryTimer = setTimeout(() => {
-      entry.retryTimer = null;
-      if (this.jobs.get(jobId) === entry && this.state === 'open' && !entry.active)
-        this.subscribe(jobId, entry);
-    }, delay);
-  }
-
-  private subscribe(jobId: string, entry: JobEntry): void {
+  private subscribe(jobId: string, entry: HeldJob): void {
     if (entry.view.done) return; // finished: nothing more will come
-    this.cancelRetry(entry);
+    entry.cancelRetry();
     entry.active = true;
-    const held = entry.store.highestSeq;
     // Resume after the last seq held; a first look needs no more than the view keeps.
-    this.send(
-      held > 0
-        ? { type: 'subscribe', jobId, since: held }
-        : { type: 'subscribe', jobId, tail: entry.store.maxLines },
-    );
+    this.send(entry.subscribeFrame(jobId));
   }
 
   // ---- frames --------------------------------------------------------------------------------
@@ -275,7 +219,7 @@ export class JobSocket {
         this.opened(frame.heartbeatMs);
         return;
       case 'pong':
-        this.awaitingPong = false;
+        this.timers.pongReceived();
         return;
       case 'watching':
         this.feedLagged();
@@ -286,18 +230,14 @@ export class JobSocket {
       case 'error': {
         const jobId = frame.jobId;
         if (jobId === undefined) return;
-        this.updateJob(jobId, (e) => {
-          e.active = false;
-          if (RETRIED_CODES.has(frame.code)) this.retryLater(jobId, e, frame);
-          else e.view = { ...e.view, error: { code: frame.code, message: frame.message } };
+        const entry = this.jobs.get(jobId);
+        entry?.refused(frame, this.options.backoff, this.options.random, () => {
+          if (this.jobs.get(jobId) === entry && this.state === 'open') this.subscribe(jobId, entry);
         });
         return;
       }
       case 'status':
-        this.updateJob(frame.jobId, (e) => {
-          e.view = { ...e.view, job: frame.job, error: null };
-          e.refusals = 0;
-        });
+        this.jobs.get(frame.jobId)?.status(frame.job);
         return;
       case 'output':
         this.jobs.get(frame.jobId)?.store.append(frame.lines);
@@ -307,21 +247,9 @@ export class JobSocket {
         else this.jobs.get(frame.jobId)?.store.addGap(frame);
         return;
       case 'done':
-        this.updateJob(frame.jobId, (e) => {
-          e.view = { ...e.view, done: { status: frame.status, lastSeq: frame.lastSeq } };
-          if (e.view.job && !isTerminal(e.view.job.status))
-            e.view.job = { ...e.view.job, status: frame.status };
-          e.active = false;
-        });
+        this.jobs.get(frame.jobId)?.done(frame);
         return;
     }
-  }
-
-  private updateJob(jobId: string, change: (entry: JobEntry) => void): void {
-    const entry = this.jobs.get(jobId);
-    if (!entry) return;
-    change(entry);
-    for (const listener of entry.listeners) listener();
   }
 
   private opened(heartbeatMs: number): void {
@@ -329,7 +257,15 @@ export class JobSocket {
     this.setState('open');
     for (const [jobId, entry] of this.jobs) this.subscribe(jobId, entry);
     if (this.feedListeners.size > 0) this.sendWatch();
-    this.startPing(Math.min(heartbeatMs, this.options.pingIntervalMs));
+    this.timers.startPing(
+      Math.min(heartbeatMs, this.options.pingIntervalMs),
+      (id) => this.send({ type: 'ping', id }),
+      () => {
+        // No answer within a whole interval: the connection is dead even if the browser has not noticed.
+        this.ws?.close(CLOSE_CODES.noPong, 'no pong');
+        if (this.ws) this.closed(this.ws, CLOSE_CODES.abnormal);
+      },
+    );
     const token = this.options.getToken();
     if (token) this.scheduleRefresh(token);
   }
@@ -340,7 +276,7 @@ export class JobSocket {
     this.stopTimers();
     for (const entry of this.jobs.values()) {
       entry.active = false;
-      this.cancelRetry(entry);
+      entry.cancelRetry();
     }
     if (this.closedByUser) return;
     if (code === CLOSE_CODES.tokenExpired) {
@@ -360,38 +296,19 @@ export class JobSocket {
     }, delay);
   }
 
-  private startPing(intervalMs: number): void {
-    this.pingTimer = setInterval(() => {
-      if (this.awaitingPong) {
-        // No answer within a whole interval: the connection is dead even if the browser has not noticed.
-        this.ws?.close(CLOSE_CODES.noPong, 'no pong');
-        if (this.ws) this.closed(this.ws, CLOSE_CODES.abnormal);
-        return;
-      }
-      this.awaitingPong = true;
-      this.send({ type: 'ping', id: ++this.pingId });
-    }, intervalMs);
-  }
-
   private scheduleRefresh(token: string): void {
-    if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    const expiresAt = tokenExpiry(token);
-    if (expiresAt === null || !this.options.refreshToken) return;
-    const refreshIn = Math.max(0, expiresAt - Date.now() - 60_000);
-    this.refreshTimer = setTimeout(
-      () => {
-        void this.options.refreshToken?.().then((fresh) => fresh && this.sendToken(fresh));
-      },
-      Math.min(refreshIn, 2 ** 31 - 1),
+    const { refreshToken } = this.options;
+    if (!refreshToken) return;
+    this.timers.scheduleRefresh(
+      token,
+      () => void refreshToken().then((fresh) => fresh && this.sendToken(fresh)),
     );
   }
 
   private stopTimers(): void {
-    if (this.pingTimer) clearInterval(this.pingTimer);
+    this.timers.stop();
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    this.pingTimer = this.reconnectTimer = this.refreshTimer = null;
-    this.awaitingPong = false;
+    this.reconnectTimer = null;
   }
 
   private setState(state: ConnectionState): void {

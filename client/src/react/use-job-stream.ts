@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useSyncExternalStore } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import type { ConnectionState, JobView } from '../core/job-socket.js';
+import type { JobView } from '../core/held-job.js';
+import type { ConnectionState } from '../core/job-socket.js';
 import type { LineStoreSnapshot } from '../core/line-store.js';
 import { jobKey } from '../api/queries.js';
 import { useJobSocket } from './socket-context.js';
