@@ -24,10 +24,14 @@ export class AuthError extends Error {
   override readonly name = 'AuthError';
 }
 
-export function verifyToken(token: string, config: JwtConfig): Principal {
+/** Verifies a token at `now` (the gateway's clock, so tests can move time). */
+export function verifyToken(token: string, config: JwtConfig, now = Date.now()): Principal {
   let payload: unknown;
   try {
-    payload = jwt.verify(token, config.key, { algorithms: config.algorithms });
+    payload = jwt.verify(token, config.key, {
+      algorithms: config.algorithms,
+      clockTimestamp: Math.floor(now / 1000),
+    });
   } catch (error) {
     throw new AuthError(error instanceof Error ? error.message : 'invalid token');
   }

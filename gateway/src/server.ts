@@ -25,12 +25,17 @@ import { Reaper } from './reaper.js';
 import { connectRedis } from './redis-connections.js';
 import { Session } from './session.js';
 import { SocketQuota } from './socket-quota.js';
+import { systemClock, TokenExpiry, type Clock } from './token-expiry.js';
 import { decideUpgrade, refuseUpgrade } from './upgrade-auth.js';
 
 export interface GatewayOptions {
   logger?: Logger;
   /** The HS256 secret as text, for the dev sign-in route (DEV_AUTH). */
   devSecret?: string | null;
+  /** Time as the gateway sees it, for token checks (tests move it forward). */
+  clock?: Clock;
+  /** How often token expiry is checked (tests make it short). */
+  expiryTickMs?: number;
 }
 
 export interface Gateway {
@@ -79,6 +84,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   reaper.start();
 
   const sessions = new Set<Session>();
+  const clock = options.clock ?? systemClock;
+  const tokenExpiry = new TokenExpiry<Session>(
+    clock,
+    (session) => session.close(CLOSE_CODES.tokenExpired, 'token expired'),
+    options.expiryTickMs,
+  );
   const quota = new SocketQuota();
 
   const wss = new WebSocketServer({
@@ -109,6 +120,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     maxSubscriptions: config.maxSubscriptions,
     redisDeadlineMs: config.redisDeadlineMs,
     onRedisTimeout: () => liveness.commandTimedOut(),
+    clock,
+    tokenExpiry,
   };
 
   let stopping = false;
@@ -131,7 +144,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       refuseUpgrade(socket, 503, 'unavailable', 'shutting down');
       return;
     }
-    const decision = decideUpgrade(request, config, (sub) => quota.count(sub));
+    const decision = decideUpgrade(request, config, (sub) => quota.count(sub), clock.now());
     if (!decision.ok) {
       metrics.rejections.inc({ reason: `upgrade_${decision.status}` });
       logger.info(
@@ -188,6 +201,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       logger.info({ drainMs: config.shutdownDrainMs }, 'shutting down: not ready');
       if (config.shutdownDrainMs > 0) await sleep(config.shutdownDrainMs);
       stopHeartbeat();
+      tokenExpiry.stop();
       clearInterval(pruneTimer);
       liveness.stop();
       libraryKeeper.stop();

@@ -21,6 +21,7 @@ import { encodeFrame, errorFrame, notFoundFrame } from './frames.js';
 import type { HeartbeatTarget } from './heartbeat.js';
 import { FrameBudget, rawText, type BudgetVerdict } from './frame-budget.js';
 import { SEND_HIGH_WATER_BYTES } from './limits.js';
+import type { Clock, TokenExpiry } from './token-expiry.js';
 import { isTimeout, withDeadline } from './redis-connections.js';
 import { readJobState } from './store.js';
 import { Subscription, type SubscriberSocket, type SubscriptionDeps } from './subscription.js';
@@ -32,20 +33,19 @@ export interface SessionDeps extends SubscriptionDeps {
   redisDeadlineMs: number;
   /** Told when a Redis command timed out, so a deaf connection is found at once. */
   onRedisTimeout(): void;
+  /** The gateway's clock, and its one watch over token expiry (closes with 4001). */
+  clock: Clock;
+  tokenExpiry: TokenExpiry<Session>;
 }
 
 /** One options object for every send on the hot path (text frames, never binary). */
 const TEXT_FRAME = { binary: false } as const;
-
-/** setTimeout's limit; a token valid for longer is re-armed when the timer fires. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly budget: FrameBudget;
   private queue: Promise<void> = Promise.resolve();
   private watchingFeed = false;
-  private expiryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   /** Protocol-level pings sent since the last pong. */
   unansweredPings = 0;
@@ -60,7 +60,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     ws.on('pong', () => (this.unansweredPings = 0));
     ws.on('close', () => this.cleanUp());
     ws.on('error', () => undefined); // 'close' follows; nothing to add
-    this.armExpiry();
+    deps.tokenExpiry.track(this, principal.expiresAt);
   }
 
   get user(): string {
@@ -284,7 +284,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
   private replaceToken(token: string): void {
     let principal: Principal;
     try {
-      principal = verifyToken(token, this.deps.jwt);
+      principal = verifyToken(token, this.deps.jwt, this.deps.clock.now());
     } catch (error) {
       this.deps.metrics.rejections.inc({ reason: 'unauthorized' });
       return this.reply(
@@ -297,30 +297,17 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
       return this.reply('unauthorized', 'the new token names another user');
     }
     this.principal = principal;
-    this.armExpiry();
+    this.deps.tokenExpiry.track(this, principal.expiresAt);
   }
 
   private reply(code: ErrorCode, message: string, jobId?: string): void {
     this.sendFrame(errorFrame(code, message, jobId));
   }
 
-  private armExpiry(): void {
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    const remaining = this.principal.expiresAt - Date.now();
-    this.expiryTimer = setTimeout(
-      () => {
-        if (this.principal.expiresAt > Date.now()) this.armExpiry();
-        else this.close(CLOSE_CODES.tokenExpired, 'token expired');
-      },
-      Math.min(Math.max(remaining, 0), MAX_TIMER_MS),
-    );
-    this.expiryTimer.unref();
-  }
-
   private cleanUp(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.deps.tokenExpiry.untrack(this);
     for (const subscription of this.subscriptions.values()) subscription.close();
     this.deps.metrics.subscriptions.dec(this.subscriptions.size);
     this.subscriptions.clear();

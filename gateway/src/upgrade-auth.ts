@@ -25,6 +25,7 @@ export function decideUpgrade(
   request: IncomingMessage,
   config: Pick<GatewayConfig, 'allowedOrigins' | 'jwt' | 'maxSocketsPerUser'>,
   socketsOf: (sub: string) => number,
+  now = Date.now(),
 ): UpgradeDecision {
   const path = (request.url ?? '').split('?')[0];
   if (path !== '/ws')
@@ -44,7 +45,7 @@ export function decideUpgrade(
   if (!token) return { ok: false, status: 401, code: 'unauthorized', message: 'a token is required' };
   let principal: Principal;
   try {
-    principal = verifyToken(token, config.jwt);
+    principal = verifyToken(token, config.jwt, now);
   } catch (error) {
     return {
       ok: false,

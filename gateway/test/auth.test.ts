@@ -1,9 +1,16 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKeyPairSync } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import jwt from 'jsonwebtoken';
 import { configFromEnv } from '../src/config.js';
-import { startHarness, token, TestClient, upgradeStatus, SECRET, type Harness } from './harness.js';
+import {
+  startHarness,
+  token,
+  TestClient,
+  TestClock,
+  upgradeStatus,
+  SECRET,
+  type Harness,
+} from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -87,17 +94,35 @@ describe('upgrade authentication', () => {
 });
 
 describe('token lifetime on an open socket', () => {
+  // The gateway's clock is moved forward instead of waiting for a token to expire.
+  const clock = new TestClock();
+  let timed: Harness;
+  beforeAll(async () => {
+    timed = await startHarness({}, h.redis, { clock, expiryTickMs: 20 });
+  });
+  afterAll(() => timed.stop());
+  beforeEach(() => {
+    clock.skewMs = 0;
+  });
+
   it('closes with 4001 when the token expires', async () => {
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice', 'user', 2) });
-    expect(await client.waitForClose(5000)).toBe(4001);
+    const client = await TestClient.connect(timed.gateway.url, { token: token('alice', 'user', 60) });
+    client.send({ type: 'ping', id: 1 });
+    await client.waitFor((f) => f.type === 'pong');
+    expect(client.closeCode).toBeNull(); // open while the token is valid
+    clock.advance(61_000);
+    expect(await client.waitForClose(2000)).toBe(4001);
   });
 
   it('an auth frame with a fresh token of the same sub keeps the socket open', async () => {
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice', 'user', 2) });
+    const client = await TestClient.connect(timed.gateway.url, { token: token('alice', 'user', 60) });
+    // A socket that does not refresh: its 4001 shows that the expiry check ran after the jump.
+    const witness = await TestClient.connect(timed.gateway.url, { token: token('alice', 'user', 60) });
     client.send({ type: 'auth', token: token('alice', 'user', 3600) });
     client.send({ type: 'ping', id: 1 });
     await client.waitFor((f) => f.type === 'pong');
-    await sleep(2500); // outlive the first token (the point of the test)
+    clock.advance(120_000); // the first token has expired, the second has not
+    expect(await witness.waitForClose(2000)).toBe(4001);
     client.send({ type: 'ping', id: 2 });
     await client.waitFor((f) => f.type === 'pong' && f.id === 2);
     expect(client.closeCode).toBeNull();
@@ -105,13 +130,13 @@ describe('token lifetime on an open socket', () => {
   });
 
   it('refuses an auth frame that is invalid or names another sub, and changes nothing', async () => {
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice', 'user', 2) });
+    const client = await TestClient.connect(timed.gateway.url, { token: token('alice', 'user', 60) });
     client.send({ type: 'auth', token: token('mallory', 'admin', 3600) });
     client.send({ type: 'auth', token: 'nonsense' });
-    await client.waitFor((f) => f.type === 'error' && f.code === 'unauthorized');
     const errors = () => client.frames.filter((f) => f.type === 'error' && f.code === 'unauthorized');
     await client.waitFor(() => errors().length === 2);
-    expect(await client.waitForClose(5000)).toBe(4001); // the original expiry still stands
+    clock.advance(61_000);
+    expect(await client.waitForClose(2000)).toBe(4001); // the original expiry still stands
   });
 });
 

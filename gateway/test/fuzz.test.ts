@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { FrameFuzzer, type FuzzFrame } from '../../shared/testing/fuzz-frames.js';
+import { testSeed } from '../../shared/testing/seeded-random.js';
 import {
   eventually,
   metric,
@@ -19,7 +20,7 @@ import {
   range,
 } from './harness.js';
 
-const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const SEED = testSeed('FUZZ_SEED', 'fuzz');
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 10_000);
 /** Frames per fuzzing socket: within its burst, so frames are handled rather than rate-limited. */
 const PER_SOCKET = 200;
@@ -33,7 +34,6 @@ beforeAll(async () => {
 afterAll(() => h.stop());
 
 it(`survives ${FRAMES} fuzzed frames (seed ${SEED}) with no crash, no leak, and a good socket exact`, async () => {
-  console.log(`fuzz seed ${SEED} (replay: FUZZ_SEED=${SEED})`);
   const ns = h.redis.namespace();
   const live = `${ns}-live`;
   const others = [`${ns}-a`, `${ns}-b`];

@@ -11,7 +11,7 @@ import { signToken, type Role } from '../../shared/tokens.js';
 import { TestRedis } from '../../shared/testing/redis-server.js';
 import { configFromEnv, type GatewayConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { startGateway, type Gateway } from '../src/server.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../src/server.js';
 
 export const SECRET = 'test-secret-0123456789';
 
@@ -36,9 +36,19 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
+/** A clock a test moves forward (token expiry) instead of waiting. */
+export class TestClock {
+  skewMs = 0;
+  now = (): number => Date.now() + this.skewMs;
+  advance(ms: number): void {
+    this.skewMs += ms;
+  }
+}
+
 export async function startHarness(
   overrides: Partial<GatewayConfig> = {},
   redis?: TestRedis,
+  options: Pick<GatewayOptions, 'clock' | 'expiryTickMs'> = {},
 ): Promise<Harness> {
   const server = redis ?? (await TestRedis.start());
   const config: GatewayConfig = {
@@ -52,7 +62,11 @@ export async function startHarness(
     ...overrides,
   };
   config.library = { ...DEFAULT_LIBRARY_CONFIG, ...overrides.library };
-  const gateway = await startGateway(config, { logger: createLogger('silent'), devSecret: SECRET });
+  const gateway = await startGateway(config, {
+    logger: createLogger('silent'),
+    devSecret: SECRET,
+    ...options,
+  });
   return {
     redis: server,
     gateway,

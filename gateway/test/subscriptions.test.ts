@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { DoneFrame, GapFrame, StatusFrame } from '../../shared/protocol.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
+import { seededRandom, testSeed } from '../../shared/testing/seeded-random.js';
 import { startHarness, token, TestClient, type Harness, range } from './harness.js';
 
 const MAX_LINES = 300;
@@ -182,27 +183,28 @@ describe('subscribe', () => {
 
 describe('the replay→live switch under fire', () => {
   it('dozens of sockets subscribing at random moments with random positions each get exactly their range', async () => {
+    const random = seededRandom(testSeed('SWITCH_SEED', 'replay→live switch under fire'));
     const id = await job('alice', 0);
     const total = 3000;
     let written = 0;
     const writer = (async () => {
       while (written < total) {
-        const n = Math.min(1 + Math.floor(Math.random() * 20), total - written);
+        const n = Math.min(1 + Math.floor(random() * 20), total - written);
         await appendLines(
           redis,
           id,
           Array.from({ length: n }, (_, k) => ({ stream: 'stdout' as const, line: `l${written + k + 1}` })),
         );
         written += n;
-        if (Math.random() < 0.3) await new Promise((resolve) => setImmediate(resolve));
+        if (random() < 0.3) await new Promise((resolve) => setImmediate(resolve));
       }
       await setJobStatus(redis, id, 'success');
     })();
     const subscribers = Array.from({ length: 40 }, async (_, i) => {
-      await sleep(Math.random() * 400);
+      await sleep(random() * 400);
       const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
       const mode = i % 3;
-      const position = Math.floor(Math.random() * Math.max(1, written));
+      const position = Math.floor(random() * Math.max(1, written));
       const request =
         mode === 0
           ? { type: 'subscribe', jobId: id }
@@ -245,8 +247,7 @@ describe('jobs feed', () => {
     const admin = await TestClient.connect(h.gateway.url, { token: token('root', 'admin') });
     for (const c of [alice, bob, admin]) {
       c.send({ type: 'watch', topic: 'jobs' });
-      c.send({ type: 'ping', id: 'w' });
-      await c.waitFor((f) => f.type === 'pong');
+      await c.waitFor((f) => f.type === 'watching');
     }
     const mine = await job('alice');
     const theirs = await job('bob');

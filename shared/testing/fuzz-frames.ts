@@ -1,21 +1,11 @@
+import { seededRandom } from './seeded-random.js';
+
 /**
  * Random and mutated client frames for fuzzing the gateway, from a seeded generator so that any
  * failure replays exactly (print the seed, pass it back). Mostly near-valid frames — the ones
  * that reach deepest into the handlers — plus garbage, wrong types, huge numbers, unknown fields
  * and binary frames; `closing()` gives the frames that end a socket (invalid UTF-8, over 64 KiB).
  */
-
-/** mulberry32: a small, fast, seedable PRNG (good enough to drive a fuzzer, not for secrets). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type FuzzFrame = { kind: 'text'; data: string } | { kind: 'bytes'; data: Buffer; binary: boolean };
 

@@ -126,11 +126,18 @@ describe('JobSocket', () => {
     expect(latest().sent.filter((f) => f.type === 'subscribe')).toEqual([]);
   });
 
-  it('stays offline after close 4001 until a new token arrives', () => {
-    const refreshToken = jest.fn(async () => null as string | null);
+  it('stays offline after close 4001 until a new token arrives, then reconnects with it', async () => {
+    let supply: (token: string | null) => void = () => undefined;
+    let token = 'x.e30.y';
+    const refreshToken = jest.fn(
+      () =>
+        new Promise<string | null>((resolve) => {
+          supply = resolve;
+        }),
+    );
     const socket = new JobSocket({
       url: 'ws://gateway/ws',
-      getToken: () => 'x.e30.y',
+      getToken: () => token,
       refreshToken,
       createSocket: (url, protocols) => new FakeSocket(url, protocols) as unknown as WebSocket,
     });
@@ -141,6 +148,13 @@ describe('JobSocket', () => {
     expect(FakeSocket.all).toHaveLength(1);
     expect(socket.getState()).toBe('offline');
     expect(refreshToken).toHaveBeenCalled();
+    token = 'x.eyJzdWIiOiJhbGljZSJ9.fresh'; // what the person signed in with
+    supply(token);
+    await Promise.resolve(); // the promise's reaction
+    expect(FakeSocket.all).toHaveLength(2);
+    expect(latest().protocols).toEqual(['jobstream.v1', `bearer.${token}`]);
+    latest().open();
+    expect(socket.getState()).toBe('open');
   });
 
   it('declares a connection dead when a ping goes unanswered, and reconnects', () => {
