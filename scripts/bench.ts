@@ -22,7 +22,7 @@ import { PROTOCOL } from '../shared/protocol.js';
 import { JobPublisher } from '../shared/publisher.js';
 import { appendLines, createJob, setJobStatus } from '../shared/redis/functions.js';
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../shared/redis/library.js';
-import { freePort, TestRedis } from '../shared/testing/redis-server.js';
+import { freePort, PrivateRedis } from '../shared/redis/private-server.js';
 import { signToken } from '../shared/tokens.js';
 import { ROOT } from './lib/build.js';
 import { benchLine, LoadClients, percentiles } from './lib/load.js';
@@ -93,7 +93,7 @@ async function stopServer(child: ChildProcess): Promise<void> {
 type Row = Record<string, string | number>;
 const results: { scenario: string; rows: Row[] }[] = [];
 
-async function benchPublisher(redis: TestRedis): Promise<void> {
+async function benchPublisher(redis: PrivateRedis): Promise<void> {
   const client = redis.client();
   const rows: Row[] = [];
   for (const [mode, lines, options] of [
@@ -120,7 +120,7 @@ async function benchPublisher(redis: TestRedis): Promise<void> {
   results.push({ scenario: 'publisher', rows });
 }
 
-async function benchFanout(redis: TestRedis): Promise<void> {
+async function benchFanout(redis: PrivateRedis): Promise<void> {
   const sockets = Number(args.sockets);
   const jobCount = Number(args.jobs);
   const rate = Number(args.rate); // publishes per second per job
@@ -194,7 +194,7 @@ async function benchFanout(redis: TestRedis): Promise<void> {
   });
 }
 
-async function benchReplay(redis: TestRedis): Promise<void> {
+async function benchReplay(redis: PrivateRedis): Promise<void> {
   const lines = Number(args['replay-lines']);
   const client = redis.client();
   const id = 'replay-big';
@@ -276,7 +276,7 @@ function printTable(title: string, rows: Row[]): void {
 
 async function main(): Promise<void> {
   const only = new Set(args.only.split(','));
-  const redis = await TestRedis.start();
+  const redis = await PrivateRedis.start();
   try {
     await loadLibrary(redis.client(), DEFAULT_LIBRARY_CONFIG);
     if (only.has('publisher')) await benchPublisher(redis);

@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { DEMO_OWNERS, DEMO_USERS } from '../shared/demo.js';
 import { signToken } from '../shared/tokens.js';
-import { TestRedis } from '../shared/testing/redis-server.js';
+import { PrivateRedis } from '../shared/redis/private-server.js';
 import { configFromEnv } from '../gateway/src/config.js';
 import { createLogger } from '../gateway/src/logger.js';
 import { startGateway } from '../gateway/src/server.js';
@@ -48,7 +48,7 @@ function hasRedisServer(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function findRedis(): Promise<{ url: string; version: string; owned: TestRedis | null }> {
+async function findRedis(): Promise<{ url: string; version: string; owned: PrivateRedis | null }> {
   const candidates = [
     process.env.REDIS_URL,
     process.env.JOBSTREAM_REDIS_PROBE ?? 'redis://127.0.0.1:6379',
@@ -70,12 +70,12 @@ async function findRedis(): Promise<{ url: string; version: string; owned: TestR
       'no Redis answers and redis-server is not installed. Install Redis 7+ (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL.',
     );
   }
-  const owned = await TestRedis.start();
+  const owned = await PrivateRedis.start();
   return { url: owned.url, version: (await answers(owned.url)) ?? '0', owned };
 }
 
 /** A Redis this run started, so that any failure still stops it. */
-let ownedRedis: TestRedis | null = null;
+let ownedRedis: PrivateRedis | null = null;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { 'no-demo': { type: 'boolean', default: false } } });

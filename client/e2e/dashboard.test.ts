@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import type { Redis } from 'ioredis';
 import { JobPublisher } from '../../shared/publisher.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
+import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
 import { signToken, type Role } from '../../shared/tokens.js';
 import { configFromEnv, type GatewayConfig } from '../../gateway/src/config.js';
 import { createLogger } from '../../gateway/src/logger.js';
@@ -17,7 +17,7 @@ import { launchBrowser } from '../../scripts/lib/browser.js';
 import { buildDashboardIfStale } from '../../scripts/lib/build.js';
 
 const SECRET = 'e2e-secret';
-let redisServer: TestRedis;
+let redisServer: PrivateRedis;
 let redis: Redis;
 let browser: Browser;
 let config: GatewayConfig;
@@ -28,7 +28,7 @@ const start = () => startGateway(config, { logger: createLogger('silent') });
 
 beforeAll(async () => {
   const dist = buildDashboardIfStale();
-  redisServer = await TestRedis.start();
+  redisServer = await PrivateRedis.start();
   redis = redisServer.client();
   const port = await freePort();
   config = configFromEnv(

@@ -8,7 +8,7 @@ import { eventsChannel } from '../../shared/keys.js';
 import type { ServerFrame } from '../../shared/protocol.js';
 import { DEFAULT_LIBRARY_CONFIG } from '../../shared/redis/library.js';
 import { signToken, type Role } from '../../shared/tokens.js';
-import { TestRedis } from '../../shared/testing/redis-server.js';
+import { PrivateRedis } from '../../shared/redis/private-server.js';
 import { configFromEnv, type GatewayConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../src/server.js';
@@ -30,7 +30,7 @@ export function token(sub: string, role: Role = 'user', ttlSeconds = 3600): stri
 }
 
 export interface Harness {
-  redis: TestRedis;
+  redis: PrivateRedis;
   gateway: Gateway;
   config: GatewayConfig;
   stop(): Promise<void>;
@@ -47,10 +47,10 @@ export class TestClock {
 
 export async function startHarness(
   overrides: Partial<GatewayConfig> = {},
-  redis?: TestRedis,
+  redis?: PrivateRedis,
   options: Pick<GatewayOptions, 'clock' | 'expiryTickMs'> = {},
 ): Promise<Harness> {
-  const server = redis ?? (await TestRedis.start());
+  const server = redis ?? (await PrivateRedis.start());
   const config: GatewayConfig = {
     ...configFromEnv({
       JWT_SECRET: SECRET,

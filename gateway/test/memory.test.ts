@@ -10,20 +10,20 @@ import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
+import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
 import type { ServerFrame } from '../../shared/protocol.js';
 import { SECRET, token, TestClient } from './harness.js';
 
 const MB = 1024 * 1024;
 /** Lines per append: a runner streaming steadily (JobPublisher batches by time, 10 ms). */
 const BATCH_LINES = 100;
-let server: TestRedis;
+let server: PrivateRedis;
 let redis: Redis;
 let gateway: ChildProcess;
 let url: string;
 
 beforeAll(async () => {
-  server = await TestRedis.start();
+  server = await PrivateRedis.start();
   redis = server.client();
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;

@@ -5,14 +5,14 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
+import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
 import { SECRET, token, TestClient } from './harness.js';
 
-let redis: TestRedis;
+let redis: PrivateRedis;
 beforeAll(async () => {
   // The test runs what production runs: the compiled JavaScript, not the TypeScript sources.
   execFileSync('npm', ['run', '--silent', 'build:server'], { stdio: 'inherit' });
-  redis = await TestRedis.start();
+  redis = await PrivateRedis.start();
 }, 120_000);
 afterAll(() => redis.stop());
 

@@ -11,16 +11,16 @@ import { eventsChannel, JOBS_ACTIVE, JOBS_INDEX } from '../../shared/keys.js';
 import { JobPublisher } from '../../shared/publisher.js';
 import { getJob, requestCancel, setJobStatus } from '../../shared/redis/functions.js';
 import { collectMessages } from '../../shared/testing/pubsub.js';
-import { TestRedis } from '../../shared/testing/redis-server.js';
+import { PrivateRedis } from '../../shared/redis/private-server.js';
 import { pruneIndex } from '../src/job-list.js';
 import { eventually, metric, startHarness, token, TestClient, type Harness } from './harness.js';
 
 const RUNNER_TIMEOUT_S = 2;
-let server: TestRedis;
+let server: PrivateRedis;
 let redis: Redis;
 let gateways: Harness[];
 beforeAll(async () => {
-  server = await TestRedis.start();
+  server = await PrivateRedis.start();
   redis = server.client();
   const reaping = { runnerTimeoutS: RUNNER_TIMEOUT_S, cancelGraceS: 1, reaperIntervalMs: 250 };
   gateways = [await startHarness(reaping, server), await startHarness(reaping, server)];

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { jobKey } from '../../shared/keys.js';
 import type { ServerFrame } from '../../shared/protocol.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { TestRedis } from '../../shared/testing/redis-server.js';
+import { PrivateRedis } from '../../shared/redis/private-server.js';
 import { BlackHoleProxy } from '../../shared/testing/tcp-proxy.js';
 import {
   eventually,
@@ -174,10 +174,10 @@ describe('bad input at the edges', () => {
 });
 
 describe('a Redis that loses the function library', () => {
-  let server: TestRedis;
+  let server: PrivateRedis;
   let h: Harness;
   beforeAll(async () => {
-    server = await TestRedis.start(); // no persistence: a restart forgets everything
+    server = await PrivateRedis.start(); // no persistence: a restart forgets everything
     h = await startHarness({}, server);
   });
   afterAll(async () => {
@@ -202,11 +202,11 @@ describe('a Redis that loses the function library', () => {
 });
 
 describe('a Redis connection that goes silent without closing', () => {
-  let server: TestRedis;
+  let server: PrivateRedis;
   let proxy: BlackHoleProxy;
   let h: Harness;
   beforeAll(async () => {
-    server = await TestRedis.start();
+    server = await PrivateRedis.start();
     proxy = await BlackHoleProxy.start({ host: '127.0.0.1', port: server.port });
     h = await startHarness({ redisUrl: proxy.url }, server);
   });

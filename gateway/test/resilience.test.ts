@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { Duplex } from 'node:stream';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { TestRedis } from '../../shared/testing/redis-server.js';
+import { PrivateRedis } from '../../shared/redis/private-server.js';
 import { REPLAY_PAGE_BYTES, SEND_HIGH_WATER_BYTES } from '../src/limits.js';
 import { startHarness, token, TestClient, type Harness, range } from './harness.js';
 
@@ -64,10 +64,10 @@ describe('a slow socket', () => {
 });
 
 describe('a Redis restart', () => {
-  let server: TestRedis;
+  let server: PrivateRedis;
   let h: Harness;
   beforeAll(async () => {
-    server = await TestRedis.start({ aof: true });
+    server = await PrivateRedis.start({ aof: true });
     h = await startHarness({}, server);
   });
   afterAll(async () => {

@@ -8,7 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
-import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
+import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
 import { launchBrowser } from '../lib/browser.js';
 import { buildDashboardIfStale, ROOT } from '../lib/build.js';
 
@@ -102,7 +102,7 @@ async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
 
 describe('npm start', () => {
   it('uses the Redis in REDIS_URL, serves a signed-in dashboard with live demo jobs, stops cleanly', async () => {
-    const redis = await TestRedis.start();
+    const redis = await PrivateRedis.start();
     try {
       await runStart({ REDIS_URL: redis.url });
       // the demo wrote its jobs into the given Redis

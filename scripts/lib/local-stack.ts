@@ -2,7 +2,7 @@
  * A complete local stack for scripts that drive the dashboard (screenshots, the browser
  * benchmark): a private redis-server and the gateway serving the built dashboard.
  */
-import { freePort, TestRedis } from '../../shared/testing/redis-server.js';
+import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
 import { signToken, type Role } from '../../shared/tokens.js';
 import { configFromEnv } from '../../gateway/src/config.js';
 import { createLogger } from '../../gateway/src/logger.js';
@@ -10,7 +10,7 @@ import { startGateway, type Gateway } from '../../gateway/src/server.js';
 import { buildDashboardIfStale } from './build.js';
 
 export interface LocalStack {
-  redis: TestRedis;
+  redis: PrivateRedis;
   gateway: Gateway;
   /** A token for this stack's secret, valid for an hour. */
   token(sub: string, role?: Role): string;
@@ -19,7 +19,7 @@ export interface LocalStack {
 
 export async function startLocalStack(secret: string): Promise<LocalStack> {
   const dist = buildDashboardIfStale();
-  const redis = await TestRedis.start();
+  const redis = await PrivateRedis.start();
   const config = configFromEnv(
     { JWT_SECRET: secret, PORT: String(await freePort()), HOST: '127.0.0.1', REDIS_URL: redis.url },
     dist,

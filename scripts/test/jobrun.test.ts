@@ -4,13 +4,13 @@ import type { Redis } from 'ioredis';
 import type { OutputLine } from '../../shared/protocol.js';
 import { getJob } from '../../shared/redis/functions.js';
 import { storedLines } from '../../shared/testing/output.js';
-import { TestRedis } from '../../shared/testing/redis-server.js';
+import { PrivateRedis } from '../../shared/redis/private-server.js';
 
-let server: TestRedis;
+let server: PrivateRedis;
 let redis: Redis;
 
 beforeAll(async () => {
-  server = await TestRedis.start();
+  server = await PrivateRedis.start();
   redis = server.client();
 });
 afterAll(() => server.stop());

@@ -16,7 +16,7 @@ import {
 } from '../job.js';
 import { jobKey } from '../keys.js';
 import { DEFAULT_LIBRARY_CONFIG, librarySource, loadLibrary } from '../redis/library.js';
-import { TestRedis } from '../testing/redis-server.js';
+import { PrivateRedis } from '../redis/private-server.js';
 
 const lua = readFileSync(new URL('../redis/jobstream.lua', import.meta.url), 'utf8');
 
@@ -52,10 +52,10 @@ it('no placeholder is left unfilled, and the TypeScript limits are what the Lua 
   expect(source).toContain("local JOBS_FEED = 'jobs:feed'");
 });
 
-let server: TestRedis;
+let server: PrivateRedis;
 let redis: Redis;
 beforeAll(async () => {
-  server = await TestRedis.start();
+  server = await PrivateRedis.start();
   redis = server.client();
   await loadLibrary(redis, DEFAULT_LIBRARY_CONFIG);
 });

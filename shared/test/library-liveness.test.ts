@@ -18,12 +18,12 @@ import {
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../redis/library.js';
 import { expectCode } from '../testing/function-errors.js';
 import { collectMessages } from '../testing/pubsub.js';
-import { TestRedis } from '../testing/redis-server.js';
+import { PrivateRedis } from '../redis/private-server.js';
 
-let server: TestRedis;
+let server: PrivateRedis;
 let redis: Redis;
 beforeAll(async () => {
-  server = await TestRedis.start();
+  server = await PrivateRedis.start();
   redis = server.client();
   await loadLibrary(redis, DEFAULT_LIBRARY_CONFIG);
 });

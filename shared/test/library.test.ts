@@ -18,18 +18,18 @@ import {
   loadedLibrary,
   loadLibrary,
 } from '../redis/library.js';
-import { TestRedis } from '../testing/redis-server.js';
+import { PrivateRedis } from '../redis/private-server.js';
 import { collectMessages } from '../testing/pubsub.js';
 import { storedLines } from '../testing/output.js';
 import { expectCode } from '../testing/function-errors.js';
 
-let server: TestRedis;
+let server: PrivateRedis;
 let redis: Redis;
 const MAX_LINES = 50;
 const RETENTION_S = 3600;
 
 beforeAll(async () => {
-  server = await TestRedis.start();
+  server = await PrivateRedis.start();
   redis = server.client();
   await loadLibrary(redis, { ...DEFAULT_LIBRARY_CONFIG, maxLines: MAX_LINES, retentionS: RETENTION_S });
 });
@@ -59,7 +59,7 @@ describe('library loading', () => {
   });
 
   it('a publisher loads the library with defaults when none is loaded', async () => {
-    const other = await TestRedis.start();
+    const other = await PrivateRedis.start();
     try {
       const client = other.client();
       expect(await loadedLibrary(client)).toBeNull();

@@ -6,13 +6,13 @@ import { JobPublisher } from '../publisher.js';
 import { getJob } from '../redis/functions.js';
 import { collectMessages } from '../testing/pubsub.js';
 import { storedLines } from '../testing/output.js';
-import { TestRedis } from '../testing/redis-server.js';
+import { PrivateRedis } from '../redis/private-server.js';
 
-let server: TestRedis;
+let server: PrivateRedis;
 let redis: Redis;
 
 beforeAll(async () => {
-  server = await TestRedis.start({ aof: true });
+  server = await PrivateRedis.start({ aof: true });
   redis = server.client();
 });
 afterAll(() => server.stop());

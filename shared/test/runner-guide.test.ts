@@ -10,12 +10,12 @@ import { jobKey, JOBS_ACTIVE, JOBS_INDEX, outputKey, ownerIndexKey } from '../ke
 import { JobPublisher } from '../publisher.js';
 import { getJob } from '../redis/functions.js';
 import { loadLibrary, DEFAULT_LIBRARY_CONFIG } from '../redis/library.js';
-import { TestRedis } from '../testing/redis-server.js';
+import { PrivateRedis } from '../redis/private-server.js';
 
-let server: TestRedis;
+let server: PrivateRedis;
 let redis: Redis;
 beforeAll(async () => {
-  server = await TestRedis.start();
+  server = await PrivateRedis.start();
   redis = server.client();
   await loadLibrary(redis, DEFAULT_LIBRARY_CONFIG);
 });

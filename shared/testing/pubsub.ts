@@ -2,14 +2,14 @@
  * Collects the messages of one Redis pub/sub channel on a dedicated connection, for tests that
  * assert what was published. `next(n)` waits for the next n messages (an event, not a sleep).
  */
-import type { TestRedis } from './redis-server.js';
+import type { PrivateRedis } from '../redis/private-server.js';
 
 export interface MessageCollector {
   next(count: number, timeoutMs?: number): Promise<string[]>;
   close(): Promise<void>;
 }
 
-export async function collectMessages(server: TestRedis, channel: string): Promise<MessageCollector> {
+export async function collectMessages(server: PrivateRedis, channel: string): Promise<MessageCollector> {
   const subscriber = server.client();
   const received: string[] = [];
   let waiter: (() => void) | null = null;

@@ -5,13 +5,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { Cluster } from 'ioredis';
-import { TestRedis } from './redis-server.js';
+import { PrivateRedis } from '../redis/private-server.js';
 
 export class TestRedisCluster {
-  private constructor(readonly nodes: TestRedis[]) {}
+  private constructor(readonly nodes: PrivateRedis[]) {}
 
   static async start(size = 3): Promise<TestRedisCluster> {
-    const nodes = await Promise.all(Array.from({ length: size }, () => TestRedis.start({ cluster: true })));
+    const nodes = await Promise.all(
+      Array.from({ length: size }, () => PrivateRedis.start({ cluster: true })),
+    );
     execFileSync(
       'redis-cli',
       [

@@ -1,7 +1,8 @@
 /**
- * A private `redis-server` for one test file: a free port, no persistence (or AOF for fault
- * tests), stopped afterwards. Tests never touch the Redis at 6379, so they can kill and restart
- * their own and never see each other's keys.
+ * A private `redis-server` started and stopped by this process, on a free port, with no
+ * persistence (or AOF for fault tests). Every test file runs its own — tests never touch the Redis
+ * at 6379, so they can kill and restart theirs and never see each other's keys — and `npm start`
+ * runs one when no Redis answers.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 
-export interface TestRedisOptions {
+export interface PrivateRedisOptions {
   /** `appendonly yes` with fsync always, so that data survives `restart()`. */
   aof?: boolean;
   /** A cluster node (see TestRedisCluster), with its own nodes.conf in its folder. */
@@ -54,19 +55,19 @@ export function answersPing(port: number, host = '127.0.0.1', timeoutMs = 1000):
   });
 }
 
-export class TestRedis {
+export class PrivateRedis {
   private process: ChildProcess | null = null;
   private readonly clients = new Set<Redis>();
 
   private constructor(
     readonly port: number,
     private readonly dir: string,
-    private readonly options: TestRedisOptions,
+    private readonly options: PrivateRedisOptions,
   ) {}
 
-  static async start(options: TestRedisOptions = {}): Promise<TestRedis> {
+  static async start(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
     const dir = mkdtempSync(join(tmpdir(), 'jobstream-redis-'));
-    const redis = new TestRedis(await freePort(), dir, options);
+    const redis = new PrivateRedis(await freePort(), dir, options);
     await redis.startProcess();
     return redis;
   }
