@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { JobPublisher } from '../shared/publisher.js';
 import { launchBrowser } from './lib/browser.js';
 import { ROOT } from './lib/build.js';
-import { startLocalStack } from './lib/local-stack.js';
+import { startStack } from './lib/stack.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -24,9 +24,9 @@ const { values: args } = parseArgs({
 const seconds = Number(args.seconds);
 const rate = Number(args.rate);
 
-const stack = await startLocalStack('bench-browser');
+const stack = await startStack({ secret: 'bench-browser', dashboard: true });
 const { gateway } = stack;
-const client = stack.redis.client();
+const client = stack.redis!.client(); // standalone: JobPublisher takes a standalone connection
 const publishers = await Promise.all(
   Array.from({ length: Number(args.jobs) }, async (_, i) => {
     const p = await JobPublisher.create(client, { id: `bb-${i}`, owner: 'alice', title: `bench ${i}` });

@@ -5,15 +5,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { launchBrowser } from './lib/browser.js';
 import { ROOT } from './lib/build.js';
-import { startLocalStack } from './lib/local-stack.js';
+import { startStack } from './lib/stack.js';
 import { startDemoRunners } from './lib/demo-runners.js';
 
-const stack = await startLocalStack('screenshots');
+const stack = await startStack({ secret: 'screenshots', dashboard: true });
 const { gateway } = stack;
-const client = new Redis(stack.redis.url);
+const client = stack.redis!.client(); // standalone: JobPublisher takes a standalone connection
 const stopDemo = startDemoRunners(client, { owners: ['alice', 'bob'], everyMs: 2500 });
 const admin = stack.token('admin', 'admin');
 const browser = await launchBrowser();

@@ -8,41 +8,25 @@ import type { Browser, Page } from 'playwright-core';
 import type { Redis } from 'ioredis';
 import { JobPublisher } from '../../shared/publisher.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
-import { signToken, type Role } from '../../shared/tokens.js';
-import { configFromEnv, type GatewayConfig } from '../../gateway/src/config.js';
-import { createLogger } from '../../gateway/src/logger.js';
-import { startGateway, type Gateway } from '../../gateway/src/server.js';
+import type { Role } from '../../shared/protocol.js';
 import { launchBrowser } from '../../scripts/lib/browser.js';
-import { buildDashboardIfStale } from '../../scripts/lib/build.js';
+import { startStack, type Stack } from '../../scripts/lib/stack.js';
 
-const SECRET = 'e2e-secret';
-let redisServer: PrivateRedis;
+let stack: Stack;
 let redis: Redis;
 let browser: Browser;
-let config: GatewayConfig;
-let gateway: Gateway;
 
-const token = (sub: string, role: Role = 'user') => signToken(SECRET, { sub, role }, 3600);
-const start = () => startGateway(config, { logger: createLogger('silent') });
+const token = (sub: string, role: Role = 'user') => stack.token(sub, role);
 
 beforeAll(async () => {
-  const dist = buildDashboardIfStale();
-  redisServer = await PrivateRedis.start();
-  redis = redisServer.client();
-  const port = await freePort();
-  config = configFromEnv(
-    { JWT_SECRET: SECRET, PORT: String(port), HOST: '127.0.0.1', REDIS_URL: redisServer.url },
-    dist,
-  );
-  gateway = await start();
+  stack = await startStack({ dashboard: true });
+  redis = stack.redis!.client(); // standalone: JobPublisher takes a standalone connection
   browser = await launchBrowser();
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
-  await gateway?.stop(1000);
-  await redisServer?.stop();
+  await stack?.stop();
 });
 
 /** Seqs the page's socket holds for a job (the viewer is virtualised; the store has them all). */
@@ -79,7 +63,7 @@ async function waitForSeqs(page: Page, jobId: string, count: number): Promise<vo
 
 async function newJob(owner: string, title: string): Promise<JobPublisher> {
   const publisher = await JobPublisher.create(redis, {
-    id: `${redisServer.namespace()}-${title.replace(/\W/g, '')}`,
+    id: `${stack.namespace()}-${title.replace(/\W/g, '')}`,
     owner,
     title,
   });
@@ -104,7 +88,7 @@ describe('dashboard', () => {
     const page = await browser.newPage();
     const sockets: string[] = [];
     page.on('websocket', (ws) => sockets.push(ws.url()));
-    await page.goto(`${gateway.url}/watch?jobs=${ids.join(',')}#token=${token('alice')}`);
+    await page.goto(`${stack.url}/watch?jobs=${ids.join(',')}#token=${token('alice')}`);
     for (const id of ids) await waitForSeqs(page, id, 20);
     // the token left the address bar
     expect(page.url()).not.toContain('token=');
@@ -126,13 +110,13 @@ describe('dashboard', () => {
 
     // restart the gateway mid-stream: lines written while it is down arrive after the reconnect
     const live = publishers.slice(1);
-    await gateway.stop(2000);
-    for (let i = 0; i < 30; i++) {
-      written++;
-      for (const p of live) p.stdout(`${p.jobId} line ${written}`);
-    }
-    await Promise.all(live.map((p) => p.flush()));
-    gateway = await start();
+    await stack.restartGateway(async () => {
+      for (let i = 0; i < 30; i++) {
+        written++;
+        for (const p of live) p.stdout(`${p.jobId} line ${written}`);
+      }
+      await Promise.all(live.map((p) => p.flush()));
+    });
     await writeLive(live, written, 10);
     for (const p of live) await p.finish(p === live[0] ? 0 : 1);
     const total = written + 10;
@@ -152,7 +136,7 @@ describe('dashboard', () => {
 
   it('watches 70 running jobs at once: a line in every pane, and again after a gateway restart', async () => {
     // More views than the old burst of 60 subscribes: every subscribe must be answered and held.
-    const prefix = `${redisServer.namespace()}-many`;
+    const prefix = `${stack.namespace()}-many`;
     const ids = Array.from({ length: 70 }, (_, i) => `${prefix}-${i}`);
     for (const id of ids) {
       await createJob(redis, { id, owner: 'alice', title: id });
@@ -160,7 +144,7 @@ describe('dashboard', () => {
       await appendLines(redis, id, [{ stream: 'stdout', line: `${id} first` }]);
     }
     const page = await browser.newPage();
-    await page.goto(`${gateway.url}/watch?jobs=${ids.join(',')}#token=${token('alice')}`);
+    await page.goto(`${stack.url}/watch?jobs=${ids.join(',')}#token=${token('alice')}`);
     const everyPaneHas = (seq: number) =>
       page.waitForFunction(
         ([all, n]) => {
@@ -179,8 +163,7 @@ describe('dashboard', () => {
     await everyPaneHas(1);
     await page.locator(`[data-testid="pane-${ids[69]}"]`).getByText(`${ids[69]} first`).waitFor();
 
-    await gateway.stop(2000);
-    gateway = await start();
+    await stack.restartGateway();
     for (const id of ids) await appendLines(redis, id, [{ stream: 'stdout', line: `${id} second` }]);
     await everyPaneHas(2);
     for (const id of [ids[0]!, ids[35]!, ids[69]!]) expect(await heldSeqs(page, id)).toEqual([1, 2]);
@@ -205,7 +188,7 @@ describe('dashboard', () => {
     await publisher.close();
 
     const page = await browser.newPage();
-    await page.goto(`${gateway.url}/jobs/${publisher.jobId}#token=${token('alice')}`);
+    await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${token('alice')}`);
     await page.getByText('Finished: success').waitFor({ timeout: 10_000 });
     expect(await page.getByRole('link', { name: 'Open merge request' }).getAttribute('href')).toBe(
       'https://git.example.com/mr/7',
@@ -230,7 +213,7 @@ describe('dashboard', () => {
     expect(await green.evaluate((el) => getComputedStyle(el).color)).toBe('rgb(0, 187, 0)');
     expect(await page.locator('[data-testid="lines"]').textContent()).not.toContain('\u001b');
 
-    await page.goto(`${gateway.url}/jobs/${publisher.jobId}#L3`);
+    await page.goto(`${stack.url}/jobs/${publisher.jobId}#L3`);
     await page.locator('.line.highlight[data-seq="3"]').waitFor();
     await page.close();
   }, 60_000);
@@ -247,8 +230,8 @@ describe('dashboard', () => {
       ws.on('framesent', (f) => sent.push(String(f.payload)));
     });
     // 62 s left: the page asks 60 s ahead of expiry, so at once
-    const shortLived = signToken(SECRET, { sub: 'alice' }, 62);
-    await page.goto(`${gateway.url}/jobs/${publisher.jobId}#token=${shortLived}`);
+    const shortLived = stack.token('alice', 'user', 62);
+    await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${shortLived}`);
     await waitForSeqs(page, publisher.jobId, 10);
     const dialog = page.getByRole('dialog', { name: 'Sign in again' });
     await dialog.waitFor({ timeout: 10_000 });
@@ -268,7 +251,7 @@ describe('dashboard', () => {
 
   it('the wall shows a job that starts after it opened', async () => {
     const page = await browser.newPage();
-    await page.goto(`${gateway.url}/wall#token=${token('root', 'admin')}`);
+    await page.goto(`${stack.url}/wall#token=${token('root', 'admin')}`);
     await page.getByText('Nothing running.').or(page.locator('.tile')).first().waitFor();
     const publisher = await newJob('bob', 'late arrival');
     publisher.stdout('hello wall');

@@ -3,36 +3,27 @@
  * events, sharded subscriptions per job, the feed by classic pub/sub.
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import type { Cluster } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { loadedLibrary } from '../../shared/redis/library.js';
-import { TestRedisCluster } from '../../shared/testing/redis-cluster.js';
-import { configFromEnv } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { startGateway, type Gateway } from '../src/server.js';
+import { startStack, type Stack } from '../../scripts/lib/stack.js';
+import type { RedisConnection } from '../../shared/redis/client.js';
+import type { PrivateRedisCluster } from '../../shared/redis/private-cluster.js';
+import type { Gateway } from '../src/server.js';
 import { SECRET, token, TestClient } from './harness.js';
 
-let cluster: TestRedisCluster;
+let stack: Stack;
+let cluster: PrivateRedisCluster;
 let gateway: Gateway;
-let redis: Cluster;
+let redis: RedisConnection;
 
 beforeAll(async () => {
-  cluster = await TestRedisCluster.start();
-  const config = configFromEnv({
-    JWT_SECRET: SECRET,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    REDIS_CLUSTER_NODES: cluster.nodeList,
-  });
-  gateway = await startGateway(config, { logger: createLogger('silent') });
-  redis = cluster.client();
+  stack = await startStack({ topology: 'cluster', secret: SECRET });
+  cluster = stack.cluster!;
+  gateway = stack.gateway;
+  redis = stack.client();
 }, 60_000);
 
-afterAll(async () => {
-  redis?.disconnect();
-  await gateway?.stop(1000);
-  await cluster?.stop();
-});
+afterAll(() => stack?.stop());
 
 it('loads the library on every primary, in sharded mode', async () => {
   for (const node of cluster.nodes) {
@@ -44,8 +35,7 @@ it('replays and streams jobs whose keys live on different shards, and the feed',
   const ids = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot'];
   const client = await TestClient.connect(gateway.url, { token: token('alice') });
   client.send({ type: 'watch', topic: 'jobs' });
-  client.send({ type: 'ping', id: 'watching' });
-  await client.waitFor((f) => f.type === 'pong');
+  await client.waitFor((f) => f.type === 'watching');
   for (const id of ids) {
     await createJob(redis, { id, owner: 'alice', title: id });
     await setJobStatus(redis, id, 'running');

@@ -9,16 +9,7 @@ import type { Redis } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { FrameFuzzer, type FuzzFrame } from '../../shared/testing/fuzz-frames.js';
 import { testSeed } from '../../shared/testing/seeded-random.js';
-import {
-  eventually,
-  metric,
-  startHarness,
-  token,
-  TestClient,
-  type Harness,
-  channelSubscribers,
-  range,
-} from './harness.js';
+import { eventually, metric, startHarness, token, TestClient, type Harness, range } from './harness.js';
 
 const SEED = testSeed('FUZZ_SEED', 'fuzz');
 const FRAMES = Number(process.env.FUZZ_FRAMES ?? 10_000);
@@ -99,7 +90,7 @@ it(`survives ${FRAMES} fuzzed frames (seed ${SEED}) with no crash, no leak, and 
     10_000,
     'subscriptions released',
   );
-  expect(await channelSubscribers(redis, [live, ...others])).toEqual([0, 0, 0]);
+  expect(await h.stack.channelSubscribers([live, ...others])).toEqual([0, 0, 0]);
   expect(h.gateway.fanout.listenerCount).toBe(0);
   // still serving
   expect((await fetch(`${h.gateway.url}/readyz`)).status).toBe(200);

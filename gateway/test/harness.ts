@@ -1,17 +1,15 @@
 /**
- * Test harness: a real gateway on port 0 over a private redis-server, and a WebSocket client
- * that records frames and lets a test await the frame it expects (events, not sleeps).
+ * Test harness: a real gateway over a private redis-server (a standalone stack from
+ * scripts/lib/stack.ts), and a WebSocket client that records frames and lets a test await the
+ * frame it expects (events, not sleeps).
  */
-import type { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
-import { eventsChannel } from '../../shared/keys.js';
 import type { ServerFrame } from '../../shared/protocol.js';
-import { DEFAULT_LIBRARY_CONFIG } from '../../shared/redis/library.js';
+import type { PrivateRedis } from '../../shared/redis/private-server.js';
 import { signToken, type Role } from '../../shared/tokens.js';
-import { PrivateRedis } from '../../shared/redis/private-server.js';
-import { configFromEnv, type GatewayConfig } from '../src/config.js';
-import { createLogger } from '../src/logger.js';
-import { startGateway, type Gateway, type GatewayOptions } from '../src/server.js';
+import { startStack, type Stack, type StackOptions } from '../../scripts/lib/stack.js';
+import type { GatewayConfig } from '../src/config.js';
+import type { Gateway, GatewayOptions } from '../src/server.js';
 
 export const SECRET = 'test-secret-0123456789';
 
@@ -19,17 +17,8 @@ export const SECRET = 'test-secret-0123456789';
 export const range = (from: number, to: number): number[] =>
   Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
-/** Redis subscribers of each job's events channel (PUBSUB NUMSUB), in the order given. */
-export async function channelSubscribers(redis: Redis, jobIds: string[]): Promise<number[]> {
-  const reply = (await redis.call('PUBSUB', 'NUMSUB', ...jobIds.map(eventsChannel))) as unknown[];
-  return reply.filter((_, i) => i % 2 === 1).map(Number);
-}
-
-export function token(sub: string, role: Role = 'user', ttlSeconds = 3600): string {
-  return signToken(SECRET, { sub, role }, ttlSeconds);
-}
-
 export interface Harness {
+  stack: Stack;
   redis: PrivateRedis;
   gateway: Gateway;
   config: GatewayConfig;
@@ -45,36 +34,24 @@ export class TestClock {
   }
 }
 
+/** A standalone stack with the tests' secret (scripts/lib/stack.ts), for suites that need one topology. */
 export async function startHarness(
-  overrides: Partial<GatewayConfig> = {},
+  overrides: StackOptions['config'] = {},
   redis?: PrivateRedis,
   options: Pick<GatewayOptions, 'clock' | 'expiryTickMs'> = {},
 ): Promise<Harness> {
-  const server = redis ?? (await PrivateRedis.start());
-  const config: GatewayConfig = {
-    ...configFromEnv({
-      JWT_SECRET: SECRET,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      REDIS_URL: server.url,
-      SHUTDOWN_DRAIN_MS: '0',
-    }),
-    ...overrides,
-  };
-  config.library = { ...DEFAULT_LIBRARY_CONFIG, ...overrides.library };
-  const gateway = await startGateway(config, {
-    logger: createLogger('silent'),
-    devSecret: SECRET,
-    ...options,
+  const stack = await startStack({
+    secret: SECRET,
+    config: overrides,
+    gateway: options,
+    ...(redis ? { redis } : {}),
   });
   return {
-    redis: server,
-    gateway,
-    config,
-    async stop() {
-      await gateway.stop(2000);
-      if (!redis) await server.stop();
-    },
+    stack,
+    redis: stack.redis!,
+    gateway: stack.gateway,
+    config: stack.config,
+    stop: () => stack.stop(),
   };
 }
 

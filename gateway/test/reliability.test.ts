@@ -11,16 +11,7 @@ import type { ServerFrame } from '../../shared/protocol.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { PrivateRedis } from '../../shared/redis/private-server.js';
 import { BlackHoleProxy } from '../../shared/testing/tcp-proxy.js';
-import {
-  eventually,
-  metric,
-  startHarness,
-  token,
-  TestClient,
-  type Harness,
-  range,
-  channelSubscribers,
-} from './harness.js';
+import { eventually, metric, startHarness, token, TestClient, type Harness, range } from './harness.js';
 
 async function runningJobs(redis: Redis, prefix: string, count: number, owner = 'alice'): Promise<string[]> {
   return Promise.all(
@@ -43,7 +34,7 @@ describe('nothing outlives its socket', () => {
   afterAll(() => h.stop());
 
   const numsub = async (ids: string[]): Promise<number> =>
-    (await channelSubscribers(redis, ids)).reduce((sum, n) => sum + n, 0);
+    (await h.stack.channelSubscribers(ids)).reduce((sum, n) => sum + n, 0);
 
   it('20 sockets × 5 subscribes closed at once leave no subscription and no Redis channel', async () => {
     const ids = await runningJobs(redis, `${h.redis.namespace()}-leak`, 5);

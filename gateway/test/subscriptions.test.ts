@@ -1,270 +1,277 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Redis } from 'ioredis';
 import type { DoneFrame, GapFrame, StatusFrame } from '../../shared/protocol.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { seededRandom, testSeed } from '../../shared/testing/seeded-random.js';
-import { startHarness, token, TestClient, type Harness, range } from './harness.js';
+import { TOPOLOGIES, startStack, type Stack } from '../../scripts/lib/stack.js';
+import type { RedisConnection } from '../../shared/redis/client.js';
+import { eventually, range, SECRET, token, TestClient } from './harness.js';
 
-const MAX_LINES = 300;
-let h: Harness;
-let redis: Redis;
+/**
+ * The subscription suite, run against a standalone Redis and a Redis Cluster from one definition
+ * (as centrifuge runs one broker suite against every broker).
+ */
+describe.each(TOPOLOGIES)('on %s Redis', (topology) => {
+  const MAX_LINES = 300;
+  let s: Stack;
+  let redis: RedisConnection;
 
-beforeAll(async () => {
-  h = await startHarness({ library: { maxLines: MAX_LINES, retentionS: 3600, eventsPublish: 'publish' } });
-  redis = h.redis.client();
-});
-afterAll(() => h.stop());
-
-async function job(owner = 'alice', lines = 0): Promise<string> {
-  const id = `${h.redis.namespace()}-job`;
-  await createJob(redis, { id, owner, title: `job of ${owner}` });
-  await setJobStatus(redis, id, 'running');
-  for (let i = 0; i < lines; i += 100) {
-    const batch = Array.from({ length: Math.min(100, lines - i) }, (_, k) => ({
-      stream: 'stdout' as const,
-      line: `line ${i + k + 1}`,
-    }));
-    await appendLines(redis, id, batch);
-  }
-  return id;
-}
-
-describe('subscribe', () => {
-  it('replays all retained lines, goes live, sends done after the last line and keeps the socket open', async () => {
-    const id = await job('alice', 120);
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
-    client.send({ type: 'subscribe', jobId: id });
-    const status = await client.waitFor<StatusFrame>((f) => f.type === 'status');
-    expect(status.job).toMatchObject({ id, owner: 'alice', status: 'running', lastSeq: 120 });
-    await client.waitFor(() => client.seqs(id).length === 120);
-    await appendLines(redis, id, [{ stream: 'stderr', line: 'live line' }]);
-    await client.waitFor(() => client.seqs(id).length === 121);
-    await setJobStatus(redis, id, 'success');
-    const done = await client.waitFor<DoneFrame>((f) => f.type === 'done');
-    expect(done).toEqual({ type: 'done', jobId: id, status: 'success', lastSeq: 121 });
-    const frames = client.framesFor(id);
-    expect(frames[0]!.type).toBe('status');
-    expect(frames.at(-1)!.type).toBe('done');
-    expect(client.seqs(id)).toEqual(range(1, 121));
-    // the subscription ended, the socket did not
-    client.send({ type: 'ping', id: 'still-open' });
-    await client.waitFor((f) => f.type === 'pong' && f.id === 'still-open');
-    client.close();
-  });
-
-  it('since: only lines after it; at or past lastSeq: nothing replayed', async () => {
-    const id = await job('alice', 50);
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
-    client.send({ type: 'subscribe', jobId: id, since: 40 });
-    await client.waitFor(() => client.seqs(id).length === 10);
-    expect(client.seqs(id)).toEqual(range(41, 50));
-    const other = await job('alice', 5);
-    client.send({ type: 'subscribe', jobId: other, since: 5 });
-    await client.waitFor((f) => f.type === 'status' && f.jobId === other);
-    await appendLines(redis, other, [{ stream: 'stdout', line: 'six' }]);
-    await client.waitFor(() => client.seqs(other).length === 1);
-    expect(client.seqs(other)).toEqual([6]);
-    client.close();
-  });
-
-  it('tail: only the last N lines, then live', async () => {
-    const id = await job('alice', 80);
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
-    client.send({ type: 'subscribe', jobId: id, tail: 5 });
-    await client.waitFor(() => client.seqs(id).length === 5);
-    expect(client.seqs(id)).toEqual(range(76, 80));
-    client.close();
-  });
-
-  it('announces trimmed lines with one gap frame right after status', async () => {
-    const id = await job('alice', MAX_LINES + 100); // seqs 1..100 trimmed
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
-    client.send({ type: 'subscribe', jobId: id });
-    await client.waitFor(() => client.seqs(id).length === MAX_LINES);
-    const frames = client.framesFor(id);
-    expect(frames.map((f) => f.type).slice(0, 2)).toEqual(['status', 'gap']);
-    expect(frames[1] as GapFrame).toEqual({
-      type: 'gap',
-      jobId: id,
-      fromSeq: 1,
-      toSeq: 100,
-      reason: 'trimmed',
+  beforeAll(async () => {
+    s = await startStack({
+      topology,
+      secret: SECRET,
+      config: { library: { maxLines: MAX_LINES, retentionS: 3600 } },
     });
-    expect(client.seqs(id)).toEqual(range(101, MAX_LINES + 100));
-    client.send({ type: 'subscribe', jobId: await job('alice', 1), since: 0 });
-    client.close();
-  });
+    redis = s.client();
+  }, 60_000);
+  afterAll(() => s.stop());
 
-  it('a finished job replays and ends with done at once', async () => {
-    const id = await job('alice', 30);
-    await setJobStatus(redis, id, 'failed', { exitCode: 1 });
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
-    client.send({ type: 'subscribe', jobId: id, tail: 10 });
-    const done = await client.waitFor<DoneFrame>((f) => f.type === 'done');
-    expect(done).toEqual({ type: 'done', jobId: id, status: 'failed', lastSeq: 30 });
-    expect(client.seqs(id)).toEqual(range(21, 30));
-    client.close();
-  });
-
-  it('unknown job and someone else’s: the same not_found (existence never revealed); an admin sees every job', async () => {
-    const bobs = await job('bob', 3);
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
-    client.send({ type: 'subscribe', jobId: 'no-such-job' });
-    client.send({ type: 'subscribe', jobId: bobs });
-    await client.waitFor((f) => f.type === 'error' && f.jobId === bobs);
-    const errors = client.frames.filter((f) => f.type === 'error');
-    expect(errors).toEqual([
-      { type: 'error', jobId: 'no-such-job', code: 'not_found', message: 'job no-such-job not found' },
-      { type: 'error', jobId: bobs, code: 'not_found', message: `job ${bobs} not found` },
-    ]);
-    await appendLines(redis, bobs, [{ stream: 'stdout', line: 'secret' }]);
-    const admin = await TestClient.connect(h.gateway.url, { token: token('root', 'admin') });
-    admin.send({ type: 'subscribe', jobId: bobs });
-    await admin.waitFor(() => admin.seqs(bobs).length === 4);
-    expect(client.seqs(bobs)).toEqual([]);
-    client.close();
-    admin.close();
-  });
-
-  it('subscribing twice is answered with a fresh status and changes nothing else; unsubscribe stops the flow', async () => {
-    const id = await job('alice', 3);
-    const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
-    client.send({ type: 'subscribe', jobId: id });
-    client.send({ type: 'subscribe', jobId: id, since: 1 });
-    client.send({ type: 'ping', id: 1 });
-    await client.waitFor((f) => f.type === 'pong');
-    await client.waitFor(() => client.seqs(id).length === 3);
-    // every subscribe is answered: the repeat with a status of its own, the stream untouched
-    expect(client.framesFor(id).filter((f) => f.type === 'status')).toHaveLength(2);
-    expect(client.seqs(id)).toEqual([1, 2, 3]);
-    client.send({ type: 'unsubscribe', jobId: id });
-    client.send({ type: 'ping', id: 2 });
-    await client.waitFor((f) => f.type === 'pong' && f.id === 2);
-    const before = client.framesFor(id).length;
-    await appendLines(redis, id, [{ stream: 'stdout', line: 'after unsubscribe' }]);
-    // a second subscriber proves the line was published and delivered before we look
-    const witness = await TestClient.connect(h.gateway.url, { token: token('alice') });
-    witness.send({ type: 'subscribe', jobId: id, since: 3 });
-    await witness.waitFor(() => witness.seqs(id).length === 1);
-    client.send({ type: 'ping', id: 3 });
-    await client.waitFor((f) => f.type === 'pong' && f.id === 3);
-    expect(client.framesFor(id)).toHaveLength(before);
-    client.close();
-    witness.close();
-  });
-
-  it('keeps one Redis subscription per job however many sockets watch it, and drops it after the last', async () => {
-    const id = await job('alice', 1);
-    const clients = await Promise.all(
-      [1, 2, 3, 4].map(() => TestClient.connect(h.gateway.url, { token: token('alice') })),
-    );
-    for (const c of clients) c.send({ type: 'subscribe', jobId: id });
-    await Promise.all(clients.map((c) => c.waitFor(() => c.seqs(id).length === 1)));
-    const channel = `job:{${id}}:events`;
-    expect(await redis.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 1]);
-    for (const c of clients) c.send({ type: 'unsubscribe', jobId: id });
-    for (const c of clients) {
-      c.send({ type: 'ping', id: 'u' });
-      await c.waitFor((f) => f.type === 'pong');
+  async function job(owner = 'alice', lines = 0): Promise<string> {
+    const id = `${s.namespace()}-job`;
+    await createJob(redis, { id, owner, title: `job of ${owner}` });
+    await setJobStatus(redis, id, 'running');
+    for (let i = 0; i < lines; i += 100) {
+      const batch = Array.from({ length: Math.min(100, lines - i) }, (_, k) => ({
+        stream: 'stdout' as const,
+        line: `line ${i + k + 1}`,
+      }));
+      await appendLines(redis, id, batch);
     }
-    // UNSUBSCRIBE went out after the last reply; wait for Redis to see it
-    for (
-      let i = 0;
-      i < 100 && ((await redis.call('PUBSUB', 'NUMSUB', channel)) as [string, number])[1] !== 0;
-      i++
-    ) {
-      await sleep(10);
-    }
-    expect(await redis.call('PUBSUB', 'NUMSUB', channel)).toEqual([channel, 0]);
-    clients.forEach((c) => c.close());
-  });
-});
+    return id;
+  }
 
-describe('the replay→live switch under fire', () => {
-  it('dozens of sockets subscribing at random moments with random positions each get exactly their range', async () => {
-    const random = seededRandom(testSeed('SWITCH_SEED', 'replay→live switch under fire'));
-    const id = await job('alice', 0);
-    const total = 3000;
-    let written = 0;
-    const writer = (async () => {
-      while (written < total) {
-        const n = Math.min(1 + Math.floor(random() * 20), total - written);
-        await appendLines(
-          redis,
-          id,
-          Array.from({ length: n }, (_, k) => ({ stream: 'stdout' as const, line: `l${written + k + 1}` })),
-        );
-        written += n;
-        if (random() < 0.3) await new Promise((resolve) => setImmediate(resolve));
-      }
-      await setJobStatus(redis, id, 'success');
-    })();
-    const subscribers = Array.from({ length: 40 }, async (_, i) => {
-      await sleep(random() * 400);
-      const client = await TestClient.connect(h.gateway.url, { token: token('alice') });
-      const mode = i % 3;
-      const position = Math.floor(random() * Math.max(1, written));
-      const request =
-        mode === 0
-          ? { type: 'subscribe', jobId: id }
-          : mode === 1
-            ? { type: 'subscribe', jobId: id, since: position }
-            : { type: 'subscribe', jobId: id, tail: 1 + position };
-      client.send(request);
+  describe('subscribe', () => {
+    it('replays all retained lines, goes live, sends done after the last line and keeps the socket open', async () => {
+      const id = await job('alice', 120);
+      const client = await TestClient.connect(s.url, { token: token('alice') });
+      client.send({ type: 'subscribe', jobId: id });
       const status = await client.waitFor<StatusFrame>((f) => f.type === 'status');
-      const done = await client.waitFor<DoneFrame>((f) => f.type === 'done', 20_000);
-      expect(done.lastSeq).toBe(total);
-      const lastSeqAtStart = status.job.lastSeq;
-      const start =
-        mode === 0 ? 1 : mode === 1 ? position + 1 : Math.max(1, lastSeqAtStart - (1 + position) + 1);
-      // Lines and gaps together cover start..total once, in order. With a 300-line list and a
-      // writer at full speed the list can be trimmed during a replay, so more than one gap is legal.
-      const covered = client
-        .framesFor(id)
-        .flatMap((f) =>
-          f.type === 'output'
-            ? f.lines.map((l) => l.seq)
-            : f.type === 'gap' && 'fromSeq' in f
-              ? range(f.fromSeq, f.toSeq)
-              : [],
-        );
-      expect(covered).toEqual(range(start, total));
-      expect(client.framesFor(id).filter((f) => f.type === 'gap' && f.reason !== 'trimmed')).toEqual([]);
+      expect(status.job).toMatchObject({ id, owner: 'alice', status: 'running', lastSeq: 120 });
+      await client.waitFor(() => client.seqs(id).length === 120);
+      await appendLines(redis, id, [{ stream: 'stderr', line: 'live line' }]);
+      await client.waitFor(() => client.seqs(id).length === 121);
+      await setJobStatus(redis, id, 'success');
+      const done = await client.waitFor<DoneFrame>((f) => f.type === 'done');
+      expect(done).toEqual({ type: 'done', jobId: id, status: 'success', lastSeq: 121 });
       const frames = client.framesFor(id);
       expect(frames[0]!.type).toBe('status');
       expect(frames.at(-1)!.type).toBe('done');
+      expect(client.seqs(id)).toEqual(range(1, 121));
+      // the subscription ended, the socket did not
+      client.send({ type: 'ping', id: 'still-open' });
+      await client.waitFor((f) => f.type === 'pong' && f.id === 'still-open');
       client.close();
     });
-    await Promise.all([writer, ...subscribers]);
-  }, 60_000);
-});
 
-describe('jobs feed', () => {
-  it('a user sees only its own jobs’ changes; an admin sees all', async () => {
-    const alice = await TestClient.connect(h.gateway.url, { token: token('alice') });
-    const bob = await TestClient.connect(h.gateway.url, { token: token('bob') });
-    const admin = await TestClient.connect(h.gateway.url, { token: token('root', 'admin') });
-    for (const c of [alice, bob, admin]) {
-      c.send({ type: 'watch', topic: 'jobs' });
-      await c.waitFor((f) => f.type === 'watching');
-    }
-    const mine = await job('alice');
-    const theirs = await job('bob');
-    await setJobStatus(redis, theirs, 'failed');
-    const jobsOf = (c: TestClient) =>
-      c.frames.flatMap((f) => (f.type === 'job' ? [`${f.job.id}:${f.job.status}`] : []));
-    await admin.waitFor(() => jobsOf(admin).length === 5);
-    await bob.waitFor(() => jobsOf(bob).length === 3);
-    await alice.waitFor(() => jobsOf(alice).length === 2);
-    expect(jobsOf(alice)).toEqual([`${mine}:queued`, `${mine}:running`]);
-    expect(jobsOf(bob)).toEqual([`${theirs}:queued`, `${theirs}:running`, `${theirs}:failed`]);
-    alice.send({ type: 'unwatch', topic: 'jobs' });
-    alice.send({ type: 'ping', id: 'u' });
-    await alice.waitFor((f) => f.type === 'pong' && f.id === 'u');
-    await setJobStatus(redis, mine, 'success');
-    await admin.waitFor(() => jobsOf(admin).length === 6);
-    expect(jobsOf(alice)).toHaveLength(2);
-    [alice, bob, admin].forEach((c) => c.close());
+    it('since: only lines after it; at or past lastSeq: nothing replayed', async () => {
+      const id = await job('alice', 50);
+      const client = await TestClient.connect(s.url, { token: token('alice') });
+      client.send({ type: 'subscribe', jobId: id, since: 40 });
+      await client.waitFor(() => client.seqs(id).length === 10);
+      expect(client.seqs(id)).toEqual(range(41, 50));
+      const other = await job('alice', 5);
+      client.send({ type: 'subscribe', jobId: other, since: 5 });
+      await client.waitFor((f) => f.type === 'status' && f.jobId === other);
+      await appendLines(redis, other, [{ stream: 'stdout', line: 'six' }]);
+      await client.waitFor(() => client.seqs(other).length === 1);
+      expect(client.seqs(other)).toEqual([6]);
+      client.close();
+    });
+
+    it('tail: only the last N lines, then live', async () => {
+      const id = await job('alice', 80);
+      const client = await TestClient.connect(s.url, { token: token('alice') });
+      client.send({ type: 'subscribe', jobId: id, tail: 5 });
+      await client.waitFor(() => client.seqs(id).length === 5);
+      expect(client.seqs(id)).toEqual(range(76, 80));
+      client.close();
+    });
+
+    it('announces trimmed lines with one gap frame right after status', async () => {
+      const id = await job('alice', MAX_LINES + 100); // seqs 1..100 trimmed
+      const client = await TestClient.connect(s.url, { token: token('alice') });
+      client.send({ type: 'subscribe', jobId: id });
+      await client.waitFor(() => client.seqs(id).length === MAX_LINES);
+      const frames = client.framesFor(id);
+      expect(frames.map((f) => f.type).slice(0, 2)).toEqual(['status', 'gap']);
+      expect(frames[1] as GapFrame).toEqual({
+        type: 'gap',
+        jobId: id,
+        fromSeq: 1,
+        toSeq: 100,
+        reason: 'trimmed',
+      });
+      expect(client.seqs(id)).toEqual(range(101, MAX_LINES + 100));
+      client.send({ type: 'subscribe', jobId: await job('alice', 1), since: 0 });
+      client.close();
+    });
+
+    it('a finished job replays and ends with done at once', async () => {
+      const id = await job('alice', 30);
+      await setJobStatus(redis, id, 'failed', { exitCode: 1 });
+      const client = await TestClient.connect(s.url, { token: token('alice') });
+      client.send({ type: 'subscribe', jobId: id, tail: 10 });
+      const done = await client.waitFor<DoneFrame>((f) => f.type === 'done');
+      expect(done).toEqual({ type: 'done', jobId: id, status: 'failed', lastSeq: 30 });
+      expect(client.seqs(id)).toEqual(range(21, 30));
+      client.close();
+    });
+
+    it('unknown job and someone else’s: the same not_found (existence never revealed); an admin sees every job', async () => {
+      const bobs = await job('bob', 3);
+      const client = await TestClient.connect(s.url, { token: token('alice') });
+      client.send({ type: 'subscribe', jobId: 'no-such-job' });
+      client.send({ type: 'subscribe', jobId: bobs });
+      await client.waitFor((f) => f.type === 'error' && f.jobId === bobs);
+      const errors = client.frames.filter((f) => f.type === 'error');
+      expect(errors).toEqual([
+        { type: 'error', jobId: 'no-such-job', code: 'not_found', message: 'job no-such-job not found' },
+        { type: 'error', jobId: bobs, code: 'not_found', message: `job ${bobs} not found` },
+      ]);
+      await appendLines(redis, bobs, [{ stream: 'stdout', line: 'secret' }]);
+      const admin = await TestClient.connect(s.url, { token: token('root', 'admin') });
+      admin.send({ type: 'subscribe', jobId: bobs });
+      await admin.waitFor(() => admin.seqs(bobs).length === 4);
+      expect(client.seqs(bobs)).toEqual([]);
+      client.close();
+      admin.close();
+    });
+
+    it('subscribing twice is answered with a fresh status and changes nothing else; unsubscribe stops the flow', async () => {
+      const id = await job('alice', 3);
+      const client = await TestClient.connect(s.url, { token: token('alice') });
+      client.send({ type: 'subscribe', jobId: id });
+      client.send({ type: 'subscribe', jobId: id, since: 1 });
+      client.send({ type: 'ping', id: 1 });
+      await client.waitFor((f) => f.type === 'pong');
+      await client.waitFor(() => client.seqs(id).length === 3);
+      // every subscribe is answered: the repeat with a status of its own, the stream untouched
+      expect(client.framesFor(id).filter((f) => f.type === 'status')).toHaveLength(2);
+      expect(client.seqs(id)).toEqual([1, 2, 3]);
+      client.send({ type: 'unsubscribe', jobId: id });
+      client.send({ type: 'ping', id: 2 });
+      await client.waitFor((f) => f.type === 'pong' && f.id === 2);
+      const before = client.framesFor(id).length;
+      await appendLines(redis, id, [{ stream: 'stdout', line: 'after unsubscribe' }]);
+      // a second subscriber proves the line was published and delivered before we look
+      const witness = await TestClient.connect(s.url, { token: token('alice') });
+      witness.send({ type: 'subscribe', jobId: id, since: 3 });
+      await witness.waitFor(() => witness.seqs(id).length === 1);
+      client.send({ type: 'ping', id: 3 });
+      await client.waitFor((f) => f.type === 'pong' && f.id === 3);
+      expect(client.framesFor(id)).toHaveLength(before);
+      client.close();
+      witness.close();
+    });
+
+    it('keeps one Redis subscription per job however many sockets watch it, and drops it after the last', async () => {
+      const id = await job('alice', 1);
+      const clients = await Promise.all(
+        [1, 2, 3, 4].map(() => TestClient.connect(s.url, { token: token('alice') })),
+      );
+      for (const c of clients) c.send({ type: 'subscribe', jobId: id });
+      await Promise.all(clients.map((c) => c.waitFor(() => c.seqs(id).length === 1)));
+      expect(await s.channelSubscribers([id])).toEqual([1]);
+      for (const c of clients) c.send({ type: 'unsubscribe', jobId: id });
+      for (const c of clients) {
+        c.send({ type: 'ping', id: 'u' });
+        await c.waitFor((f) => f.type === 'pong');
+      }
+      // UNSUBSCRIBE went out after the last reply; wait for Redis to see it
+      await eventually(
+        async () => (await s.channelSubscribers([id]))[0] === 0,
+        2000,
+        'UNSUBSCRIBE seen by Redis',
+      );
+      clients.forEach((c) => c.close());
+    });
+  });
+
+  describe('the replay→live switch under fire', () => {
+    it('dozens of sockets subscribing at random moments with random positions each get exactly their range', async () => {
+      const random = seededRandom(testSeed('SWITCH_SEED', 'replay→live switch under fire'));
+      const id = await job('alice', 0);
+      const total = 3000;
+      let written = 0;
+      const writer = (async () => {
+        while (written < total) {
+          const n = Math.min(1 + Math.floor(random() * 20), total - written);
+          await appendLines(
+            redis,
+            id,
+            Array.from({ length: n }, (_, k) => ({ stream: 'stdout' as const, line: `l${written + k + 1}` })),
+          );
+          written += n;
+          if (random() < 0.3) await new Promise((resolve) => setImmediate(resolve));
+        }
+        await setJobStatus(redis, id, 'success');
+      })();
+      const subscribers = Array.from({ length: 40 }, async (_, i) => {
+        await sleep(random() * 400);
+        const client = await TestClient.connect(s.url, { token: token('alice') });
+        const mode = i % 3;
+        const position = Math.floor(random() * Math.max(1, written));
+        const request =
+          mode === 0
+            ? { type: 'subscribe', jobId: id }
+            : mode === 1
+              ? { type: 'subscribe', jobId: id, since: position }
+              : { type: 'subscribe', jobId: id, tail: 1 + position };
+        client.send(request);
+        const status = await client.waitFor<StatusFrame>((f) => f.type === 'status');
+        const done = await client.waitFor<DoneFrame>((f) => f.type === 'done', 20_000);
+        expect(done.lastSeq).toBe(total);
+        const lastSeqAtStart = status.job.lastSeq;
+        const start =
+          mode === 0 ? 1 : mode === 1 ? position + 1 : Math.max(1, lastSeqAtStart - (1 + position) + 1);
+        // Lines and gaps together cover start..total once, in order. With a 300-line list and a
+        // writer at full speed the list can be trimmed during a replay, so more than one gap is legal.
+        const covered = client
+          .framesFor(id)
+          .flatMap((f) =>
+            f.type === 'output'
+              ? f.lines.map((l) => l.seq)
+              : f.type === 'gap' && 'fromSeq' in f
+                ? range(f.fromSeq, f.toSeq)
+                : [],
+          );
+        expect(covered).toEqual(range(start, total));
+        expect(client.framesFor(id).filter((f) => f.type === 'gap' && f.reason !== 'trimmed')).toEqual([]);
+        const frames = client.framesFor(id);
+        expect(frames[0]!.type).toBe('status');
+        expect(frames.at(-1)!.type).toBe('done');
+        client.close();
+      });
+      await Promise.all([writer, ...subscribers]);
+    }, 60_000);
+  });
+
+  describe('jobs feed', () => {
+    it('a user sees only its own jobs’ changes; an admin sees all', async () => {
+      const alice = await TestClient.connect(s.url, { token: token('alice') });
+      const bob = await TestClient.connect(s.url, { token: token('bob') });
+      const admin = await TestClient.connect(s.url, { token: token('root', 'admin') });
+      for (const c of [alice, bob, admin]) {
+        c.send({ type: 'watch', topic: 'jobs' });
+        await c.waitFor((f) => f.type === 'watching');
+      }
+      const mine = await job('alice');
+      const theirs = await job('bob');
+      await setJobStatus(redis, theirs, 'failed');
+      const jobsOf = (c: TestClient) =>
+        c.frames.flatMap((f) => (f.type === 'job' ? [`${f.job.id}:${f.job.status}`] : []));
+      await admin.waitFor(() => jobsOf(admin).length === 5);
+      await bob.waitFor(() => jobsOf(bob).length === 3);
+      await alice.waitFor(() => jobsOf(alice).length === 2);
+      expect(jobsOf(alice)).toEqual([`${mine}:queued`, `${mine}:running`]);
+      expect(jobsOf(bob)).toEqual([`${theirs}:queued`, `${theirs}:running`, `${theirs}:failed`]);
+      alice.send({ type: 'unwatch', topic: 'jobs' });
+      alice.send({ type: 'ping', id: 'u' });
+      await alice.waitFor((f) => f.type === 'pong' && f.id === 'u');
+      await setJobStatus(redis, mine, 'success');
+      await admin.waitFor(() => jobsOf(admin).length === 6);
+      expect(jobsOf(alice)).toHaveLength(2);
+      [alice, bob, admin].forEach((c) => c.close());
+    });
   });
 });

@@ -16,7 +16,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 export interface PrivateRedisOptions {
   /** `appendonly yes` with fsync always, so that data survives `restart()`. */
   aof?: boolean;
-  /** A cluster node (see TestRedisCluster), with its own nodes.conf in its folder. */
+  /** A cluster node (see PrivateRedisCluster), with its own nodes.conf in its folder. */
   cluster?: boolean;
 }
 

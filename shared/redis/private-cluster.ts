@@ -1,16 +1,18 @@
 /**
- * A private three-primary Redis Cluster for a test file (no replicas, no persistence), built
+ * A private three-primary Redis Cluster for a test file or a script (no replicas, no persistence), built
  * with `redis-cli --cluster create`, stopped afterwards.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { Cluster } from 'ioredis';
-import { PrivateRedis } from '../redis/private-server.js';
+import { PrivateRedis } from './private-server.js';
 
-export class TestRedisCluster {
+export class PrivateRedisCluster {
+  private readonly clients = new Set<Cluster>();
+
   private constructor(readonly nodes: PrivateRedis[]) {}
 
-  static async start(size = 3): Promise<TestRedisCluster> {
+  static async start(size = 3): Promise<PrivateRedisCluster> {
     const nodes = await Promise.all(
       Array.from({ length: size }, () => PrivateRedis.start({ cluster: true })),
     );
@@ -28,7 +30,7 @@ export class TestRedisCluster {
         stdio: 'ignore',
       },
     );
-    const cluster = new TestRedisCluster(nodes);
+    const cluster = new PrivateRedisCluster(nodes);
     // Ready when every node agrees the cluster is ok (slots assigned and gossiped).
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -46,11 +48,16 @@ export class TestRedisCluster {
     return this.nodes.map((n) => `127.0.0.1:${n.port}`).join(',');
   }
 
+  /** A cluster connection that `stop()` closes. */
   client(): Cluster {
-    return new Cluster(this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
+    const client = new Cluster(this.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })));
+    this.clients.add(client);
+    return client;
   }
 
   async stop(): Promise<void> {
+    for (const client of this.clients) client.disconnect();
+    this.clients.clear();
     await Promise.all(this.nodes.map((n) => n.stop()));
   }
 }
