@@ -17,6 +17,11 @@ export const SECRET = 'test-secret-0123456789';
 export const range = (from: number, to: number): number[] =>
   Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
+/** A token for the tests' secret, valid an hour unless told otherwise. */
+export function token(sub: string, role: Role = 'user', ttlSeconds = 3600): string {
+  return signToken(SECRET, { sub, role }, ttlSeconds);
+}
+
 export interface Harness {
   stack: Stack;
   redis: PrivateRedis;
