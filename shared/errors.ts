@@ -3,7 +3,7 @@
  * code (see shared/redis/jobstream.lua); `JobstreamError.fromRedis` turns such a reply into a
  * typed error so callers switch on `.code`, never on message text.
  */
-export const FUNCTION_ERROR_CODES = [
+const FUNCTION_ERROR_CODES = [
   'BAD_ARGUMENTS',
   'BAD_JOB_ID',
   'NOT_FOUND',

@@ -12,7 +12,7 @@ export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, 'job ids match [A-Za
 
 const seqNumber = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 
-export const clientFrameSchema = z.discriminatedUnion('type', [
+const clientFrameSchema = z.discriminatedUnion('type', [
   z
     .object({
       type: z.literal('subscribe'),

@@ -142,11 +142,6 @@ export class Fanout {
     this.feedListeners.delete(listener);
   }
 
-  /** Jobs with a Redis subscription in this process. */
-  get jobCount(): number {
-    return this.channels.size;
-  }
-
   /** Listeners over every job (for tests and leak checks). */
   get listenerCount(): number {
     let count = 0;

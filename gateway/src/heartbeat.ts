@@ -12,7 +12,7 @@ export interface HeartbeatTarget {
 }
 
 /** Pings left unanswered after which a socket is terminated. */
-export const MAX_UNANSWERED_PINGS = 2;
+const MAX_UNANSWERED_PINGS = 2;
 
 export function startHeartbeat(targets: () => Iterable<HeartbeatTarget>, intervalMs: number): () => void {
   const timer = setInterval(() => {

@@ -24,7 +24,7 @@ const SCAN_BATCH = 200;
 /** Index entries looked at per request at most, so a rare status filter cannot scan for ever. */
 const SCAN_BUDGET = 5000;
 
-export function parseCursor(before: string | undefined): { score: number; id: string | null } | null {
+function parseCursor(before: string | undefined): { score: number; id: string | null } | null {
   if (before === undefined || before === '') return null;
   const match = /^(\d{1,16})(?::([A-Za-z0-9._-]{1,128}))?$/.exec(before);
   if (!match)

@@ -22,7 +22,7 @@ import { repeatAfterEach, type Repeating } from './repeat.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** The lease's key: which process reaps. */
-export const REAPER_LEASE_KEY = 'jobstream:reaper:lease';
+const REAPER_LEASE_KEY = 'jobstream:reaper:lease';
 
 /** Renews the lease only for its holder (a process that lost it must not extend another's). */
 const RENEW_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then

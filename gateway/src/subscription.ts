@@ -332,7 +332,7 @@ export class Subscription implements JobListener {
 }
 
 /** The first seq a subscription owes: 1, `since + 1`, or `max(1, lastSeq - tail + 1)`. */
-export function startSeq(request: SubscribeRequest, lastSeq: number): number {
+function startSeq(request: SubscribeRequest, lastSeq: number): number {
   if (request.since !== undefined) return request.since + 1;
   if (request.tail !== undefined) return Math.max(1, lastSeq - request.tail + 1);
   return 1;

@@ -11,7 +11,7 @@ export interface Clock {
 export const systemClock: Clock = { now: () => Date.now() };
 
 /** How often expiries are checked; a socket lives at most this long past its token. */
-export const EXPIRY_TICK_MS = 1000;
+const EXPIRY_TICK_MS = 1000;
 
 export class TokenExpiry<T> {
   private readonly expiresAt = new Map<T, number>();

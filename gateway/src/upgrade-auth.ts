@@ -13,7 +13,7 @@ export type UpgradeDecision =
   | { ok: true; principal: Principal }
   | { ok: false; status: 400 | 401 | 403 | 404 | 429; code: ErrorCode; message: string };
 
-export function offeredSubprotocols(request: IncomingMessage): string[] {
+function offeredSubprotocols(request: IncomingMessage): string[] {
   const header = request.headers['sec-websocket-protocol'];
   return (Array.isArray(header) ? header.join(',') : (header ?? ''))
     .split(',')

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-export const DIST = join(ROOT, 'client', 'dist');
+const DIST = join(ROOT, 'client', 'dist');
 
 function newestMtime(path: string): number {
   const stat = statSync(path);
@@ -15,7 +15,7 @@ function newestMtime(path: string): number {
   return newest;
 }
 
-export function dashboardIsStale(): boolean {
+function dashboardIsStale(): boolean {
   const index = join(DIST, 'index.html');
   if (!existsSync(index)) return true;
   const sources = ['client/src', 'client/index.html', 'client/vite.config.ts', 'shared'].map((p) =>

@@ -9,7 +9,7 @@ import { WebSocket } from 'ws';
 import { encodeClientFrame, peekErrorCode, peekFrameType } from '../../shared/frame-peek.js';
 import { PROTOCOL } from '../../shared/protocol.js';
 
-export const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
+const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
 export const benchLine = (): string => `bench ${nowMicros()}`;
 const LINE_STAMP = /"line":"bench (\d+)"/g;
 

@@ -32,7 +32,7 @@ export interface JobList {
 
 /** Every cached job list starts with this key; the second part is the status filter or 'all'. */
 export const JOB_LISTS_KEY = ['jobs'] as const;
-export const jobListKey = (status?: JobStatus) => [...JOB_LISTS_KEY, status ?? 'all'] as const;
+const jobListKey = (status?: JobStatus) => [...JOB_LISTS_KEY, status ?? 'all'] as const;
 export const jobKey = (id: string) => ['job', id] as const;
 
 export const jobListQuery = (status?: JobStatus) =>

@@ -36,7 +36,7 @@ export function claims(token: string | null): Claims | null {
   return { sub: payload.sub, role: payload.role === 'admin' ? 'admin' : 'user', exp: payload.exp };
 }
 
-export function jwtClaims(token: string): Record<string, unknown> | null {
+function jwtClaims(token: string): Record<string, unknown> | null {
   try {
     const payload = token.split('.')[1];
     if (!payload) return null;
