@@ -1,6 +1,6 @@
 /**
  * Errors with stable codes. The Redis function library answers errors whose first word is the
- * code (see shared/redis/jobstream.lua); `JobstreamError.fromRedis` turns such a reply into a
+ * code (see shared/redis/lua/1-common.lua); `JobstreamError.fromRedis` turns such a reply into a
  * typed error so callers switch on `.code`, never on message text.
  */
 const FUNCTION_ERROR_CODES = [

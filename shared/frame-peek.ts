@@ -3,7 +3,7 @@
  * must not spend their CPU on JSON.parse of every line they count.
  *
  * It relies on one promise of the gateway: every frame it sends starts with its `type` field —
- * `{"type":"output",…` — whether built by the function library (shared/redis/jobstream.lua) or by
+ * `{"type":"output",…` — whether built by the function library (shared/redis/lua/) or by
  * the gateway's typed builders (an object literal whose first key is `type`). A frame of any other
  * shape reads as null.
  */

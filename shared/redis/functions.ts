@@ -81,7 +81,7 @@ export async function requestCancel(
   );
 }
 
-/** What `jobstream_reap` found or did to a job (see jobstream.lua). */
+/** What `jobstream_reap` found or did to a job (see lua/3-gateway.lua). */
 export type ReapOutcome = 'failed' | 'cancelled' | 'alive' | 'terminal';
 
 /** Finishes the job if its runner is lost or ignored a cancel; atomic, so it never races a runner. */

@@ -1,12 +1,13 @@
 /**
- * Loads the `jobstream` Redis function library (jobstream.lua) with the deployment's limits.
+ * Loads the `jobstream` Redis function library (shared/redis/lua/*.lua, assembled in file-name
+ * order into the one source Redis takes) with the deployment's limits.
  *
  * The gateway owns the configuration: it loads with `FUNCTION LOAD REPLACE` at start-up. A
  * publisher only makes sure the library exists (with defaults when it must load it), and never
  * replaces a gateway's limits; it upgrades an older library version keeping the limits that
  * library reports.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { JOBS_FEED } from '../keys.js';
 import { MAX_LINE_BYTES } from '../line-limit.js';
@@ -30,7 +31,13 @@ export const DEFAULT_LIBRARY_CONFIG: LibraryConfig = {
   eventsPublish: 'publish',
 };
 
-const LUA_TEMPLATE = readFileSync(new URL('./jobstream.lua', import.meta.url), 'utf8');
+const LUA_DIR = new URL('./lua/', import.meta.url);
+/** The library's source before its placeholders are filled: common helpers, then the functions. */
+export const LUA_TEMPLATE = readdirSync(LUA_DIR)
+  .filter((name) => name.endsWith('.lua'))
+  .sort()
+  .map((name) => readFileSync(new URL(name, LUA_DIR), 'utf8'))
+  .join('\n');
 
 export function librarySource(config: LibraryConfig): string {
   if (!Number.isInteger(config.maxLines) || config.maxLines < 1)
@@ -44,7 +51,7 @@ export function librarySource(config: LibraryConfig): string {
     .replaceAll('__MAX_LINE_BYTES__', String(MAX_LINE_BYTES))
     .replaceAll('__JOBS_FEED__', JOBS_FEED);
   const leftover = /__[A-Z_]+__/.exec(source);
-  if (leftover) throw new Error(`jobstream.lua has an unfilled placeholder ${leftover[0]}`);
+  if (leftover) throw new Error(`the jobstream library has an unfilled placeholder ${leftover[0]}`);
   return source;
 }
 

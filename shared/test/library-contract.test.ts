@@ -3,7 +3,7 @@
  * statuses, the fields a runner may set, the fields of the job object and the job-id pattern.
  * (The line limit and the feed channel are filled into the Lua from TypeScript at load time.)
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import {
@@ -15,15 +15,22 @@ import {
   TERMINAL_STATUSES,
 } from '../job.js';
 import { jobKey } from '../keys.js';
-import { DEFAULT_LIBRARY_CONFIG, librarySource, loadLibrary } from '../redis/library.js';
+import {
+  DEFAULT_LIBRARY_CONFIG,
+  LIBRARY_VERSION,
+  librarySource,
+  loadedLibrary,
+  loadLibrary,
+  LUA_TEMPLATE,
+} from '../redis/library.js';
 import { PrivateRedis } from '../redis/private-server.js';
 
-const lua = readFileSync(new URL('../redis/jobstream.lua', import.meta.url), 'utf8');
+const lua = LUA_TEMPLATE;
 
 /** The keys of a Lua table literal `local NAME = { a = true, b = true }`. */
 function luaSet(name: string): string[] {
   const body = new RegExp(`local ${name} = \\{([^}]*)\\}`).exec(lua)?.[1];
-  if (body === undefined) throw new Error(`no table ${name} in jobstream.lua`);
+  if (body === undefined) throw new Error(`no table ${name} in the Lua library`);
   return [...body.matchAll(/(\w+) = true/g)].map((m) => m[1]!).sort();
 }
 
@@ -72,3 +79,13 @@ it('the library accepts exactly the job ids JOB_ID_PATTERN accepts', async () =>
     expect([id, accepted]).toEqual([id, JOB_ID_PATTERN.test(id)]);
   }
 });
+
+it('`npm run library` prints a library that Redis loads as it is (for runners in other languages)', async () => {
+  const printed = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/library.ts'], {
+    encoding: 'utf8',
+  });
+  expect(printed).toBe(librarySource(DEFAULT_LIBRARY_CONFIG));
+  await redis.call('FUNCTION', 'DELETE', 'jobstream');
+  expect(await redis.call('FUNCTION', 'LOAD', printed)).toBe('jobstream');
+  expect(await loadedLibrary(redis)).toMatchObject({ version: LIBRARY_VERSION, eventsPublish: 'publish' });
+}, 30_000);

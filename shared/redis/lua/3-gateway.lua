@@ -1,0 +1,101 @@
+--[[ The gateway's own functions: the reaper's atomic finish, replay pages, the version. ]]
+
+--[[
+  jobstream_reap (the gateway's reaper; not part of the runner contract)
+  KEYS[1]  job:{J}
+  KEYS[2]  job:{J}:output
+  ARGV     <runnerTimeoutMs> <cancelGraceMs>
+  Returns  what it found or did: 'failed' (finished now: runner lost), 'cancelled' (finished now:
+           the cancel was not acted on within the grace), 'alive' (left alone) or 'terminal'
+           (already finished)
+  The check and the finish are one atomic call, so a runner that finishes at the same moment
+  wins and the change is announced exactly once. Last sign of life: max(heartbeatAt, startedAt,
+  createdAt), all Redis time.
+  Errors   NOT_FOUND
+]]
+local function jobstream_reap(keys, args)
+  local id, err = check_keys(keys, 2)
+  if id == nil then return err end
+  local timeout_ms, grace_ms = tonumber(args[1] or ''), tonumber(args[2] or '')
+  if #args ~= 2 or timeout_ms == nil or grace_ms == nil then
+    return fail('BAD_ARGUMENTS', 'usage: FCALL jobstream_reap 2 job:{J} job:{J}:output <runnerTimeoutMs> <cancelGraceMs>')
+  end
+  local f = redis.call('HMGET', keys[1], 'status', 'heartbeatAt', 'startedAt', 'createdAt', 'cancelRequestedAt', 'cancelRequestedBy')
+  local status = f[1]
+  if not status then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
+  if TERMINAL[status] then return 'terminal' end
+  local now = now_ms()
+  local last_sign = math.max(tonumber(f[2]) or 0, tonumber(f[3]) or 0, tonumber(f[4]) or 0)
+  if now - last_sign > timeout_ms then
+    set_status(keys, id, 'failed', { 'errorMessage', 'runner lost' })
+    return 'failed'
+  end
+  local asked = tonumber(f[5])
+  if asked ~= nil and now - asked > grace_ms then
+    set_status(keys, id, 'cancelled', { 'errorMessage', 'cancelled by ' .. (f[6] or 'unknown') .. '; the runner did not stop in time' })
+    return 'cancelled'
+  end
+  return 'alive'
+end
+
+--[[
+  jobstream_read (read-only; not part of the runner contract: the gateway's replay uses it)
+  KEYS[1]  job:{J}
+  KEYS[2]  job:{J}:output
+  ARGV     <fromSeq> <count> [<toSeq>] [<maxBytes>]   (maxBytes needs toSeq before it)
+  Returns  { lastSeq, startSeq, { entry, … } }: up to count stored entries with
+           startSeq ≤ seq ≤ min(toSeq, lastSeq), where startSeq = max(fromSeq, first retained seq),
+           and no more entries than fit in maxBytes (at least one), so a page of long lines
+           stays a reasonable frame.
+  One atomic read, so the seq → index mapping holds while the runner appends and the list is
+  trimmed under a busy job.
+]]
+local function jobstream_read(keys, args)
+  local id, err = check_keys(keys, 2)
+  if id == nil then return err end
+  local from, count = tonumber(args[1]), tonumber(args[2])
+  local to, max_bytes = tonumber(args[3] or ''), tonumber(args[4] or '')
+  if from == nil or count == nil or count < 1 then
+    return fail('BAD_ARGUMENTS', 'usage: FCALL_RO jobstream_read 2 job:{J} job:{J}:output <fromSeq> <count> [<toSeq> [<maxBytes>]]')
+  end
+  local seq = tonumber(redis.call('HGET', keys[1], 'seq'))
+  if seq == nil then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
+  local first = seq - redis.call('LLEN', keys[2]) + 1
+  local start = math.max(from, first)
+  local stop = math.min(start + count - 1, seq)
+  if to ~= nil then stop = math.min(stop, to) end
+  local entries = {}
+  if stop >= start then entries = redis.call('LRANGE', keys[2], start - first, stop - first) end
+  if max_bytes ~= nil then
+    local bytes = 0
+    for i = 1, #entries do
+      bytes = bytes + #entries[i]
+      if bytes > max_bytes and i > 1 then
+        for j = #entries, i, -1 do entries[j] = nil end
+        break
+      end
+    end
+  end
+  return { seq, start, entries }
+end
+
+--[[
+  jobstream_version
+  No keys, no arguments, read-only.
+  Returns  { version, maxLines, retentionS, eventsPublish }: what this deployment loaded.
+]]
+local function jobstream_version()
+  return { LIBRARY_VERSION, MAX_LINES, RETENTION_S, EVENTS_PUBLISH }
+end
+
+redis.register_function('jobstream_reap', jobstream_reap)
+redis.register_function{
+  function_name = 'jobstream_read',
+  callback = jobstream_read,
+  flags = { 'no-writes' },
+}
+redis.register_function{
+  function_name = 'jobstream_version',
+  callback = jobstream_version,
+  flags = { 'no-writes', 'allow-stale' },
+}
