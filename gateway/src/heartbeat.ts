@@ -4,15 +4,13 @@
  * two whole intervals — is terminated. A reader may stall for a while and come back; a socket that
  * stays silent that long is gone, and its subscriptions with it.
  */
+import { MAX_UNANSWERED_PINGS } from './limits.js';
 export interface HeartbeatTarget {
   /** Pings sent since the last pong. */
   unansweredPings: number;
   ping(): void;
   terminate(): void;
 }
-
-/** Pings left unanswered after which a socket is terminated. */
-const MAX_UNANSWERED_PINGS = 2;
 
 export function startHeartbeat(targets: () => Iterable<HeartbeatTarget>, intervalMs: number): () => void {
   const timer = setInterval(() => {

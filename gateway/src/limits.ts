@@ -62,3 +62,11 @@ export const REPLAY_PAGE_LINES = 1000;
 export const REPLAY_PAGE_BYTES = 256 * 1024;
 /** HTTP API requests per user: generous for a dashboard, a wall against a runaway script. */
 export const HTTP_REQUEST_RATE = { perSecond: 50, burst: 200 } as const;
+/** Pings left unanswered after which a socket is terminated. */
+export const MAX_UNANSWERED_PINGS = 2;
+/** How often expiries are checked; a socket lives at most this long past its token. */
+export const EXPIRY_TICK_MS = 1000;
+/** Lines per read while streaming `output.txt`. */
+export const DOWNLOAD_PAGE_LINES = 1000;
+/** Largest listen backlog the kernel grants here; a connect storm overflows node's default 511. */
+export const LISTEN_BACKLOG = 4096;

@@ -17,7 +17,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { createHttpApi } from './http/app.js';
 import { pruneIndex } from './job-list.js';
 import { LibraryKeeper } from './library-keeper.js';
-import { burstFrames, FRAMES_PER_SECOND } from './limits.js';
+import { burstFrames, FRAMES_PER_SECOND, LISTEN_BACKLOG } from './limits.js';
 import { RedisLiveness } from './liveness.js';
 import { createLogger, type Logger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
@@ -53,9 +53,6 @@ export interface Gateway {
    */
   stop(deadlineMs?: number): Promise<void>;
 }
-
-/** Largest listen backlog the kernel grants here; a connect storm overflows node's default 511. */
-const LISTEN_BACKLOG = 4096;
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger();

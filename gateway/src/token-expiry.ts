@@ -3,15 +3,13 @@
  * the sockets whose token has expired, instead of one timer per socket. The clock is injectable,
  * so tests move time forward instead of waiting for it.
  */
+import { EXPIRY_TICK_MS } from './limits.js';
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
-
-/** How often expiries are checked; a socket lives at most this long past its token. */
-const EXPIRY_TICK_MS = 1000;
 
 export class TokenExpiry<T> {
   private readonly expiresAt = new Map<T, number>();

@@ -14,6 +14,7 @@
  *   gives up for good, and every view keeps its position.
  */
 import { backoffDelay, type Backoff } from '../../../shared/backoff.js';
+import { encodeClientFrame } from '../../../shared/frame-peek.js';
 import type { Job } from '../../../shared/job.js';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
@@ -204,7 +205,7 @@ export class JobSocket {
   // ---- frames --------------------------------------------------------------------------------
 
   private send(frame: ClientFrame): void {
-    if (this.ws && this.ws.readyState === 1) this.ws.send(JSON.stringify(frame));
+    if (this.ws && this.ws.readyState === 1) this.ws.send(encodeClientFrame(frame));
   }
 
   private receive(data: string): void {

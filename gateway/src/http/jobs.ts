@@ -18,6 +18,7 @@ import { joinEntries } from '../output-frames.js';
 import { readJobState, readOutput } from '../store.js';
 import { authenticator, principalOf } from './authenticate.js';
 import { HttpError, parse } from './errors.js';
+import { DOWNLOAD_PAGE_LINES } from '../limits.js';
 
 const listQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
@@ -28,9 +29,6 @@ const outputQuery = z.object({
   since: z.coerce.number().int().min(0).default(0),
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
-
-/** Lines per read while streaming `output.txt`. */
-const DOWNLOAD_PAGE_LINES = 1000;
 
 export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
   const router = Router();
