@@ -20,11 +20,11 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
+import { decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { appendLines, createJob, setJobStatus } from '../shared/redis/functions.js';
 import { ensureLibrary } from '../shared/redis/library.js';
 import { signToken } from '../shared/tokens.js';
-import { benchLine, LoadClients, percentiles } from './lib/load.js';
+import { benchLine, LoadClients, newConnectHistogram, newLatencyHistogram, percentiles } from './lib/load.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -134,16 +134,8 @@ async function main(): Promise<void> {
   }
   await Promise.all(workers.map((w) => new Promise((resolve) => w.once('exit', resolve))));
 
-  const connect = build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000,
-    numberOfSignificantValueDigits: 3,
-  });
-  const latency = build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 60_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  const connect = newConnectHistogram();
+  const latency = newLatencyHistogram();
   const errors = new Map<string, number>();
   for (const r of reports) {
     // HDR histograms travel between processes in their compressed text form and merge exactly.

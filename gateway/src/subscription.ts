@@ -37,7 +37,14 @@ import { outputFrameFromEntries, sliceOutputFrame, type ChannelMessage } from '.
 import { replayPages } from './replay.js';
 import { readJobState } from './store.js';
 
-/** What a subscription needs of its socket. */
+/**
+ * What a subscription needs of its socket. Contract: `send`/`sendFrame` write one text frame and
+ * never throw (after the socket closed they do nothing); frames go out in call order; an
+ * `output` frame's lines are counted for the metrics. `bufferedAmount` is what the socket has not
+ * yet handed to the kernel; `drained` resolves once it is below half the high-water mark, or the
+ * socket closed. `ended` is called once when the subscription ends by itself (done, not_found,
+ * unavailable), never after the socket closed it.
+ */
 export interface SubscriberSocket {
   readonly principal: Principal;
   readonly bufferedAmount: number;

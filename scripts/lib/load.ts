@@ -36,18 +36,19 @@ export interface LoadStats {
   errors: Map<string, number>;
 }
 
+/**
+ * The one HDR histogram setup: connect times in ms (up to 10 minutes) and latencies in µs (up to
+ * a minute), 3 significant digits, so histograms from every worker merge exactly.
+ */
+export const newConnectHistogram = (): Histogram =>
+  build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
+export const newLatencyHistogram = (): Histogram =>
+  build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+
 export class LoadClients {
   readonly stats: LoadStats = {
-    connectMs: build({
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 600_000,
-      numberOfSignificantValueDigits: 3,
-    }),
-    latencyUs: build({
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 60_000_000,
-      numberOfSignificantValueDigits: 3,
-    }),
+    connectMs: newConnectHistogram(),
+    latencyUs: newLatencyHistogram(),
     delivered: 0,
     errors: new Map(),
   };
