@@ -73,7 +73,8 @@ export class RunnerSignals {
   }
 
   private async listenForCancel(): Promise<void> {
-    const control = this.redis.duplicate({ lazyConnect: true });
+    // disableClientInfo: see gateway/src/redis-connections.ts (redis/ioredis#2037).
+    const control = this.redis.duplicate({ lazyConnect: true, disableClientInfo: true });
     control.on('error', () => undefined); // the heartbeat still carries a cancel if this one fails
     control.on('message', (_channel: string, message: string) => {
       try {

@@ -12,7 +12,14 @@ import type { Logger } from './logger.js';
 export type ConnectionRole = 'commands' | 'subscriber';
 
 export function connectRedis(config: GatewayConfig, role: ConnectionRole, logger: Logger): RedisConnection {
-  const common = { connectionName: `jobstream-${role}`, commandTimeout: config.redisDeadlineMs };
+  const common = {
+    connectionName: `jobstream-${role}`,
+    commandTimeout: config.redisDeadlineMs,
+    // ioredis ≥ 5.8.2 sends CLIENT SETINFO before its ready check; a SUBSCRIBE issued while the
+    // connection is still handshaking can then race the check's INFO and fail the connection
+    // ("Connection in subscriber mode", redis/ioredis#2037). The maintainers' workaround:
+    disableClientInfo: true,
+  };
   let connection: RedisConnection;
   if (config.redisClusterNodes) {
     const nodes = config.redisClusterNodes.map((node) => {

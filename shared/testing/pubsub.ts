@@ -10,7 +10,7 @@ export interface MessageCollector {
 }
 
 export async function collectMessages(server: PrivateRedis, channel: string): Promise<MessageCollector> {
-  const subscriber = server.client();
+  const subscriber = server.client({ disableClientInfo: true }); // redis/ioredis#2037
   const received: string[] = [];
   let waiter: (() => void) | null = null;
   subscriber.on('message', (from: string, message: string) => {
