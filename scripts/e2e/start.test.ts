@@ -79,7 +79,15 @@ async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
     await page.goto(link);
     // a demo job of alice's appears on the jobs page; open it and watch lines arrive
     const firstJob = page.locator('table.jobs a').first();
-    await firstJob.waitFor({ timeout: 30_000 });
+    await firstJob.waitFor({ timeout: 30_000 }).catch(async (error: Error) => {
+      // Say what the page and npm start showed, so a failure can be understood from the log.
+      const shown =
+        (await page
+          .locator('main')
+          .textContent()
+          .catch(() => null)) ?? '(no page)';
+      throw new Error(`${error.message}\npage: ${shown.slice(0, 500)}\nnpm start: ${output.slice(-2000)}`);
+    });
     await firstJob.click();
     const lines = page.locator('[data-testid="lines"] .line');
     await lines.first().waitFor({ timeout: 30_000 });

@@ -12,7 +12,11 @@ export { JOB_LISTS_KEY };
 export function applyJobToCache(queryClient: QueryClient, job: Job): void {
   queryClient.setQueryData(jobKey(job.id), job);
   for (const [key, list] of queryClient.getQueriesData<JobList>({ queryKey: JOB_LISTS_KEY })) {
-    if (!list) continue;
+    if (!list) {
+      // A list that failed to load (or is loading) would miss this job: fetch it again instead.
+      void queryClient.invalidateQueries({ queryKey: key });
+      continue;
+    }
     const filter = key[1];
     const others = list.jobs.filter((j) => j.id !== job.id);
     const keep = filter === 'all' || filter === job.status;

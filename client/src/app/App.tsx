@@ -13,7 +13,7 @@ import { Shell } from './Shell.js';
 
 export function App() {
   const queryClient = useMemo(
-    () => new QueryClient({ defaultOptions: { queries: { staleTime: 10_000, retry: 1 } } }),
+    () => new QueryClient({ defaultOptions: { queries: { staleTime: 10_000, retry: 3 } } }),
     [],
   );
   const [signedIn, setSignedIn] = useState(() => (claims(getToken())?.exp ?? 0) * 1000 > Date.now());

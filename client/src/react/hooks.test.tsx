@@ -127,3 +127,24 @@ describe('useJobsFeed', () => {
     view.unmount();
   });
 });
+
+describe('useJobsFeed after a failed list', () => {
+  function Feed() {
+    useJobsFeed();
+    return null;
+  }
+  it('fetches a list again when a job frame arrives and the list has no data', () => {
+    const socket = openSocket();
+    const view = renderWithSocket(<Feed />, socket);
+    const { queryClient } = view;
+    // a list query that exists but failed: in the cache with no data
+    void queryClient.prefetchQuery({
+      queryKey: ['jobs', 'all'],
+      queryFn: () => Promise.reject(new Error('503')),
+    });
+    const invalidate = jest.spyOn(queryClient, 'invalidateQueries');
+    deliver({ type: 'job', job: job('late', 'running', 3) });
+    expect(invalidate).toHaveBeenCalledWith({ queryKey: ['jobs', 'all'] });
+    view.unmount();
+  });
+});
