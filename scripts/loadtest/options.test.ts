@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { decodeFromCompressedBase64, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import { newLatencyHistogram } from '../lib/load.js';
@@ -93,5 +94,14 @@ describe('histograms across workers', () => {
     for (const p of [50, 90, 99, 99.9, 100])
       expect(merged.getValueAtPercentile(p)).toBe(both.getValueAtPercentile(p));
     expect(merged.totalCount).toBe(1010);
+  });
+});
+
+describe('docs/loadtest.md', () => {
+  it('its example scenario is one the schema accepts', () => {
+    const doc = readFileSync(new URL('../../docs/loadtest.md', import.meta.url), 'utf8');
+    const example = /```json\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(example).toBeDefined();
+    expect(parseScenario(JSON.parse(example!))).toMatchObject({ sockets: 20000, processes: 2 });
   });
 });
