@@ -43,7 +43,9 @@ export const scenarioSchema = z
     urls: z.array(z.string().min(1)).min(1),
     sockets: z.number().int().min(1).max(200_000),
     processes: z.number().int().min(1).max(64).optional(),
-    localAddresses: z.array(z.string().regex(/^127\.\d+\.\d+\.\d+$|^::1$/, 'a loopback address')).default([]),
+    localAddresses: z
+      .array(z.string().regex(/^\d+\.\d+\.\d+\.\d+$|^[0-9a-f:]+$/i, 'an IP address'))
+      .default([]),
     rampPerSecond: z.number().min(0).default(0),
     durationS: z.number().positive().max(3600).default(20),
     subsPerSocket: z.number().int().min(1).max(1000).default(1),
