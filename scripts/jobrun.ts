@@ -9,11 +9,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import { JOB_ID_PATTERN } from '../shared/job.js';
 import { LineSplitter } from '../shared/line-splitter.js';
 import { JobPublisher } from '../shared/publisher.js';
-import { redisUrl } from './lib/env.js';
+import { connectTo, describeTarget, redisTargetFromEnv } from '../shared/redis/connect.js';
 
 const USAGE = 'usage: npm run jobrun -- [--title T] [--owner U] [--id J] -- <command…>';
 
@@ -36,12 +35,21 @@ async function main(): Promise<number> {
     console.error(`jobrun: job id "${id}" must match [A-Za-z0-9._-]{1,128}`);
     return 2;
   }
-  const redis = new Redis(redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 3 });
-  const publisher = await JobPublisher.create(redis, {
-    id,
-    owner: values.owner ?? process.env.JOBSTREAM_OWNER ?? userInfo().username,
-    title: values.title ?? [command, ...args].join(' '),
-  });
+  // REDIS_CLUSTER_NODES or REDIS_URL (and credentials), exactly as the gateway reads them.
+  const target = redisTargetFromEnv();
+  const redis = connectTo(target, { lazyConnect: true, maxRetriesPerRequest: 3 }, { lazyConnect: true });
+  let publisher: JobPublisher;
+  try {
+    publisher = await JobPublisher.create(redis, {
+      id,
+      owner: values.owner ?? process.env.JOBSTREAM_OWNER ?? userInfo().username,
+      title: values.title ?? [command, ...args].join(' '),
+    });
+  } catch (error) {
+    redis.disconnect();
+    // Never run the command with nowhere to write its output: say where it tried, and fail.
+    throw new Error(`could not create the job in ${describeTarget(target)}: ${(error as Error).message}`);
+  }
   redis.disconnect(); // the publisher runs on a connection of its own
   publisher.on('drop', (count) => console.error(`jobrun: Redis unreachable, dropped ${count} lines`));
   console.error(`jobrun: job ${id}`);

@@ -15,6 +15,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { DEMO_OWNERS, DEMO_USERS } from '../shared/demo.js';
+import { connectTo, describeTarget, redisTargetFromEnv } from '../shared/redis/connect.js';
 import { signToken } from '../shared/tokens.js';
 import { PrivateRedis } from '../shared/redis/private-server.js';
 import { configFromEnv } from '../gateway/src/config.js';
@@ -79,20 +80,27 @@ let ownedRedis: PrivateRedis | null = null;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { 'no-demo': { type: 'boolean', default: false } } });
-  const redis = await findRedis();
-  ownedRedis = redis.owned;
-  if (Number(redis.version.split('.')[0]) < 7) {
-    throw new Error(
-      `Redis ${redis.version} at ${redis.url} is too old: jobstream needs Redis 7+ (functions)`,
-    );
+  // REDIS_CLUSTER_NODES: the gateway and the demo runners use that Cluster as it is.
+  const target = redisTargetFromEnv();
+  if (target.clusterNodes) {
+    say(`using ${describeTarget(target)}`);
+  } else {
+    const redis = await findRedis();
+    ownedRedis = redis.owned;
+    if (Number(redis.version.split('.')[0]) < 7) {
+      throw new Error(
+        `Redis ${redis.version} at ${redis.url} is too old: jobstream needs Redis 7+ (functions)`,
+      );
+    }
+    say(`Redis ${redis.version} at ${redis.url}${redis.owned ? ' (started for this run)' : ''}`);
+    target.url = redis.url;
   }
-  say(`Redis ${redis.version} at ${redis.url}${redis.owned ? ' (started for this run)' : ''}`);
   const dist = buildDashboardIfStale(() => say('building the dashboard…'));
   const secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex');
   const config = configFromEnv(
     {
       ...process.env,
-      REDIS_URL: redis.url,
+      REDIS_URL: target.url,
       JWT_SECRET: secret,
       JWT_PUBLIC_KEY: undefined,
       HOST: process.env.HOST ?? '127.0.0.1',
@@ -106,7 +114,7 @@ async function main(): Promise<void> {
     logger: createLogger(process.env.LOG_LEVEL ?? 'warn'),
     devSecret: secret,
   });
-  const client = new Redis(redis.url);
+  const client = connectTo(target);
   client.on('error', () => undefined); // the gateway logs Redis trouble once
   const stopDemo = values['no-demo'] ? null : startDemoRunners(client, { owners: [...DEMO_OWNERS] });
 
@@ -132,7 +140,7 @@ async function main(): Promise<void> {
     await Promise.race([stopDemo?.(), sleep(3000)]);
     await gateway.stop(5000);
     client.disconnect();
-    await redis.owned?.stop();
+    await ownedRedis?.stop();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());

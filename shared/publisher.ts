@@ -21,7 +21,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
 import { backoffDelay } from './backoff.js';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { JobstreamError } from './errors.js';
 import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
 import { jobKey } from './keys.js';
@@ -29,6 +29,7 @@ import { limitLine } from './line-limit.js';
 import type { OutputStream } from './protocol.js';
 import { appendLines, createJob, setJobStatus, type LineToAppend, type NewJob } from './redis/functions.js';
 import { ensureLibrary } from './redis/library.js';
+import type { RedisConnection } from './redis/client.js';
 import { RunnerSignals } from './runner-signals.js';
 
 export interface JobPublisherOptions {
@@ -82,7 +83,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   droppedLines = 0;
 
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     readonly jobId: string,
     status: JobStatus,
     /** The job's seq after the last batch this publisher knows landed. */
@@ -96,9 +97,14 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
 
   /**
    * Creates the job (and the function library, if none is loaded) and returns its publisher.
-   * `redis` is duplicated into a connection of the publisher's own that never resends.
+   * `redis` (a standalone connection or a Cluster) is duplicated into a connection of the
+   * publisher's own that never resends.
    */
-  static async create(redis: Redis, job: NewJob, options: JobPublisherOptions = {}): Promise<JobPublisher> {
+  static async create(
+    redis: RedisConnection,
+    job: NewJob,
+    options: JobPublisherOptions = {},
+  ): Promise<JobPublisher> {
     const connection = await JobPublisher.connect(redis, options);
     try {
       await ensureLibrary(connection);
@@ -121,15 +127,29 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     return publisher;
   }
 
-  private static async connect(redis: Redis, options: JobPublisherOptions): Promise<Redis> {
+  private static async connect(
+    redis: RedisConnection,
+    options: JobPublisherOptions,
+  ): Promise<RedisConnection> {
     const { retryMinMs, retryMaxMs } = { ...DEFAULTS, ...options };
-    const connection = redis.duplicate({
-      autoResendUnfulfilledCommands: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      lazyConnect: true,
-      retryStrategy: (attempt: number) => Math.min(retryMinMs * 2 ** attempt, retryMaxMs),
-    });
+    const retry = (attempt: number): number => Math.min(retryMinMs * 2 ** attempt, retryMaxMs);
+    // Never resend on reconnect, never queue while offline: a lost reply is settled by the job's seq.
+    const noResend = { autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 };
+    const connection: RedisConnection =
+      redis instanceof Cluster
+        ? // A Cluster follows a failover by itself; the seq read goes to whichever node owns the slot now.
+          redis.duplicate(undefined, {
+            lazyConnect: true,
+            enableOfflineQueue: false,
+            clusterRetryStrategy: retry,
+            redisOptions: { ...redis.options.redisOptions, ...noResend },
+          })
+        : redis.duplicate({
+            ...noResend,
+            enableOfflineQueue: false,
+            lazyConnect: true,
+            retryStrategy: retry,
+          });
     connection.on('error', () => undefined); // reported through `retry` where it matters
     await connection.connect();
     return connection;

@@ -5,9 +5,10 @@
  * or from a heartbeat's answer should that message be missed, and learns that the job was
  * finished without it (the reaper) when a heartbeat is refused.
  */
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { JobstreamError } from './errors.js';
 import { controlChannel } from './keys.js';
+import type { RedisConnection } from './redis/client.js';
 import { heartbeat } from './redis/functions.js';
 
 export interface RunnerSignalHandlers {
@@ -21,18 +22,18 @@ export interface RunnerSignalHandlers {
 
 export class RunnerSignals {
   private timer: NodeJS.Timeout | null = null;
-  private control: Redis | null = null;
+  private control: RedisConnection | null = null;
   private cancelRequestedAt = 0;
 
   private constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisConnection,
     private readonly jobId: string,
     private readonly handlers: RunnerSignalHandlers,
   ) {}
 
   /** Starts the heartbeat (alive from this moment) and listens for a cancel. */
   static async start(
-    redis: Redis,
+    redis: RedisConnection,
     jobId: string,
     heartbeatMs: number,
     handlers: RunnerSignalHandlers,
@@ -73,10 +74,19 @@ export class RunnerSignals {
   }
 
   private async listenForCancel(): Promise<void> {
-    // disableClientInfo: see gateway/src/redis-connections.ts (redis/ioredis#2037).
-    const control = this.redis.duplicate({ lazyConnect: true, disableClientInfo: true });
+    // disableClientInfo: see gateway/src/redis-connections.ts (redis/ioredis#2037). In a Cluster
+    // the control channel is sharded (SPUBLISH), so the listener subscribes on the slot's shard.
+    const sharded = this.redis instanceof Cluster;
+    const control: RedisConnection =
+      this.redis instanceof Cluster
+        ? this.redis.duplicate(undefined, {
+            lazyConnect: true,
+            shardedSubscribers: true,
+            redisOptions: { ...this.redis.options.redisOptions, disableClientInfo: true },
+          })
+        : this.redis.duplicate({ lazyConnect: true, disableClientInfo: true });
     control.on('error', () => undefined); // the heartbeat still carries a cancel if this one fails
-    control.on('message', (_channel: string, message: string) => {
+    control.on(sharded ? 'smessage' : 'message', (_channel: string, message: string) => {
       try {
         const request = JSON.parse(message) as { type?: unknown; requestedAt?: unknown };
         if (request.type === 'cancel') this.cancelRequestedNow(Number(request.requestedAt) || Date.now());
@@ -86,7 +96,8 @@ export class RunnerSignals {
     });
     try {
       await control.connect();
-      await control.subscribe(controlChannel(this.jobId));
+      if (sharded) await control.ssubscribe(controlChannel(this.jobId));
+      else await control.subscribe(controlChannel(this.jobId));
       this.control = control;
     } catch {
       control.disconnect(); // heartbeats alone will carry the cancel

@@ -12,6 +12,10 @@ export interface GatewayConfig {
   redisUrl: string;
   /** Set: a Redis Cluster with sharded pub/sub. */
   redisClusterNodes: string[] | null;
+  /** REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS: for standalone and Cluster connections alike. */
+  redisUsername?: string | undefined;
+  redisPassword?: string | undefined;
+  redisTls: boolean;
   jwt: JwtConfig;
   /** null: every origin (tokens are never ambient). */
   allowedOrigins: string[] | null;
@@ -56,6 +60,9 @@ const envSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   REDIS_CLUSTER_NODES: z.string().optional(),
+  REDIS_USERNAME: z.string().optional(),
+  REDIS_PASSWORD: z.string().optional(),
+  REDIS_TLS: z.string().optional(),
   JWT_SECRET: z.string().min(1).optional(),
   JWT_PUBLIC_KEY: z.string().min(1).optional(),
   ALLOWED_ORIGINS: z.string().optional(),
@@ -113,6 +120,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string |
     host: e.HOST,
     redisUrl: e.REDIS_URL,
     redisClusterNodes: clusterNodes,
+    redisUsername: e.REDIS_USERNAME || undefined,
+    redisPassword: e.REDIS_PASSWORD || undefined,
+    redisTls:
+      e.REDIS_TLS !== undefined && e.REDIS_TLS !== '' && e.REDIS_TLS !== '0' && e.REDIS_TLS !== 'false',
     jwt: jwtConfig(e.JWT_SECRET, e.JWT_PUBLIC_KEY),
     allowedOrigins: list(e.ALLOWED_ORIGINS),
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,

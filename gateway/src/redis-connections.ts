@@ -4,8 +4,8 @@
  * Redis longer than the deadline. A command past it is rejected (ioredis `commandTimeout`), and
  * the liveness check (liveness.ts) reconnects a connection that stopped answering.
  */
-import { Cluster, Redis } from 'ioredis';
 import type { RedisConnection } from '../../shared/redis/client.js';
+import { connectTo } from '../../shared/redis/connect.js';
 import type { GatewayConfig } from './config.js';
 import type { Logger } from './logger.js';
 
@@ -20,17 +20,15 @@ export function connectRedis(config: GatewayConfig, role: ConnectionRole, logger
     // ("Connection in subscriber mode", redis/ioredis#2037). The maintainers' workaround:
     disableClientInfo: true,
   };
-  let connection: RedisConnection;
-  if (config.redisClusterNodes) {
-    const nodes = config.redisClusterNodes.map((node) => {
-      const [host, port] = node.split(':');
-      return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
-    });
-    // shardedSubscribers: SSUBSCRIBE must reach the shard that owns the channel's slot.
-    connection = new Cluster(nodes, { shardedSubscribers: true, redisOptions: common });
-  } else {
-    connection = new Redis(config.redisUrl, { ...common, maxRetriesPerRequest: 2 });
-  }
+  const target = {
+    url: config.redisUrl,
+    clusterNodes: config.redisClusterNodes,
+    username: config.redisUsername,
+    password: config.redisPassword,
+    tls: config.redisTls,
+  };
+  // shardedSubscribers: SSUBSCRIBE must reach the shard that owns the channel's slot.
+  const connection = connectTo(target, { ...common, maxRetriesPerRequest: 2 }, { shardedSubscribers: true });
   connection.on('error', (error: Error) =>
     logger.warn({ err: error.message, role }, 'Redis connection error'),
   );

@@ -2,8 +2,10 @@
  * The gateway on a Redis Cluster: the library loaded on every primary with SPUBLISH for job
  * events, sharded subscriptions per job, the feed by classic pub/sub.
  */
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { JobPublisher } from '../../shared/publisher.js';
+import { appendLines, createJob, getJob, requestCancel, setJobStatus } from '../../shared/redis/functions.js';
 import { loadedLibrary } from '../../shared/redis/library.js';
 import { startStack, type Stack } from '../../scripts/lib/stack.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
@@ -69,3 +71,52 @@ it('replays and streams jobs whose keys live on different shards, and the feed',
   expect(new Set(owners).size).toBeGreaterThan(1);
   client.close();
 }, 60_000);
+
+describe('runners on a Redis Cluster', () => {
+  it('JobPublisher batches, heartbeats and hears a cancel on the sharded control channel', async () => {
+    const id = `${stack.namespace()}-publisher`;
+    const publisher = await JobPublisher.create(redis, { id, owner: 'alice', title: 'on a cluster' });
+    await publisher.start();
+    for (let n = 1; n <= 2000; n++) publisher.stdout(`line ${n}`);
+    await publisher.flush();
+    const job = await getJob(redis, id);
+    expect(job).toMatchObject({ status: 'running', lastSeq: 2000 });
+    expect(job!.heartbeatAt).toBeGreaterThan(0);
+    const stored = await redis.lrange(`job:{${id}}:output`, 0, -1);
+    expect(stored.map((e) => (JSON.parse(e) as { seq: number }).seq)).toEqual(
+      Array.from({ length: 2000 }, (_, i) => i + 1),
+    );
+    const heard = new Promise<number>((resolve) => publisher.once('cancel', resolve));
+    const requestedAt = await requestCancel(redis, id, 'bob');
+    expect(await heard).toBe(requestedAt); // at once, from job:{J}:control, not a later heartbeat
+    await publisher.cancel('stopped');
+    await publisher.close();
+    expect((await getJob(redis, id))?.status).toBe('cancelled');
+  }, 30_000);
+
+  it('jobrun writes to the cluster REDIS_CLUSTER_NODES names (never to 127.0.0.1:6379)', async () => {
+    const id = `${stack.namespace()}-jobrun`;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'scripts/jobrun.ts',
+        '--id',
+        id,
+        '--owner',
+        'alice',
+        '--',
+        'sh',
+        '-c',
+        'echo one; echo two',
+      ],
+      {
+        env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: cluster.nodeList },
+        stdio: 'ignore',
+      },
+    );
+    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
+    expect(await getJob(redis, id)).toMatchObject({ status: 'success', lastSeq: 2 });
+  }, 30_000);
+});

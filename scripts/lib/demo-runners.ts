@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis/client.js';
 import { JobPublisher } from '../../shared/publisher.js';
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
@@ -112,7 +112,7 @@ export interface DemoOptions {
 }
 
 /** Starts jobs every few seconds until the returned stop() is called (which waits for them). */
-export function startDemoRunners(redis: Redis, options: DemoOptions): () => Promise<void> {
+export function startDemoRunners(redis: RedisConnection, options: DemoOptions): () => Promise<void> {
   let stopping = false;
   const running = new Set<Promise<void>>();
   const weighted = SCENARIOS.flatMap((s) => Array<typeof s>(s.weight).fill(s));

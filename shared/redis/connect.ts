@@ -1,0 +1,63 @@
+/**
+ * Connecting to Redis from the environment of DESIGN.md's configuration section, the same way
+ * for the gateway and every runner: `REDIS_CLUSTER_NODES` (a Cluster) or `REDIS_URL` (standalone,
+ * default redis://127.0.0.1:6379), and `REDIS_USERNAME`, `REDIS_PASSWORD`, `REDIS_TLS` for both.
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisConnection } from './client.js';
+
+export interface RedisTarget {
+  url: string;
+  /** `host:port` of Cluster nodes; set, the connection is a Cluster. */
+  clusterNodes: string[] | null;
+  username?: string | undefined;
+  password?: string | undefined;
+  tls: boolean;
+}
+
+const truthy = (value: string | undefined): boolean =>
+  value !== undefined && value !== '' && value !== '0' && value !== 'false';
+
+export function redisTargetFromEnv(env: NodeJS.ProcessEnv = process.env): RedisTarget {
+  const nodes = (env.REDIS_CLUSTER_NODES ?? '')
+    .split(',')
+    .map((n) => n.trim())
+    .filter(Boolean);
+  return {
+    url: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    clusterNodes: nodes.length > 0 ? nodes : null,
+    username: env.REDIS_USERNAME || undefined,
+    password: env.REDIS_PASSWORD || undefined,
+    tls: truthy(env.REDIS_TLS),
+  };
+}
+
+/** Where a target points, for messages (never with its password). */
+export const describeTarget = (target: RedisTarget): string =>
+  target.clusterNodes
+    ? `the Redis Cluster at ${target.clusterNodes.join(',')}`
+    : `Redis at ${new URL(target.url).host}`;
+
+/**
+ * A connection to the target. `options` apply to every node; `clusterOptions` only to a Cluster
+ * (ioredis takes node options under `redisOptions` there).
+ */
+export function connectTo(
+  target: RedisTarget,
+  options: RedisOptions = {},
+  clusterOptions: Omit<ClusterOptions, 'redisOptions'> = {},
+): RedisConnection {
+  const auth: RedisOptions = {
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+    ...(target.tls ? { tls: {} } : {}),
+  };
+  if (target.clusterNodes) {
+    const nodes = target.clusterNodes.map((node) => {
+      const [host, port] = node.split(':');
+      return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
+    });
+    return new Cluster(nodes, { ...clusterOptions, redisOptions: { ...auth, ...options } });
+  }
+  return new Redis(target.url, { ...auth, ...options });
+}
