@@ -4,8 +4,13 @@
  * first, then every socket gets 1012, then the process exits 0 (npm with it) and leaves nothing.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { appendLines, createJob } from '../../shared/redis/functions.js';
 import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
+import { buildDashboardIfStale, ROOT } from '../../scripts/lib/build.js';
 import { SECRET, token, TestClient } from './harness.js';
 
 let redis: PrivateRedis;
@@ -73,3 +78,53 @@ it('SIGTERM to `npm run gateway`: /readyz 503, then 1012 to every socket, then e
   // nothing was left behind: the port is closed
   expect(await readyStatus(url)).toBe('refused');
 }, 60_000);
+
+it('after npm run build and an install without dev dependencies, the gateway starts, serves, streams and stops', async () => {
+  // What an image holds: the compiled gateway, the built dashboard, production dependencies only.
+  const app = mkdtempSync(join(tmpdir(), 'jobstream-prod-'));
+  try {
+    const dist = buildDashboardIfStale();
+    cpSync(join(ROOT, 'dist'), join(app, 'dist'), { recursive: true });
+    cpSync(dist, join(app, 'client', 'dist'), { recursive: true });
+    for (const file of ['package.json', 'package-lock.json']) cpSync(join(ROOT, file), join(app, file));
+    execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: app,
+      stdio: 'ignore',
+    });
+    expect(existsSync(join(app, 'node_modules', 'tsx'))).toBe(false); // no TypeScript tooling in there
+
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const gateway = spawn(process.execPath, ['dist/gateway/src/main.js'], {
+      cwd: app,
+      env: {
+        ...process.env,
+        JWT_SECRET: SECRET,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: redis.url,
+        SHUTDOWN_DRAIN_MS: '0',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
+    await waitForOutput(gateway, /jobstream gateway on/);
+    expect(await readyStatus(url)).toBe(200);
+    expect((await fetch(`${url}/`)).headers.get('content-type')).toMatch(/text\/html/); // the dashboard
+
+    const runner = redis.client();
+    await createJob(runner, { id: 'prod-job', owner: 'alice', title: 'production' });
+    const client = await TestClient.connect(url, { token: token('alice') });
+    client.send({ type: 'subscribe', jobId: 'prod-job' });
+    await client.waitFor((f) => f.type === 'status');
+    await appendLines(runner, 'prod-job', [{ stream: 'stdout', line: 'from production' }]);
+    await client.waitFor(() => client.seqs('prod-job').length === 1);
+
+    gateway.kill('SIGTERM');
+    expect(await client.waitForClose(10_000)).toBe(1012);
+    expect(await exited).toBe(0);
+  } finally {
+    rmSync(app, { recursive: true, force: true });
+  }
+}, 180_000);
