@@ -4,7 +4,7 @@
  * first, then every socket gets 1012, then the process exits 0 (npm with it) and leaves nothing.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
@@ -95,7 +95,7 @@ it('after npm run build and an install without dev dependencies, the gateway sta
 
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const gateway = spawn(process.execPath, ['dist/gateway/src/main.js'], {
+    const gateway = spawn(process.execPath, ['--enable-source-maps', 'dist/gateway/src/main.js'], {
       cwd: app,
       env: {
         ...process.env,
@@ -128,3 +128,15 @@ it('after npm run build and an install without dev dependencies, the gateway sta
     rmSync(app, { recursive: true, force: true });
   }
 }, 180_000);
+
+it('the container recipe and the systemd unit run exactly the command tested above', () => {
+  const tested = ['--enable-source-maps', 'dist/gateway/src/main.js'];
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  expect(pkg.scripts.gateway).toBe(`exec node ${tested.join(' ')}`);
+  const unit = readFileSync(join(ROOT, 'deploy', 'jobstream-gateway.service'), 'utf8');
+  expect(/^ExecStart=(.*)$/m.exec(unit)?.[1]).toBe(`/usr/bin/node ${tested.join(' ')}`);
+  const dockerfile = readFileSync(join(ROOT, 'deploy', 'Dockerfile'), 'utf8');
+  expect(/^CMD (.*)$/m.exec(dockerfile)?.[1]).toBe(JSON.stringify(['node', ...tested]).replaceAll(',', ', '));
+});
