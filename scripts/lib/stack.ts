@@ -16,9 +16,17 @@ import { configFromEnv, type GatewayConfig } from '../../gateway/src/config.js';
 import { createLogger } from '../../gateway/src/logger.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/src/server.js';
 import { buildDashboardIfStale } from './build.js';
+import { HaproxyProcess, haproxyInstalled } from './haproxy.js';
 
-export type Topology = 'standalone' | 'cluster';
-export const TOPOLOGIES: readonly Topology[] = ['standalone', 'cluster'];
+/**
+ * standalone: one Redis, one gateway. cluster: a three-primary Redis Cluster, one gateway.
+ * haproxy-cluster: three primaries with a replica each, three gateways behind HAProxy
+ * (deploy/haproxy.cfg) — the reference deployment of docs/operations.md.
+ */
+export type Topology = 'standalone' | 'cluster' | 'haproxy-cluster';
+export const TOPOLOGIES: readonly Topology[] = haproxyInstalled()
+  ? ['standalone', 'cluster', 'haproxy-cluster']
+  : ['standalone', 'cluster'];
 
 export interface StackOptions {
   topology?: Topology;
@@ -37,7 +45,11 @@ export interface Stack {
   /** The standalone server (null on a cluster). */
   readonly redis: PrivateRedis | null;
   readonly cluster: PrivateRedisCluster | null;
+  /** The gateway (the first of several behind HAProxy). */
   gateway: Gateway;
+  /** Every gateway process of the stack. */
+  readonly gateways: readonly Gateway[];
+  readonly haproxy: HaproxyProcess | null;
   readonly config: GatewayConfig;
   readonly url: string;
   /** A new Redis connection of the topology's kind; `stop()` closes it. */
@@ -58,7 +70,12 @@ export interface Stack {
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const topology = options.topology ?? 'standalone';
   const secret = options.secret ?? `stack-${randomUUID()}`;
-  const cluster = topology === 'cluster' ? await PrivateRedisCluster.start() : null;
+  const cluster =
+    topology === 'cluster'
+      ? await PrivateRedisCluster.start()
+      : topology === 'haproxy-cluster'
+        ? await PrivateRedisCluster.start(3, { replicas: 1 })
+        : null;
   const ownRedis = topology === 'standalone' && !options.redis;
   const redis = topology === 'standalone' ? (options.redis ?? (await PrivateRedis.start())) : null;
   const env = {
@@ -86,6 +103,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let gateway = await startGateway(config, gatewayOptions);
   // The port is fixed from the first start on, so a restarted gateway answers at the same address.
   const fixedPort = { ...config, port: gateway.port };
+  const gateways = [gateway];
+  let haproxy: HaproxyProcess | null = null;
+  if (topology === 'haproxy-cluster') {
+    for (let i = 1; i < 3; i++)
+      gateways.push(await startGateway({ ...config, port: await freePort() }, gatewayOptions));
+    haproxy = await HaproxyProcess.start(gateways.map((g) => `127.0.0.1:${g.port}`));
+  }
   const stack: Stack = {
     topology,
     redis,
@@ -96,8 +120,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     set gateway(value) {
       gateway = value;
     },
+    get gateways() {
+      return gateways;
+    },
+    haproxy,
     config,
-    url: gateway.url,
+    url: haproxy?.url ?? gateway.url,
     client: () => (cluster ? cluster.client() : redis!.client()),
     namespace: () => `t${randomUUID().slice(0, 8)}`,
     token: (sub, role = 'user', ttlSeconds = 3600) => signToken(secret, { sub, role }, ttlSeconds),
@@ -122,9 +150,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       await gateway.stop(2000);
       await whileDown?.();
       gateway = await startGateway(fixedPort, gatewayOptions);
+      gateways[0] = gateway;
     },
     async stop() {
-      await gateway.stop(2000);
+      await haproxy?.stop();
+      for (const g of gateways) await g.stop(2000);
       if (ownRedis) await redis!.stop();
       await cluster?.stop();
     },

@@ -12,9 +12,18 @@ export class PrivateRedisCluster {
 
   private constructor(readonly nodes: PrivateRedis[]) {}
 
-  static async start(size = 3): Promise<PrivateRedisCluster> {
+  /**
+   * `primaries` primaries, each with `replicas` replicas (`redis-cli --cluster create
+   * --cluster-replicas`); a short node timeout lets a replica take over quickly in tests.
+   */
+  static async start(
+    primaries = 3,
+    { replicas = 0, nodeTimeoutMs = 2000 }: { replicas?: number; nodeTimeoutMs?: number } = {},
+  ): Promise<PrivateRedisCluster> {
     const nodes = await Promise.all(
-      Array.from({ length: size }, () => PrivateRedis.start({ cluster: true })),
+      Array.from({ length: primaries * (1 + replicas) }, () =>
+        PrivateRedis.start({ cluster: true, clusterNodeTimeoutMs: nodeTimeoutMs }),
+      ),
     );
     execFileSync(
       'redis-cli',
@@ -23,7 +32,7 @@ export class PrivateRedisCluster {
         'create',
         ...nodes.map((n) => `127.0.0.1:${n.port}`),
         '--cluster-replicas',
-        '0',
+        String(replicas),
         '--cluster-yes',
       ],
       {

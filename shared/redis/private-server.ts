@@ -18,6 +18,8 @@ export interface PrivateRedisOptions {
   aof?: boolean;
   /** A cluster node (see PrivateRedisCluster), with its own nodes.conf in its folder. */
   cluster?: boolean;
+  /** cluster-node-timeout: how long a primary may be unreachable before its replica takes over. */
+  clusterNodeTimeoutMs?: number;
 }
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -108,6 +110,9 @@ export class PrivateRedis {
       '--appendfsync',
       'always',
       ...(this.options.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : []),
+      ...(this.options.clusterNodeTimeoutMs
+        ? ['--cluster-node-timeout', String(this.options.clusterNodeTimeoutMs)]
+        : []),
     ];
     // Its own process group: a Ctrl-C meant for `npm start` must not kill Redis before the
     // stack has stopped in order; stop() ends it explicitly.
