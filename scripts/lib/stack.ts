@@ -100,16 +100,25 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ...options.gateway,
     devSecret: secret,
   };
-  let gateway = await startGateway(config, gatewayOptions);
+  const gateways: Gateway[] = [];
+  let haproxy: HaproxyProcess | null = null;
+  try {
+    gateways.push(await startGateway(config, gatewayOptions));
+    if (topology === 'haproxy-cluster') {
+      for (let i = 1; i < 3; i++)
+        gateways.push(await startGateway({ ...config, port: await freePort() }, gatewayOptions));
+      haproxy = await HaproxyProcess.start(gateways.map((g) => `127.0.0.1:${g.port}`));
+    }
+  } catch (error) {
+    // A stack that could not start leaves nothing running behind it.
+    for (const g of gateways) await g.stop(500);
+    if (ownRedis) await redis?.stop();
+    await cluster?.stop();
+    throw error;
+  }
+  let gateway = gateways[0]!;
   // The port is fixed from the first start on, so a restarted gateway answers at the same address.
   const fixedPort = { ...config, port: gateway.port };
-  const gateways = [gateway];
-  let haproxy: HaproxyProcess | null = null;
-  if (topology === 'haproxy-cluster') {
-    for (let i = 1; i < 3; i++)
-      gateways.push(await startGateway({ ...config, port: await freePort() }, gatewayOptions));
-    haproxy = await HaproxyProcess.start(gateways.map((g) => `127.0.0.1:${g.port}`));
-  }
   const stack: Stack = {
     topology,
     redis,

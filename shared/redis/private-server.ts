@@ -39,7 +39,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
  * One PING over a plain socket: true when Redis answers PONG. (An ioredis probe leaves its
  * connect-timeout timer running after a refused connection, which keeps a test process alive.)
  */
-function answersPing(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
+export function answersPing(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, host);
     let reply = '';

@@ -1,0 +1,78 @@
+/**
+ * `npm run topology -- up|status|down`: the reference deployment (3+3 Redis Cluster, gateways,
+ * HAProxy from deploy/haproxy.cfg) comes up in the background, answers through HAProxy, and goes
+ * away leaving nothing running.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from '@jest/globals';
+import { ROOT } from '../lib/build.js';
+import { haproxyInstalled } from '../lib/haproxy.js';
+
+const topology = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', 'scripts/topology.ts', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+
+/** Running: signalable and not a zombie (an orphan's exit is reaped by PID 1, which here may never do it). */
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true; // no /proc (not Linux): signalable is all we can know
+  }
+};
+
+(haproxyInstalled() ? it : it.skip)(
+  'up prints the dashboard URL first, status sees it ready through HAProxy, down leaves nothing',
+  async () => {
+    const up = topology('up', '--gateways', '2');
+    try {
+      expect(up.status).toBe(0);
+      const firstLine = up.stdout.split('\n')[0]!;
+      expect(firstLine).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/#token=\S+$/); // alone on its line
+      const state = JSON.parse(readFileSync(join(ROOT, '.tmp', 'topology', 'state.json'), 'utf8')) as {
+        url: string;
+        members: { role: string; pid: number; port: number }[];
+      };
+      expect(state.members.map((m) => m.role).sort()).toEqual([
+        'gateway',
+        'gateway',
+        'haproxy',
+        'redis',
+        'redis',
+        'redis',
+        'redis',
+        'redis',
+        'redis',
+      ]);
+      const ready = (await (await fetch(`${state.url}/readyz`)).json()) as {
+        library: { eventsPublish: string };
+      };
+      expect(ready.library.eventsPublish).toBe('spublish'); // the gateways run on the Cluster
+      const status = topology('status');
+      expect(status.status).toBe(0);
+      expect(status.stdout).toMatch(/through HAProxy: ready/);
+      const firstRedis = state.members.find((m) => m.role === 'redis')!;
+      const replicas = execFileSync('redis-cli', ['-p', String(firstRedis.port), 'CLUSTER', 'NODES'], {
+        encoding: 'utf8',
+      });
+      expect(replicas.split('\n').filter((l) => l.includes('slave')).length).toBe(3); // a replica per primary
+
+      const down = topology('down');
+      expect(down.status).toBe(0);
+      expect(state.members.filter((m) => alive(m.pid))).toEqual([]);
+      expect(topology('status').status).toBe(1);
+    } finally {
+      topology('down');
+    }
+  },
+  120_000,
+);
