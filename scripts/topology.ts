@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { answersPing, freePort } from '../shared/redis/private-server.js';
 import { signToken } from '../shared/tokens.js';
 import { buildDashboardIfStale, ROOT } from './lib/build.js';
-import { REFERENCE_CONFIG } from './lib/haproxy.js';
+import { haproxyConfig } from './lib/haproxy.js';
+import { alive } from './lib/processes.js';
 
 const DIR = join(ROOT, '.tmp', 'topology');
 const STATE = join(DIR, 'state.json');
@@ -32,20 +33,6 @@ interface State {
   secret: string;
   members: Member[];
 }
-
-/** Running: signalable and not a zombie (an orphan's exit is reaped by PID 1, which here may never do it). */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true; // no /proc (not Linux): signalable is all we can know
-  }
-};
 
 /** A background process in its own group, its output in a log file beside the state. */
 function background(
@@ -149,10 +136,7 @@ async function up(gatewayCount: number): Promise<void> {
     const port = await freePort();
     const stats = await freePort();
     const gateways = members.filter((m) => m.role === 'gateway');
-    const config = readFileSync(REFERENCE_CONFIG, 'utf8').replace(
-      / {4}server gw\d+ .*\n(?: {4}server gw\d+ .*\n)*/,
-      gateways.map((_, i) => `    server gw${i + 1} "\${JOBSTREAM_GW${i + 1}}" check\n`).join(''),
-    );
+    const config = haproxyConfig(gateways.length);
     writeFileSync(join(DIR, 'haproxy.cfg'), config);
     const env: NodeJS.ProcessEnv = {
       ...process.env,

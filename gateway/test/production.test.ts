@@ -45,23 +45,33 @@ async function readyStatus(url: string): Promise<number | 'refused'> {
   }
 }
 
-it('SIGTERM to `npm run gateway`: /readyz 503, then 1012 to every socket, then exit 0', async () => {
+/** Starts a gateway with `command` (as production would run it) and waits until it listens. */
+async function startProductionGateway(
+  command: string,
+  args: string[],
+  { cwd = ROOT, drainMs }: { cwd?: string; drainMs: number },
+): Promise<{ gateway: ChildProcess; url: string; exited: Promise<number | null> }> {
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const gateway = spawn('npm', ['run', 'gateway'], {
+  const gateway = spawn(command, args, {
+    cwd,
     env: {
       ...process.env,
       JWT_SECRET: SECRET,
       PORT: String(port),
       HOST: '127.0.0.1',
       REDIS_URL: redis.url,
-      SHUTDOWN_DRAIN_MS: '1500',
+      SHUTDOWN_DRAIN_MS: String(drainMs),
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
   await waitForOutput(gateway, /jobstream gateway on/);
+  return { gateway, url: `http://127.0.0.1:${port}`, exited };
+}
+
+it('SIGTERM to `npm run gateway`: /readyz 503, then 1012 to every socket, then exit 0', async () => {
+  const { gateway, url, exited } = await startProductionGateway('npm', ['run', 'gateway'], { drainMs: 1500 });
   expect(await readyStatus(url)).toBe(200);
   const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(url, { token: token('alice') })));
   const closes = clients.map((c) => c.waitForClose(20_000));
@@ -93,23 +103,11 @@ it('after npm run build and an install without dev dependencies, the gateway sta
     });
     expect(existsSync(join(app, 'node_modules', 'tsx'))).toBe(false); // no TypeScript tooling in there
 
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const gateway = spawn(process.execPath, ['--enable-source-maps', 'dist/gateway/src/main.js'], {
-      cwd: app,
-      env: {
-        ...process.env,
-        JWT_SECRET: SECRET,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        REDIS_URL: redis.url,
-        SHUTDOWN_DRAIN_MS: '0',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
-    await waitForOutput(gateway, /jobstream gateway on/);
+    const { gateway, url, exited } = await startProductionGateway(
+      process.execPath,
+      ['--enable-source-maps', 'dist/gateway/src/main.js'],
+      { cwd: app, drainMs: 0 },
+    );
     expect(await readyStatus(url)).toBe(200);
     expect((await fetch(`${url}/`)).headers.get('content-type')).toMatch(/text\/html/); // the dashboard
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
 import { launchBrowser } from '../lib/browser.js';
+import { alive } from '../lib/processes.js';
 import { buildDashboardIfStale, ROOT } from '../lib/build.js';
 
 let browser: Browser;
@@ -38,15 +39,6 @@ const commandOf = (pid: number): string => {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim().slice(0, 120);
   } catch {
     return '?';
-  }
-};
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 };
 

@@ -13,6 +13,15 @@ import { ROOT } from './build.js';
 
 export const REFERENCE_CONFIG = join(ROOT, 'deploy', 'haproxy.cfg');
 
+/** The reference configuration with server lines for `count` gateways (JOBSTREAM_GW1…N). */
+export function haproxyConfig(count: number): string {
+  const servers = Array.from(
+    { length: count },
+    (_, i) => `    server gw${i + 1} "\${JOBSTREAM_GW${i + 1}}" check\n`,
+  );
+  return readFileSync(REFERENCE_CONFIG, 'utf8').replace(/( {4}server gw\d+ .*\n)+/, servers.join(''));
+}
+
 export function haproxyInstalled(): boolean {
   return spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0;
 }
@@ -28,13 +37,7 @@ export class HaproxyProcess {
   /** Starts HAProxy for `gateways` (host:port each) and resolves once it routes to a ready one. */
   static async start(gateways: string[]): Promise<HaproxyProcess> {
     const dir = mkdtempSync(join(tmpdir(), 'jobstream-haproxy-'));
-    const serverLines = gateways
-      .map((_, i) => `    server gw${i + 1} "\${JOBSTREAM_GW${i + 1}}" check`)
-      .join('\n');
-    const config = readFileSync(REFERENCE_CONFIG, 'utf8').replace(
-      /( {4}server gw\d+ .*\n)+/,
-      `${serverLines}\n`,
-    );
+    const config = haproxyConfig(gateways.length);
     const file = join(dir, 'haproxy.cfg');
     writeFileSync(file, config);
     const port = await freePort();

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from '@jest/globals';
 import { ROOT } from '../lib/build.js';
+import { alive } from '../lib/processes.js';
 import { haproxyInstalled } from '../lib/haproxy.js';
 
 const topology = (...args: string[]) =>
@@ -15,20 +16,6 @@ const topology = (...args: string[]) =>
     cwd: ROOT,
     encoding: 'utf8',
   });
-
-/** Running: signalable and not a zombie (an orphan's exit is reaped by PID 1, which here may never do it). */
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true; // no /proc (not Linux): signalable is all we can know
-  }
-};
 
 (haproxyInstalled() ? it : it.skip)(
   'up prints the dashboard URL first, status sees it ready through HAProxy, down leaves nothing',
