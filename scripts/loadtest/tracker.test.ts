@@ -63,4 +63,15 @@ describe('SubscriptionTracker', () => {
     t.settle();
     expect(kinds(t)).toEqual(['missing: job job-1 seq 12 socket 7', 'missing: job job-1 seq 13 socket 7']);
   });
+
+  it('knows its position from the first status, before any line (a reconnect then resumes with since)', () => {
+    const t = new SubscriptionTracker('job-2', 1);
+    expect(t.positioned).toBe(false);
+    t.started(15);
+    expect(t.positioned).toBe(true);
+    expect(t.lastSeq).toBe(15); // since 15: lines published while away are owed and delivered
+    t.line(16);
+    t.settle();
+    expect(t.clean).toBe(true);
+  });
 });

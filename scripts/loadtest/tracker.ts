@@ -39,6 +39,11 @@ export class SubscriptionTracker {
     readonly socket: number,
   ) {}
 
+  /** The position is known (a status or a line came): resume with `since`, never `tail`, from here on. */
+  get positioned(): boolean {
+    return this.next > 0;
+  }
+
   /** The last seq held, for resuming with `since` after a reconnect. */
   get lastSeq(): number {
     return Math.max(0, this.next - 1);

@@ -201,11 +201,11 @@ export class LoadWorker {
 
   private subscribe(socket: LoadSocket, sub: SubscriptionTracker): void {
     socket.awaiting.add(sub.jobId);
-    // First time: only new lines; after a reconnect: exactly the lines after the last one held.
-    const frame: ClientFrame =
-      sub.lastSeq > 0 || sub.lines > 0
-        ? { type: 'subscribe', jobId: sub.jobId, since: sub.lastSeq }
-        : { type: 'subscribe', jobId: sub.jobId, tail: 0 };
+    // First time: only new lines; once the position is known: exactly the lines after it (a
+    // reconnect before the first line must still get the lines published meanwhile).
+    const frame: ClientFrame = sub.positioned
+      ? { type: 'subscribe', jobId: sub.jobId, since: sub.lastSeq }
+      : { type: 'subscribe', jobId: sub.jobId, tail: 0 };
     send(socket.ws, frame);
   }
 

@@ -91,8 +91,10 @@ describe('against a real gateway', () => {
     const run = await loadtest(
       [...common(), '--sockets', '200', '--duration', '8s', '--reconnect-storm-at', '6s'],
       async () => {
-        // Restart the gateway while the sockets stream: they get 1012, reconnect, resume with since.
-        await new Promise((resolve) => setTimeout(resolve, 4000));
+        // Once every socket is open on the gateway (its own count), restart it while they stream:
+        // they get 1012, reconnect and resume with since.
+        while (stack.gateway.sessions.size < 200) await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 1000)); // a second of streaming first
         await stack.restartGateway();
       },
     );
