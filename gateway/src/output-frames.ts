@@ -7,6 +7,7 @@
 import { isJobStatus, type JobStatus } from '../../shared/job.js';
 import type { OutputLine } from '../../shared/protocol.js';
 import { encodeFrame } from './frames.js';
+import type { PreparedFrame } from './ws-internals.js';
 
 const SEQ_MARK = Buffer.from('{"seq":');
 const TS_MARK = Buffer.from('"ts":');
@@ -20,6 +21,8 @@ export interface OutputMessage {
   /** Redis time of the batch, for the publish→send lag metric. */
   ts: number;
   bytes: Buffer;
+  /** The WebSocket frame of `bytes`, made once for every watcher (ws-internals.ts). */
+  frame?: PreparedFrame | null;
 }
 
 export interface StatusMessage {
@@ -27,6 +30,7 @@ export interface StatusMessage {
   bytes: Buffer;
   status: JobStatus;
   lastSeq: number;
+  frame?: PreparedFrame | null;
 }
 
 export type ChannelMessage = OutputMessage | StatusMessage;

@@ -21,6 +21,8 @@ import { encodeFrame, errorFrame, notFoundFrame } from './frames.js';
 import type { HeartbeatTarget } from './heartbeat.js';
 import { FrameBudget, rawText, type BudgetVerdict } from './frame-budget.js';
 import { SEND_HIGH_WATER_BYTES } from './limits.js';
+import type { ChannelMessage } from './output-frames.js';
+import { prepareTextFrame, sendPreparedFrame } from './ws-internals.js';
 import type { Clock, TokenExpiry } from './token-expiry.js';
 import { isTimeout, withDeadline } from './redis-connections.js';
 import { readJobState } from './store.js';
@@ -77,6 +79,17 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     const sent = this.deps.metrics.sent;
     sent.frames++;
     sent.bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+    sent.lines += lines;
+  }
+
+  sendPublished(message: ChannelMessage, lines = 0): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    // Framed once for every watcher of the message, on first use.
+    if (message.frame === undefined) message.frame = prepareTextFrame(message.bytes);
+    if (!message.frame || !sendPreparedFrame(this.ws, message.frame)) this.ws.send(message.bytes, TEXT_FRAME);
+    const sent = this.deps.metrics.sent;
+    sent.frames++;
+    sent.bytes += message.bytes.length;
     sent.lines += lines;
   }
 

@@ -52,6 +52,8 @@ export interface SubscriberSocket {
   send(data: string | Buffer, lines?: number): void;
   /** Sends a frame the gateway built. */
   sendFrame(frame: ServerFrame): void;
+  /** Sends a published message as it is (framed once for every socket that gets it). */
+  sendPublished(message: ChannelMessage, lines?: number): void;
   /** Resolves when the send buffer is below the high-water mark again (or the socket closed). */
   drained(): Promise<void>;
   /** The subscription ended by itself (done, or the job vanished). */
@@ -312,7 +314,7 @@ export class Subscription implements JobListener {
 
   private deliver(message: ChannelMessage): void {
     if (message.kind === 'status') {
-      this.socket.send(message.bytes);
+      this.socket.sendPublished(message);
       this.status = message.status;
       if (isTerminal(this.status)) this.finalSeq = message.lastSeq;
       this.checkDone();
@@ -325,7 +327,7 @@ export class Subscription implements JobListener {
       return;
     }
     const lines = message.lastSeq - this.nextSeq + 1;
-    if (message.firstSeq === this.nextSeq) this.socket.send(message.bytes, lines);
+    if (message.firstSeq === this.nextSeq) this.socket.sendPublished(message, lines);
     else this.socket.send(sliceOutputFrame(this.jobId, message, this.nextSeq), lines);
     this.nextSeq = message.lastSeq + 1;
   }

@@ -1,0 +1,68 @@
+/**
+ * The `ws` internals frame-once relies on (gateway/src/ws-internals.ts): present in this version,
+ * and byte for byte what `ws.send` writes. A `ws` upgrade that changes them fails here, loudly.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { WebSocket, WebSocketServer } from 'ws';
+import { canSendPreparedFrames, prepareTextFrame, sendPreparedFrame } from '../src/ws-internals.js';
+
+const server = createServer();
+const wss = new WebSocketServer({ server, perMessageDeflate: false });
+let url = '';
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  for (const client of wss.clients) client.terminate();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+/** A server-side socket whose TCP writes are recorded, and the text its client receives. */
+async function recordedConnection(): Promise<{
+  ws: WebSocket;
+  written: () => Buffer;
+  received: Promise<string>;
+}> {
+  const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+  const client = new WebSocket(url);
+  const received = new Promise<string>((resolve) =>
+    client.once('message', (data) => resolve(data.toString())),
+  );
+  const ws = await accepted;
+  const tcp = (ws as unknown as { _socket: { write: (chunk: Buffer, ...rest: unknown[]) => boolean } })
+    ._socket;
+  const chunks: Buffer[] = [];
+  const write = tcp.write.bind(tcp);
+  tcp.write = (chunk: Buffer, ...rest: unknown[]) => {
+    chunks.push(Buffer.from(chunk));
+    return write(chunk, ...rest);
+  };
+  return { ws, written: () => Buffer.concat(chunks), received };
+}
+
+it('this ws has Sender.frame and _sender.sendFrame', () => {
+  expect(canSendPreparedFrames).toBe(true);
+});
+
+it.each([
+  ['a short frame', '{"type":"output","jobId":"j","lines":[]}'],
+  ['a 16-bit length', 'x'.repeat(300)],
+  ['a 64-bit length', 'y'.repeat(70_000)],
+])('a prepared frame is byte for byte what ws.send writes (%s)', async (_, text) => {
+  const data = Buffer.from(text);
+  const plain = await recordedConnection();
+  plain.ws.send(data, { binary: false });
+  const prepared = await recordedConnection();
+  const frame = prepareTextFrame(data)!;
+  expect(sendPreparedFrame(prepared.ws, frame)).toBe(true);
+  expect(await prepared.received).toBe(text);
+  expect(await plain.received).toBe(text);
+  expect(prepared.written().equals(plain.written())).toBe(true);
+  // one frame serves any number of sockets: it is not consumed by a send
+  const again = await recordedConnection();
+  expect(sendPreparedFrame(again.ws, frame)).toBe(true);
+  expect(await again.received).toBe(text);
+});
