@@ -5,13 +5,15 @@
  * look); else a private redis-server on a free port (no persistence, stopped on exit); else, on
  * Debian as root, apt-get installs redis-server first. Redis 7 or newer is required (functions).
  * Then: the dashboard is built if missing or stale, the gateway serves it on PORT (8080) with
- * JWT_SECRET (random per run unless given) and the dev sign-in bound to loopback, demo runners
+ * JWT_SECRET (unless given, a random one made once and kept in .tmp/dev-secret, git-ignored, so
+ * open tabs stay signed in across a restart) and the dev sign-in bound to loopback, demo runners
  * start, and the URL is printed with two signed-in links. Ctrl-C stops everything.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { DEMO_OWNERS, DEMO_USERS } from '../shared/demo.js';
@@ -25,6 +27,23 @@ import { buildDashboardIfStale } from './lib/build.js';
 import { startDemoRunners } from './lib/demo-runners.js';
 
 const say = (message: string): void => console.log(`jobstream: ${message}`);
+
+/** Where `npm start` keeps its dev secret: under the git-ignored .tmp/, readable by its owner only. */
+const DEV_SECRET_FILE = resolve(import.meta.dirname, '..', '.tmp', 'dev-secret');
+
+/** The local demo's JWT secret: made once, then the same on every start (tabs survive a restart). */
+function devSecret(): string {
+  try {
+    const kept = readFileSync(DEV_SECRET_FILE, 'utf8').trim();
+    if (/^[0-9a-f]{64}$/.test(kept)) return kept;
+  } catch {
+    // none yet
+  }
+  const secret = randomBytes(32).toString('hex');
+  mkdirSync(dirname(DEV_SECRET_FILE), { recursive: true });
+  writeFileSync(DEV_SECRET_FILE, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
 
 async function answers(url: string): Promise<string | null> {
   const probe = new Redis(url, {
@@ -96,7 +115,7 @@ async function main(): Promise<void> {
     target.url = redis.url;
   }
   const dist = buildDashboardIfStale(() => say('building the dashboard…'));
-  const secret = process.env.JWT_SECRET ?? randomBytes(32).toString('hex');
+  const secret = process.env.JWT_SECRET ?? devSecret();
   const config = configFromEnv(
     {
       ...process.env,

@@ -218,6 +218,46 @@ describe('dashboard', () => {
     await page.close();
   }, 60_000);
 
+  it('signs a new tab in from local storage, and downloads without a sign-in token in any URL', async () => {
+    const publisher = await newJob('alice', 'download me');
+    publisher.stdout('\u001b[31mred\u001b[0m text');
+    publisher.stdout('second line');
+    await publisher.finish(0);
+    await publisher.close();
+    const context = await browser.newContext();
+    const first = await context.newPage();
+    const signIn = token('alice');
+    await first.goto(`${stack.url}/#token=${signIn}`);
+    await first.getByRole('button', { name: 'Sign out' }).waitFor();
+
+    // A job opened in another tab of the same browser is signed in: no token in its address.
+    const second = await context.newPage();
+    const urls: string[] = [];
+    second.on('request', (request) => urls.push(request.url()));
+    await second.goto(`${stack.url}/jobs/${publisher.jobId}`);
+    await second.getByText('Finished: success').waitFor({ timeout: 10_000 });
+    const [download] = await Promise.all([
+      second.waitForEvent('download'),
+      second.getByRole('button', { name: 'Download', exact: true }).click(),
+    ]);
+    const text = await new Promise<string>((resolve, reject) => {
+      void download.createReadStream().then((stream) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+        stream.on('error', reject);
+      }, reject);
+    });
+    expect(text).toBe('red text\nsecond line\n'); // ANSI stripped
+    expect(download.url()).toContain('access_token=');
+    expect(urls.some((url) => url.includes(signIn))).toBe(false);
+
+    // Signing out in one tab signs the other out too.
+    await first.getByRole('button', { name: 'Sign out' }).click();
+    await second.getByRole('button', { name: 'Sign in' }).first().waitFor({ timeout: 10_000 });
+    await context.close();
+  }, 60_000);
+
   it('asks for a new token before expiry and keeps the socket and every position', async () => {
     const publisher = await newJob('alice', 'long run');
     for (let i = 1; i <= 10; i++) publisher.stdout(`before ${i}`);

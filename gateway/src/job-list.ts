@@ -1,8 +1,10 @@
 /**
  * `GET /api/jobs`: newest first from `jobs:index` (admins) or `jobs:owner:<U>` (users, so a
  * user's list never scans everyone's), filtered by status, paged by an opaque cursor
- * `<createdAt>:<id>` (ids break ties between jobs created in the same millisecond). Index
- * entries whose job has expired are removed as they are met.
+ * `<createdAt>:<id>` (ids break ties between jobs created in the same millisecond), searched by
+ * `q` (a case-insensitive substring of the title, owner or branch). Index entries whose job has
+ * expired are removed as they are met. A rare filter stops after a bounded scan with a short
+ * page and a cursor where the scan stopped, never with a page that claims to be the last.
  */
 import { type Job, type JobStatus, jobFromHash } from '../../shared/job.js';
 import { jobKey, JOBS_INDEX, ownerIndexKey } from '../../shared/keys.js';
@@ -13,6 +15,7 @@ export interface JobListQuery {
   status?: JobStatus | undefined;
   limit: number;
   before?: string | undefined;
+  q?: string | undefined;
 }
 
 export interface JobListPage {
@@ -43,9 +46,17 @@ export async function listJobs(
   const max = cursor ? (cursor.id ? String(cursor.score) : `(${cursor.score}`) : '+inf';
   let offset = 0;
   let scanned = 0;
+  let lastSeen: { id: string; score: number } | null = null;
+  let exhausted = false;
+  const needle = query.q?.toLowerCase();
+  const matches = (job: Job): boolean =>
+    !needle || [job.title, job.owner, job.branch ?? ''].some((text) => text.toLowerCase().includes(needle));
   while (jobs.length < query.limit && scanned < SCAN_BUDGET) {
     const flat = await redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', offset, SCAN_BATCH);
-    if (flat.length === 0) break;
+    if (flat.length === 0) {
+      exhausted = true;
+      break;
+    }
     const entries: { id: string; score: number }[] = [];
     for (let i = 0; i < flat.length; i += 2) entries.push({ id: flat[i]!, score: Number(flat[i + 1]) });
     scanned += entries.length;
@@ -57,6 +68,7 @@ export async function listJobs(
     for (let i = 0; i < entries.length && jobs.length < query.limit; i++) {
       const entry = entries[i]!;
       // Same millisecond as the cursor: reverse-lex order, so ids ≥ the cursor's were on earlier pages.
+      lastSeen = entry;
       if (cursor?.id && entry.score === cursor.score && entry.id >= cursor.id) continue;
       const job = jobFromHash(hashes[i] ?? {});
       if (!job) {
@@ -64,17 +76,24 @@ export async function listJobs(
         continue;
       }
       if (query.status && job.status !== query.status) continue;
+      if (!matches(job)) continue;
       jobs.push(job);
     }
     if (gone.length > 0) {
       await redis.zrem(key, ...gone);
       offset -= gone.length;
     }
-    if (entries.length < SCAN_BATCH) break;
+    if (entries.length < SCAN_BATCH) {
+      exhausted = true;
+      break;
+    }
   }
   const last = jobs.at(-1);
-  // A full page may have more behind it; a short one (the index ran out) has not.
-  return { jobs, next: last && jobs.length === query.limit ? `${last.createdAt}:${last.id}` : null };
+  // A full page may have more behind it; so may a short one whose scan ran out of budget (its
+  // cursor is where the scan stopped); only a short page that reached the index's end is the last.
+  if (last && jobs.length === query.limit) return { jobs, next: `${last.createdAt}:${last.id}` };
+  if (!exhausted && lastSeen) return { jobs, next: `${lastSeen.score}:${lastSeen.id}` };
+  return { jobs, next: null };
 }
 
 /**

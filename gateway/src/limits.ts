@@ -68,5 +68,8 @@ export const MAX_UNANSWERED_PINGS = 2;
 export const EXPIRY_TICK_MS = 1000;
 /** Lines per read while streaming `output.txt`. */
 export const DOWNLOAD_PAGE_LINES = 1000;
+/** Lines and bytes per page while searching a log: bounded memory for any job size. */
+export const SEARCH_PAGE_LINES = 2000;
+export const SEARCH_PAGE_BYTES = 4 * 1024 * 1024;
 /** Largest listen backlog the kernel grants here; a connect storm overflows node's default 511. */
 export const LISTEN_BACKLOG = 4096;

@@ -100,6 +100,34 @@ describe('/api/jobs', () => {
     expect(all.jobs.map((j) => j.id)).toEqual(expect.arrayContaining([...ids, `${user}-other`]));
   });
 
+  it('searches title, owner and branch with q= (case-insensitive), also across pages', async () => {
+    const owner = `${h.redis.namespace()}Searcher`;
+    await createJob(redis, { id: `${owner}-a`, owner, title: 'Deploy API', fields: { branch: 'main' } });
+    await createJob(redis, {
+      id: `${owner}-b`,
+      owner,
+      title: 'lint',
+      fields: { branch: 'feature/DEPLOY-42' },
+    });
+    await createJob(redis, { id: `${owner}-c`, owner, title: 'tests', fields: { branch: 'main' } });
+    const titles = async (query: string, bearer = token(owner)) =>
+      ((await get(`/api/jobs?${query}`, bearer)).body as { jobs: { title: string }[] }).jobs.map(
+        (j) => j.title,
+      );
+    expect(await titles('q=deploy')).toEqual(['lint', 'Deploy API']); // title and branch, newest first
+    expect(await titles('q=MAIN')).toEqual(['tests', 'Deploy API']);
+    expect(await titles(`q=${encodeURIComponent(owner.toLowerCase())}`, token('root', 'admin'))).toHaveLength(
+      3,
+    );
+    expect(await titles('q=nothing-like-this')).toEqual([]);
+    const first = (await get('/api/jobs?q=deploy&limit=1', token(owner))).body as { next: string };
+    const rest = (
+      await get(`/api/jobs?q=deploy&limit=1&before=${encodeURIComponent(first.next)}`, token(owner))
+    ).body as { jobs: { title: string }[] };
+    expect(rest.jobs.map((j) => j.title)).toEqual(['Deploy API']);
+    expect((await get(`/api/jobs?q=${'x'.repeat(201)}`, token(owner))).status).toBe(400);
+  });
+
   it('treats parameters given empty as not given', async () => {
     const page = await get('/api/jobs?status=&limit=&before=', token('root', 'admin'));
     expect(page.status).toBe(200);
@@ -166,14 +194,115 @@ describe('/api/jobs/:id and its output', () => {
     };
     expect(emptyParams.lines).toHaveLength(100);
     expect(await get(`/api/jobs/${id}/output?limit=10001`, token('alice'))).toMatchObject({ status: 400 });
-    const txt = await fetch(`${h.gateway.url}/api/jobs/${id}/output.txt?access_token=${token('alice')}`);
+    const txt = await fetch(`${h.gateway.url}/api/jobs/${id}/output.txt`, {
+      headers: { authorization: `Bearer ${token('alice')}` },
+    });
     expect(txt.status).toBe(200);
     expect(txt.headers.get('content-type')).toContain('text/plain');
     const text = await txt.text();
     expect(text.split('\n').slice(0, 2)).toEqual(['line 51', 'line 52']);
     expect(text.trimEnd().split('\n')).toHaveLength(100);
-    expect((await get(`/api/jobs/${id}/output.txt?access_token=${token('bob')}`)).status).toBe(404);
+    expect((await get(`/api/jobs/${id}/output.txt`, token('bob'))).status).toBe(404);
+    // A sign-in token in a URL is refused, on every route.
+    expect((await get(`/api/jobs/${id}/output.txt?access_token=${token('alice')}`)).status).toBe(401);
     expect((await get(`/api/jobs/${id}/output?access_token=${token('alice')}`)).status).toBe(401);
+  });
+
+  it('output?before=&limit= pages backwards, oldest first; since with before is a bad request', async () => {
+    const id = `${h.redis.namespace()}-back`;
+    await createJob(redis, { id, owner: 'alice', title: 'back' });
+    await appendLines(
+      redis,
+      id,
+      Array.from({ length: 150 }, (_, i) => ({ stream: 'stdout' as const, line: `line ${i + 1}` })),
+    );
+    const seqs = async (query: string) =>
+      (
+        (await get(`/api/jobs/${id}/output?${query}`, token('alice'))).body as { lines: { seq: number }[] }
+      ).lines.map((l) => l.seq);
+    expect(await seqs('before=141&limit=5')).toEqual([136, 137, 138, 139, 140]);
+    expect(await seqs('before=151&limit=3')).toEqual([148, 149, 150]);
+    expect(await seqs('before=56&limit=10')).toEqual([51, 52, 53, 54, 55]); // 1–50 were trimmed
+    expect(await seqs('before=40')).toEqual([]);
+    const last = (await get(`/api/jobs/${id}/output?before=1000&limit=2`, token('alice'))).body;
+    expect(last).toMatchObject({ lastSeq: 150, lines: [{ seq: 149 }, { seq: 150 }] });
+    for (const query of ['since=1&before=5', 'before=0', 'before=-3', 'before=x']) {
+      expect(await get(`/api/jobs/${id}/output?${query}`, token('alice'))).toMatchObject({
+        status: 400,
+        body: { error: { code: 'bad_request' } },
+      });
+    }
+  });
+});
+
+describe('GET /api/jobs/:id/search', () => {
+  it('finds every retained match, ANSI codes ignored, case-insensitive, oldest first, with a total', async () => {
+    const id = `${h.redis.namespace()}-search`;
+    await createJob(redis, { id, owner: 'alice', title: 'search' });
+    const lines = Array.from({ length: 100 }, (_, i) =>
+      i % 10 === 3 ? `step ${i}: \u001b[31mERR\u001b[0mor here` : `step ${i}: fine`,
+    );
+    await appendLines(
+      redis,
+      id,
+      lines.map((line) => ({ stream: 'stdout' as const, line })),
+    );
+    type Result = { matches: { seq: number; line: string }[]; total: number; truncated: boolean };
+    const all = (await get(`/api/jobs/${id}/search?q=error`, token('alice'))).body as Result;
+    expect(all.total).toBe(10);
+    expect(all.truncated).toBe(false);
+    expect(all.matches.map((m) => m.seq)).toEqual([4, 14, 24, 34, 44, 54, 64, 74, 84, 94]);
+    expect(all.matches[0]!.line).toBe(lines[3]); // as stored, codes and all
+    const some = (await get(`/api/jobs/${id}/search?q=ERROR%20HERE&limit=3`, token('alice'))).body as Result;
+    expect(some).toMatchObject({ total: 10, truncated: true });
+    expect(some.matches.map((m) => m.seq)).toEqual([4, 14, 24]);
+    // The escape codes themselves are not text.
+    expect(((await get(`/api/jobs/${id}/search?q=%5B31m`, token('alice'))).body as Result).total).toBe(0);
+    expect((await get(`/api/jobs/${id}/search?q=error`, token('bob'))).status).toBe(404);
+    for (const query of ['', 'q=', 'q=a&limit=0', 'q=a&limit=10001']) {
+      expect((await get(`/api/jobs/${id}/search?${query}`, token('alice'))).status).toBe(400);
+    }
+  });
+});
+
+describe('POST /api/jobs/:id/download-token', () => {
+  const post = async (path: string, bearer: string) => {
+    const res = await fetch(`${h.gateway.url}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}` },
+    });
+    return { status: res.status, body: (await res.json()) as { url: string } };
+  };
+
+  it('gives a 60 s link for that one job and caller, ANSI stripped unless ansi=keep; never a sign-in', async () => {
+    const id = `${h.redis.namespace()}-dl`;
+    const other = `${h.redis.namespace()}-dl-other`;
+    await createJob(redis, { id, owner: 'alice', title: 'download' });
+    await createJob(redis, { id: other, owner: 'alice', title: 'other' });
+    await appendLines(redis, id, [
+      { stream: 'stdout', line: '\u001b[1;32mgreen\u001b[0m and plain' },
+      { stream: 'stderr', line: 'second' },
+    ]);
+    expect((await post(`/api/jobs/${id}/download-token`, token('bob'))).status).toBe(404);
+    const { status, body } = await post(`/api/jobs/${id}/download-token`, token('alice'));
+    expect(status).toBe(200);
+    expect(body.url).toMatch(new RegExp(`^/api/jobs/${id}/output\\.txt\\?access_token=[A-Za-z0-9_-]+$`));
+    const plain = await get(body.url);
+    expect(plain.status).toBe(200);
+    expect(plain.text).toBe('green and plain\nsecond\n');
+    expect((await get(`${body.url}&ansi=keep`)).text).toBe('\u001b[1;32mgreen\u001b[0m and plain\nsecond\n');
+    expect((await get(`${body.url}&ansi=maybe`)).status).toBe(400);
+
+    const downloadToken = new URL(body.url, h.gateway.url).searchParams.get('access_token')!;
+    expect(await redis.ttl(`job:{${id}}:download:${downloadToken}`)).toBeGreaterThan(50);
+    // Bound to its job, and it signs nobody in.
+    expect((await get(`/api/jobs/${other}/output.txt?access_token=${downloadToken}`)).status).toBe(401);
+    expect((await get(`/api/jobs/${id}`, downloadToken)).status).toBe(401);
+    expect((await get(`/api/jobs/${id}/output.txt?access_token=nope`)).body).toMatchObject({
+      error: { code: 'unauthorized', message: expect.stringContaining('download-token') },
+    });
+    await redis.del(`job:{${id}}:download:${downloadToken}`); // what 60 s do
+    expect((await get(body.url)).status).toBe(401);
   });
 });
 

@@ -15,8 +15,8 @@ export class ApiError extends Error {
   }
 }
 
-async function api<T>(path: string): Promise<T> {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${getToken() ?? ''}` } });
+async function api<T>(path: string, method: 'GET' | 'POST' = 'GET'): Promise<T> {
+  const res = await fetch(path, { method, headers: { authorization: `Bearer ${getToken() ?? ''}` } });
   const body = (await res.json().catch(() => null)) as {
     error?: { code: ErrorCode; message: string };
   } | null;
@@ -60,5 +60,17 @@ export async function devToken(sub: string, role: Role): Promise<string> {
   return ((await res.json()) as { token: string }).token;
 }
 
-export const downloadUrl = (id: string): string =>
-  `/api/jobs/${encodeURIComponent(id)}/output.txt?access_token=${encodeURIComponent(getToken() ?? '')}`;
+/**
+ * Downloads a job's output as text. A link cannot carry the Authorization header, and the
+ * sign-in token never goes into a URL: the page asks for a 60 s download token for this one job
+ * and follows the link it is given.
+ */
+export async function downloadOutput(id: string): Promise<void> {
+  const { url } = await api<{ url: string }>(`/api/jobs/${encodeURIComponent(id)}/download-token`, 'POST');
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = `${id}.txt`;
+  document.body.append(link);
+  link.click();
+  link.remove();
+}

@@ -3,10 +3,10 @@
  * sign-in overlay when the token is about to expire (the pages stay mounted, so every
  * subscription keeps its position).
  */
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { JobSocket } from '../core/job-socket.js';
-import { claims, clearToken, getToken } from '../core/token.js';
+import { claims, clearToken, getToken, onTokenChangedElsewhere } from '../core/token.js';
 import { SignInPage } from '../pages/SignInPage.js';
 import { SocketContext } from '../react/socket-context.js';
 import { Shell } from './Shell.js';
@@ -20,6 +20,8 @@ export function App() {
   // Set while the socket waits for a fresh token: the sign-in form shows over the pages, which
   // stay mounted, so every subscription keeps its position and its lines.
   const [tokenWanted, setTokenWanted] = useState<((token: string) => void) | null>(null);
+  const tokenWantedRef = useRef(tokenWanted);
+  tokenWantedRef.current = tokenWanted;
   const socket = useMemo(
     () =>
       new JobSocket({
@@ -34,6 +36,21 @@ export function App() {
   // A handle for debugging in the console and for the end-to-end tests, which check every line
   // a pane holds (the virtualised viewer only puts the visible ones in the DOM).
   (window as unknown as { __jobstream: JobSocket }).__jobstream = socket;
+  // The token is the origin's (local storage): a sign-in, renewal or sign-out in another tab
+  // applies here too.
+  useEffect(
+    () =>
+      onTokenChangedElsewhere(() => {
+        const valid = (claims(getToken())?.exp ?? 0) * 1000 > Date.now();
+        setSignedIn(valid);
+        const wanted = tokenWantedRef.current;
+        if (valid && wanted) {
+          wanted(getToken() ?? '');
+          setTokenWanted(null);
+        }
+      }),
+    [],
+  );
   useEffect(() => {
     if (!signedIn) return;
     socket.connect();

@@ -7,7 +7,7 @@
  */
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { downloadUrl } from '../api/queries.js';
+import { downloadOutput } from '../api/queries.js';
 import type { JobStream } from '../react/use-job-stream.js';
 import { ConnectionBadge } from './badges.js';
 import { withoutFoldedGroups } from './groups.js';
@@ -134,9 +134,9 @@ export function OutputViewer({
             <label>
               <input type="checkbox" checked={wrap} onChange={(e) => setWrap(e.target.checked)} /> wrap
             </label>
-            <a href={downloadUrl(jobId)} download>
+            <button type="button" onClick={() => void downloadOutput(jobId)}>
               Download
-            </a>
+            </button>
           </>
         )}
       </div>
@@ -148,7 +148,9 @@ export function OutputViewer({
       {dropped > 0 && (
         <div className="notice">
           {dropped} earlier lines are not shown here.{' '}
-          <a href={downloadUrl(jobId)}>Download the full output</a>
+          <button type="button" className="link" onClick={() => void downloadOutput(jobId)}>
+            Download the full output
+          </button>
         </div>
       )}
       {gaps.map((g) => (

@@ -1,8 +1,9 @@
 /**
  * The tab's token, with no React in it: taken from the address's `#token=<jwt>` fragment (then
- * removed from the address bar), kept in session storage, never in a cookie; and its claims,
- * read without verifying them — the gateway verifies; the browser only needs to know who it is
- * signed in as and when to ask for a new token.
+ * removed from the address bar), kept in local storage for the origin (DESIGN.md "Dashboard
+ * addresses": a job opened in a new tab is signed in too; signing out clears it), never in a
+ * cookie; and its claims, read without verifying them — the gateway verifies; the browser only
+ * needs to know who it is signed in as and when to ask for a new token.
  */
 import type { Role } from '../../../shared/protocol.js';
 
@@ -11,7 +12,7 @@ const KEY = 'jobstream.token';
 export function adoptTokenFromFragment(): void {
   const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
   if (!match?.[1]) return;
-  sessionStorage.setItem(KEY, decodeURIComponent(match[1]));
+  localStorage.setItem(KEY, decodeURIComponent(match[1]));
   const rest = window.location.hash.replace(/(^#|&)token=[^&]+/, '').replace(/^#?&?/, '');
   history.replaceState(
     null,
@@ -20,9 +21,18 @@ export function adoptTokenFromFragment(): void {
   );
 }
 
-export const getToken = (): string | null => sessionStorage.getItem(KEY);
-export const setToken = (token: string): void => sessionStorage.setItem(KEY, token);
-export const clearToken = (): void => sessionStorage.removeItem(KEY);
+export const getToken = (): string | null => localStorage.getItem(KEY);
+export const setToken = (token: string): void => localStorage.setItem(KEY, token);
+export const clearToken = (): void => localStorage.removeItem(KEY);
+
+/** Calls `onChange` when another tab of the origin signs in, renews its token or signs out. */
+export function onTokenChangedElsewhere(onChange: () => void): () => void {
+  const listener = (event: StorageEvent) => {
+    if (event.key === KEY || event.key === null) onChange();
+  };
+  window.addEventListener('storage', listener);
+  return () => window.removeEventListener('storage', listener);
+}
 
 export interface Claims {
   sub: string;

@@ -19,20 +19,29 @@ import { readJobState, readOutput } from '../store.js';
 import { authenticator, principalOf } from './authenticate.js';
 import { HttpError, parse } from './errors.js';
 import { DOWNLOAD_PAGE_LINES } from '../limits.js';
+import { plainText, searchOutput } from '../log-search.js';
+import { issueDownloadToken } from './download-tokens.js';
 
 const listQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
+  q: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.string().max(200).optional(),
 });
-const outputQuery = z.object({
-  since: z.coerce.number().int().min(0).default(0),
-  limit: z.coerce.number().int().min(1).max(10_000).default(1000),
-});
+const seqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const pageLimit = z.coerce.number().int().min(1).max(10_000).default(1000);
+const outputQuery = z
+  .object({ since: seqParam.optional(), before: seqParam.min(1).optional(), limit: pageLimit })
+  .refine((query) => query.since === undefined || query.before === undefined, {
+    message: 'since and before cannot be used together',
+    path: ['before'],
+  });
+const searchQuery = z.object({ q: z.string().min(1).max(1000), limit: pageLimit });
+const downloadQuery = z.object({ ansi: z.enum(['keep', 'strip']).default('strip') });
 
 export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
   const router = Router();
-  const authenticate = authenticator(jwt);
+  const authenticate = authenticator(jwt, redis);
 
   /** The job named in the path, if the caller may see it; otherwise the same 404 as a missing one. */
   async function visibleJob(req: Request): Promise<Job> {
@@ -43,7 +52,7 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
     return state.job;
   }
 
-  router.get('/api/jobs', authenticate(false), async (req, res) => {
+  router.get('/api/jobs', authenticate.bearer, async (req, res) => {
     const query = parse(listQuery, req.query);
     try {
       res.json(await listJobs(redis, principalOf(req), query));
@@ -53,14 +62,20 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
     }
   });
 
-  router.get('/api/jobs/:id', authenticate(false), async (req, res) => {
+  router.get('/api/jobs/:id', authenticate.bearer, async (req, res) => {
     res.json(await visibleJob(req));
   });
 
-  router.get('/api/jobs/:id/output', authenticate(false), async (req, res) => {
+  router.get('/api/jobs/:id/output', authenticate.bearer, async (req, res) => {
     const job = await visibleJob(req);
-    const { since, limit } = parse(outputQuery, req.query);
-    const page = await readOutput(redis, job.id, since + 1, limit);
+    const { since, before, limit } = parse(outputQuery, req.query);
+    // Backwards: the `limit` lines just before `before` (at most the job's end as just read),
+    // oldest first; fewer where the start was trimmed.
+    const end = before === undefined ? 0 : Math.min(before, job.lastSeq + 1);
+    const page =
+      before !== undefined
+        ? await readOutput(redis, job.id, Math.max(1, end - limit), limit, { toSeq: end - 1 })
+        : await readOutput(redis, job.id, (since ?? 0) + 1, limit);
     // Stored entries are already JSON: joined, not re-encoded.
     res
       .type('application/json')
@@ -73,7 +88,20 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
       );
   });
 
-  router.post('/api/jobs/:id/cancel', authenticate(false), async (req, res) => {
+  router.get('/api/jobs/:id/search', authenticate.bearer, async (req, res) => {
+    const job = await visibleJob(req);
+    const { q, limit } = parse(searchQuery, req.query);
+    res.json(await searchOutput(redis, job.id, { query: q, limit, toSeq: job.lastSeq }));
+  });
+
+  router.post('/api/jobs/:id/download-token', authenticate.bearer, async (req, res) => {
+    const job = await visibleJob(req);
+    const token = await issueDownloadToken(redis, principalOf(req), job.id);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ url: `/api/jobs/${job.id}/output.txt?access_token=${token}` });
+  });
+
+  router.post('/api/jobs/:id/cancel', authenticate.bearer, async (req, res) => {
     const job = await visibleJob(req);
     try {
       await requestCancel(redis, job.id, principalOf(req).sub);
@@ -88,8 +116,10 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
     res.status(202).json(state.job);
   });
 
-  router.get('/api/jobs/:id/output.txt', authenticate(true), async (req, res) => {
+  router.get('/api/jobs/:id/output.txt', authenticate.bearerOrDownload, async (req, res) => {
     const job = await visibleJob(req);
+    const { ansi } = parse(downloadQuery, { ansi: req.query.ansi });
+    const text = ansi === 'keep' ? (line: string) => line : plainText;
     res.type('text/plain; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${job.id}.txt"`);
     res.setHeader('Cache-Control', 'no-store');
@@ -97,10 +127,11 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
     for (;;) {
       const page = await readOutput(redis, job.id, seq, DOWNLOAD_PAGE_LINES, { toSeq: job.lastSeq });
       if (page.entries.length === 0) break;
-      const text =
-        page.entries.map((entry) => (JSON.parse(entry.toString('utf8')) as OutputLine).line).join('\n') +
-        '\n';
-      if (!res.write(text)) await new Promise((resolve) => res.once('drain', resolve));
+      const chunk =
+        page.entries
+          .map((entry) => text((JSON.parse(entry.toString('utf8')) as OutputLine).line))
+          .join('\n') + '\n';
+      if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
       if (res.destroyed) return;
       seq = page.fromSeq + page.entries.length;
     }
