@@ -1,9 +1,13 @@
 /**
- * npm run jobrun -- [--title T] [--owner U] [--id J] -- <command…>
+ * npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] -- <command…>
  *
  * Runs a real command as a job: creates it, streams stdout and stderr line by line (and passes
- * them through to this terminal), sets success/failed from the exit code. Ctrl-C is forwarded
- * to the command and the job ends `cancelled`. Prints the job id on stderr first.
+ * them through to this terminal), sets success/failed from the exit code. Ctrl-C, SIGTERM and a
+ * cancel asked for from the dashboard or the API are forwarded to the command as SIGTERM; a
+ * command still running `--kill-grace` seconds later (JOBRUN_KILL_GRACE_S, default 10: shorter
+ * than the gateway's JOBSTREAM_CANCEL_GRACE_S, so the runner, not the reaper, finishes the job
+ * with what the command printed) is killed with SIGKILL. The job then ends `cancelled`. Prints
+ * the job id on stderr first.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +18,8 @@ import { LineSplitter } from '../shared/line-splitter.js';
 import { JobPublisher } from '../shared/publisher.js';
 import { connectTo, describeTarget, redisTargetFromEnv } from '../shared/redis/connect.js';
 
-const USAGE = 'usage: npm run jobrun -- [--title T] [--owner U] [--id J] -- <command…>';
+const USAGE = 'usage: npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] -- <command…>';
+const DEFAULT_KILL_GRACE_S = 10;
 
 function newJobId(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -22,12 +27,23 @@ function newJobId(): string {
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
-    options: { title: { type: 'string' }, owner: { type: 'string' }, id: { type: 'string' } },
+    options: {
+      title: { type: 'string' },
+      owner: { type: 'string' },
+      id: { type: 'string' },
+      'kill-grace': { type: 'string' },
+    },
     allowPositionals: true,
   });
   const [command, ...args] = positionals;
   if (command === undefined) {
     console.error(USAGE);
+    return 2;
+  }
+  const graceText = values['kill-grace'] ?? process.env.JOBRUN_KILL_GRACE_S ?? String(DEFAULT_KILL_GRACE_S);
+  const killGraceS = Number(graceText);
+  if (graceText.trim() === '' || !Number.isFinite(killGraceS) || killGraceS < 0) {
+    console.error(`jobrun: --kill-grace "${graceText}" must be a number of seconds ≥ 0`);
     return 2;
   }
   const id = values.id ?? newJobId();
@@ -68,10 +84,19 @@ async function main(): Promise<number> {
   });
 
   let interrupted = false;
+  let killTimer: NodeJS.Timeout | undefined;
   const forward = (signal: NodeJS.Signals): void => {
-    if (interrupted) child.kill('SIGKILL'); // a second Ctrl-C does not wait
+    if (interrupted) {
+      child.kill('SIGKILL'); // a second Ctrl-C does not wait
+      return;
+    }
     interrupted = true;
     child.kill(signal);
+    // A command that ignores SIGTERM is not allowed to outlive the grace.
+    killTimer = setTimeout(() => {
+      console.error(`jobrun: ${command} still running ${killGraceS} s after ${signal}; sending SIGKILL`);
+      child.kill('SIGKILL');
+    }, killGraceS * 1000);
   };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
@@ -95,6 +120,7 @@ async function main(): Promise<number> {
       child.once('close', (code, signal) => resolve({ code, signal }));
     },
   );
+  clearTimeout(killTimer);
   out.end();
   err.end();
 

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { OutputLine } from '../../shared/protocol.js';
-import { getJob } from '../../shared/redis/functions.js';
+import { getJob, requestCancel } from '../../shared/redis/functions.js';
 import { storedLines } from '../../shared/testing/output.js';
 import { PrivateRedis } from '../../shared/redis/private-server.js';
 
@@ -26,10 +26,11 @@ function jobrun(
   id: string,
   command: string[],
   onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void,
+  options: string[] = [],
 ): Promise<Run> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'scripts/jobrun.ts', '--id', id, '--owner', 'alice', '--', ...command],
+    ['--import', 'tsx', 'scripts/jobrun.ts', '--id', id, '--owner', 'alice', ...options, '--', ...command],
     {
       env: { ...process.env, REDIS_URL: server.url },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -114,6 +115,38 @@ describe('npm run jobrun', () => {
     expect(details?.status).toBe('cancelled');
     expect(details?.errorMessage).toContain('interrupted');
     expect((await lines(job)).map((l) => l.line)).toEqual(['started']);
+  }, 30_000);
+
+  it('a cancel sends SIGTERM; a command that ignores it is killed after --kill-grace, its output kept', async () => {
+    const job = id('stubborn');
+    let asked = false;
+    const started = Date.now();
+    const run = await jobrun(
+      job,
+      ['bash', '-c', 'trap "echo got TERM, ignoring it" TERM; echo started; while true; do sleep 0.1; done'],
+      (out) => {
+        if (!asked && out.includes('started')) {
+          asked = true;
+          void requestCancel(redis, job, 'bob');
+        }
+      },
+      ['--kill-grace', '1'],
+    );
+    expect(run.exitCode).toBe(130);
+    expect(run.stderr).toContain('sending SIGKILL');
+    expect(Date.now() - started).toBeLessThan(15_000); // the grace, not the 10 s default or the reaper
+    expect(await getJob(redis, job)).toMatchObject({
+      status: 'cancelled',
+      cancelRequestedBy: 'bob',
+      errorMessage: expect.stringContaining('SIGKILL'),
+    });
+    expect((await lines(job)).map((l) => l.line)).toEqual(['started', 'got TERM, ignoring it']);
+  }, 30_000);
+
+  it('refuses a kill grace that is not a number of seconds', async () => {
+    const run = await jobrun(id('badgrace'), ['true'], undefined, ['--kill-grace', 'soon']);
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain('--kill-grace');
   }, 30_000);
 
   it('fails the job when the command cannot start', async () => {
