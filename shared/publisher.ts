@@ -6,8 +6,12 @@
  *   `maxBatchLines`/`maxBatchBytes`, and goes out as one `FCALL jobstream_append`.
  * - A batch is never appended twice. The publisher's connection does not resend commands after a
  *   reconnect (ioredis would, by default); when a batch's reply is lost, the publisher reads the
- *   job's `seq` and resends only if the batch did not land. This assumes the publisher is the
- *   job's only writer, which is how runners work.
+ *   job's `seq` (on whichever node owns the slot now) and resends only if the batch did not land.
+ *   This assumes the publisher is the job's only writer, which is how runners work.
+ * - A failover loses no line and renumbers none: after any connection loss the publisher reads
+ *   the job's `seq` before it appends again, and when the promoted replica never received lines
+ *   the old primary had acknowledged, it appends them again first (acked-lines.ts), so each seq
+ *   keeps the content it had.
  * - While Redis is unreachable it retries with exponential backoff and keeps at most
  *   `maxBufferedLines`; past that it drops the oldest, counts them (`droppedLines`, the `drop`
  *   event) and, once Redis is back, writes a stderr line into the job saying how many were lost.
@@ -21,7 +25,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
 import { backoffDelay } from './backoff.js';
-import { Cluster } from 'ioredis';
 import { JobstreamError } from './errors.js';
 import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
 import { jobKey } from './keys.js';
@@ -31,6 +34,8 @@ import { appendLines, createJob, setJobStatus, type LineToAppend, type NewJob } 
 import { ensureLibrary } from './redis/library.js';
 import type { RedisConnection } from './redis/client.js';
 import { RunnerSignals } from './runner-signals.js';
+import { AckedLines } from './acked-lines.js';
+import { watchConnectionLoss, writerConnection } from './redis/writer-connection.js';
 
 export interface JobPublisherOptions {
   /** How long a batch waits for more lines before it is sent. 0 sends every line on its own. */
@@ -44,6 +49,9 @@ export interface JobPublisherOptions {
   /** Backoff between retries while Redis is unreachable. */
   retryMinMs?: number;
   retryMaxMs?: number;
+  /** Acknowledged lines kept to rebuild what a failover loses (acked-lines.ts). */
+  ackedWindowLines?: number;
+  ackedWindowBytes?: number;
 }
 
 const DEFAULTS: Required<JobPublisherOptions> = {
@@ -54,6 +62,8 @@ const DEFAULTS: Required<JobPublisherOptions> = {
   heartbeatMs: 5000,
   retryMinMs: 50,
   retryMaxMs: 2000,
+  ackedWindowLines: 20_000,
+  ackedWindowBytes: 8 * 1024 * 1024,
 };
 
 export interface JobPublisherEvents {
@@ -63,6 +73,8 @@ export interface JobPublisherEvents {
   retry: [error: Error];
   /** Lines the library refused (the job ended or vanished): retrying cannot help. */
   refused: [error: JobstreamError, lines: number];
+  /** Lines a failover lost that were older than the acked window: they could not be rebuilt. */
+  lost: [fromSeq: number, toSeq: number];
   /** Someone asked for the job to stop (`jobstream_cancel`); emitted once. */
   cancel: [requestedAt: number];
   /** The job was finished by someone else (the gateway's reaper); emitted once. */
@@ -72,6 +84,11 @@ export interface JobPublisherEvents {
 export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private readonly options: Required<JobPublisherOptions>;
   private queue: LineToAppend[] = [];
+  /** Lines to append again (a failover lost them) before anything else. */
+  private resend: LineToAppend[] = [];
+  private readonly acked: AckedLines;
+  /** A connection dropped since the last append: check the job's seq before the next one. */
+  private suspect = false;
   private lingerTimer: NodeJS.Timeout | null = null;
   private pump: Promise<void> | null = null;
   private pendingDropNotice = 0;
@@ -93,6 +110,8 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     super();
     this.options = { ...DEFAULTS, ...options };
     this.status = status;
+    this.acked = new AckedLines(this.options.ackedWindowLines, this.options.ackedWindowBytes);
+    watchConnectionLoss(redis, () => (this.suspect = true));
   }
 
   /**
@@ -105,7 +124,8 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     job: NewJob,
     options: JobPublisherOptions = {},
   ): Promise<JobPublisher> {
-    const connection = await JobPublisher.connect(redis, options);
+    const { retryMinMs, retryMaxMs } = { ...DEFAULTS, ...options };
+    const connection = await writerConnection(redis, { retryMinMs, retryMaxMs });
     try {
       await ensureLibrary(connection);
       await createJob(connection, job);
@@ -127,41 +147,13 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     return publisher;
   }
 
-  private static async connect(
-    redis: RedisConnection,
-    options: JobPublisherOptions,
-  ): Promise<RedisConnection> {
-    const { retryMinMs, retryMaxMs } = { ...DEFAULTS, ...options };
-    const retry = (attempt: number): number => Math.min(retryMinMs * 2 ** attempt, retryMaxMs);
-    // Never resend on reconnect, never queue while offline: a lost reply is settled by the job's seq.
-    const noResend = { autoResendUnfulfilledCommands: false, maxRetriesPerRequest: 0 };
-    const connection: RedisConnection =
-      redis instanceof Cluster
-        ? // A Cluster follows a failover by itself; the seq read goes to whichever node owns the slot now.
-          redis.duplicate(undefined, {
-            lazyConnect: true,
-            enableOfflineQueue: false,
-            clusterRetryStrategy: retry,
-            redisOptions: { ...redis.options.redisOptions, ...noResend },
-          })
-        : redis.duplicate({
-            ...noResend,
-            enableOfflineQueue: false,
-            lazyConnect: true,
-            retryStrategy: retry,
-          });
-    connection.on('error', () => undefined); // reported through `retry` where it matters
-    await connection.connect();
-    return connection;
-  }
-
   get currentStatus(): JobStatus {
     return this.status;
   }
 
   /** Lines written but not yet confirmed in Redis. */
   get bufferedLines(): number {
-    return this.queue.length;
+    return this.queue.length + this.resend.length;
   }
 
   write(stream: OutputStream, line: string): void {
@@ -241,9 +233,20 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   }
 
   private async setStatus(status: JobStatus, fields: JobMetadata): Promise<void> {
-    await this.flush();
-    // A status change is idempotent (a status to itself is legal), so a lost reply is simply retried.
-    this.lastSeq = await this.retrying(() => setJobStatus(this.redis, this.jobId, status, fields));
+    // A status change is idempotent (a status to itself is legal), so a lost reply is simply
+    // retried, each time after a flush: lines a failover lost are rebuilt before the status.
+    for (let attempt = 0; ; attempt++) {
+      await this.flush();
+      try {
+        this.lastSeq = await setJobStatus(this.redis, this.jobId, status, fields);
+        break;
+      } catch (error) {
+        if (error instanceof JobstreamError) throw error;
+        this.suspect = true;
+        this.emit('retry', error as Error);
+        await sleep(this.backoff(attempt));
+      }
+    }
     this.status = status;
     if (isTerminal(status)) this.signals?.stop();
   }
@@ -262,8 +265,18 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   }
 
   private async sendAll(): Promise<void> {
-    while (this.bufferedLines > 0) {
-      const batch = this.takeBatch();
+    for (;;) {
+      if (this.bufferedLines === 0) {
+        // Nothing to send, but a connection dropped: lines acknowledged before it may need
+        // rebuilding before a status change (or close) puts anything after them.
+        if (!this.suspect) return;
+        this.suspect = false;
+        const seqNow = await this.retrying(() => this.readSeq());
+        if (seqNow < this.lastSeq) this.rebuildAfter(seqNow, []);
+        if (this.bufferedLines === 0) return;
+      }
+      const batch =
+        this.resend.length > 0 ? this.resend.splice(0, this.options.maxBatchLines) : this.takeBatch();
       await this.sendBatch(batch);
     }
   }
@@ -291,10 +304,28 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   }
 
   private async sendBatch(batch: LineToAppend[]): Promise<void> {
-    const seqBefore = this.lastSeq;
     for (let attempt = 0; ; attempt++) {
+      const seqBefore = this.lastSeq;
+      if (this.suspect) {
+        // A connection dropped (a lost reply, a failover): Redis's seq, on whichever node owns
+        // the slot now, says whether the last attempt landed and whether acknowledged lines
+        // were lost with an old primary.
+        this.suspect = false;
+        const seqNow = await this.retrying(() => this.readSeq());
+        if (attempt > 0 && seqNow >= seqBefore + batch.length) {
+          this.lastSeq = seqNow;
+          this.acked.record(batch, seqNow);
+          return;
+        }
+        if (seqNow < seqBefore) {
+          this.rebuildAfter(seqNow, batch);
+          return;
+        }
+      }
       try {
-        this.lastSeq = await appendLines(this.redis, this.jobId, batch);
+        const seq = await appendLines(this.redis, this.jobId, batch);
+        this.lastSeq = seq;
+        this.acked.record(batch, seq);
         return;
       } catch (error) {
         if (error instanceof JobstreamError) {
@@ -303,18 +334,35 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
           this.emit('refused', error, batch.length);
           return;
         }
+        this.suspect = true;
         this.emit('retry', error as Error);
-      }
-      // The reply was lost: the batch may or may not have landed. Redis's seq settles it.
-      const seqNow = await this.retrying(async () =>
-        Number(await this.redis.hget(jobKey(this.jobId), 'seq')),
-      );
-      if (seqNow >= seqBefore + batch.length) {
-        this.lastSeq = seqNow;
-        return;
       }
       await sleep(this.backoff(attempt));
     }
+  }
+
+  /**
+   * Redis now ends at `seqNow`, before lines it had acknowledged: append those again (same
+   * order, so the same seqs), then `batch`, then whatever else was waiting to be resent.
+   */
+  private rebuildAfter(seqNow: number, batch: LineToAppend[]): void {
+    const lost = this.acked.after(seqNow);
+    if (lost) {
+      this.resend = [...lost, ...batch, ...this.resend];
+    } else {
+      // Older than the window: those seqs will hold other lines. Say so in the job itself.
+      this.emit('lost', seqNow + 1, this.lastSeq);
+      const notice: LineToAppend = {
+        stream: 'stderr',
+        line: `[jobstream] lines ${seqNow + 1}–${this.lastSeq} were lost in a Redis failover`,
+      };
+      this.resend = [notice, ...batch, ...this.resend];
+    }
+    this.lastSeq = seqNow;
+  }
+
+  private async readSeq(): Promise<number> {
+    return Number((await this.redis.hget(jobKey(this.jobId), 'seq')) ?? 0);
   }
 
   /** Runs `operation` until Redis answers; JobstreamErrors (refusals) are thrown, not retried. */

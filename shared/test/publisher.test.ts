@@ -156,4 +156,78 @@ describe('JobPublisher', () => {
     expect(kept.at(-1)).toBe('line 400');
     expect(kept.length + dropped).toBeGreaterThanOrEqual(400);
   }, 20_000);
+
+  /**
+   * What a promoted replica looks like to the publisher: the owner of the job's slot now ends
+   * `behind` lines before what the old primary acknowledged. Emulated on one server (the seq and
+   * the list set back, the publisher's connection dropped) so the case is exact and repeatable;
+   * gateway/test/failover.test.ts does it for real with kill -9 on a Redis Cluster.
+   */
+  async function loseAcknowledgedLines(id: string, behind: number): Promise<void> {
+    await redis.hincrby(`job:{${id}}`, 'seq', -behind);
+    await redis.rpop(outputKey(id), behind);
+    await redis.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  }
+
+  it('after a failover that lost acknowledged lines, appends them again at the same seqs', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(redis, { id, owner: 'alice', title: 'failover' });
+    await publisher.start();
+    for (let i = 1; i <= 100; i++) publisher.stdout(`before ${i}`);
+    await publisher.flush();
+    await loseAcknowledgedLines(id, 10);
+    for (let i = 1; i <= 50; i++) publisher.stdout(`after ${i}`);
+    await publisher.finish(0);
+    await publisher.close();
+    const lines = await stored(id);
+    const expected = [
+      ...Array.from({ length: 100 }, (_, i) => `before ${i + 1}`),
+      ...Array.from({ length: 50 }, (_, i) => `after ${i + 1}`),
+    ];
+    expect(lines.map((l) => l.line)).toEqual(expected);
+    expect(lines.map((l) => l.seq)).toEqual(expected.map((_, i) => i + 1));
+    expect(await getJob(redis, id)).toMatchObject({ status: 'success', lastSeq: 150 });
+  }, 20_000);
+
+  it('rebuilds lost lines before finishing even when nothing else is written', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(redis, { id, owner: 'alice', title: 'quiet failover' });
+    await publisher.start();
+    for (let i = 1; i <= 20; i++) publisher.stdout(`line ${i}`);
+    await publisher.flush();
+    await loseAcknowledgedLines(id, 5);
+    // Whether or not the publisher has seen its connection drop yet, the status must come after
+    // the rebuilt lines.
+    await publisher.finish(0);
+    await publisher.close();
+    expect((await stored(id)).map((l) => l.line)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `line ${i + 1}`),
+    );
+  }, 20_000);
+
+  it('says in the job which lines a failover lost when they are older than its window', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(
+      redis,
+      { id, owner: 'alice', title: 'big loss' },
+      { ackedWindowLines: 5, lingerMs: 0 },
+    );
+    const lost: [number, number][] = [];
+    publisher.on('lost', (from, to) => lost.push([from, to]));
+    await publisher.start();
+    for (let i = 1; i <= 30; i++) publisher.stdout(`line ${i}`);
+    await publisher.flush();
+    await loseAcknowledgedLines(id, 10);
+    publisher.stdout('after');
+    await publisher.finish(0);
+    await publisher.close();
+    expect(lost).toEqual([[21, 30]]);
+    const lines = await stored(id);
+    expect(lines.map((l) => l.line).slice(19)).toEqual([
+      'line 20',
+      '[jobstream] lines 21–30 were lost in a Redis failover',
+      'after',
+    ]);
+    expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i + 1));
+  }, 20_000);
 });
