@@ -88,6 +88,9 @@ async function up(gatewayCount: number): Promise<void> {
         'nodes.conf',
         '--cluster-node-timeout',
         '2000',
+        // A shard lost with its replica pauses its own jobs only; the others keep streaming.
+        '--cluster-require-full-coverage',
+        'no',
       ]);
       members.push({ role: 'redis', pid, port });
     }

@@ -91,6 +91,11 @@ export class GatewayMetrics {
     help: '1 while the last liveness probe went round (PUBLISH on the command connection, received on the subscriber)',
     registers: [this.registry],
   });
+  readonly redisFailedShards = new Gauge({
+    name: 'jobstream_redis_failed_shards',
+    help: 'Redis Cluster primaries flagged fail with slots and no replica promoted (their jobs are paused)',
+    registers: [this.registry],
+  });
   readonly livenessFailures = new Counter({
     name: 'jobstream_liveness_failures_total',
     help: 'Liveness probes that failed, by the connection found deaf',

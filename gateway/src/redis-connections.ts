@@ -4,7 +4,9 @@
  * Redis longer than the deadline. A command past it is rejected (ioredis `commandTimeout`), and
  * the liveness check (liveness.ts) reconnects a connection that stopped answering.
  */
+import { Cluster } from 'ioredis';
 import type { RedisConnection } from '../../shared/redis/client.js';
+import { throttleSubscriberRefresh } from './ioredis-internals.js';
 import { connectTo } from '../../shared/redis/connect.js';
 import type { GatewayConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -32,6 +34,8 @@ export function connectRedis(config: GatewayConfig, role: ConnectionRole, logger
   connection.on('error', (error: Error) =>
     logger.warn({ err: error.message, role }, 'Redis connection error'),
   );
+  if (connection instanceof Cluster && role === 'subscriber' && !throttleSubscriberRefresh(connection))
+    logger.warn('this ioredis has no sharded-subscriber emitter: a lost shard may make the gateway spin');
   return connection;
 }
 

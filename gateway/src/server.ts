@@ -19,6 +19,7 @@ import { pruneIndex } from './job-list.js';
 import { LibraryKeeper } from './library-keeper.js';
 import { burstFrames, FRAMES_PER_SECOND, LISTEN_BACKLOG } from './limits.js';
 import { RedisLiveness } from './liveness.js';
+import { ClusterHealth } from './cluster-health.js';
 import { createLogger, type Logger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { Reaper } from './reaper.js';
@@ -67,6 +68,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   await liveness.start();
   const libraryKeeper = new LibraryKeeper(redis, config.library, metrics, logger, health);
   libraryKeeper.start();
+  const clusterHealth = new ClusterHealth(redis, metrics, logger, health);
+  clusterHealth.start();
   const reaper = new Reaper(
     redis,
     {
@@ -132,6 +135,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     logger,
     devSecret: options.devSecret ?? null,
     notReadyReason,
+    degradedReason: () => clusterHealth.degradedReason,
   });
   const server: Server = createServer(app);
 
@@ -202,6 +206,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       clearInterval(pruneTimer);
       liveness.stop();
       libraryKeeper.stop();
+      clusterHealth.stop();
       await reaper.stop(); // gives the lease up, so another process reaps at once
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close(CLOSE_CODES.serviceRestart, 'server restarting');

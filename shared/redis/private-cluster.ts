@@ -1,11 +1,18 @@
 /**
- * A private three-primary Redis Cluster for a test file or a script (no replicas, no persistence), built
+ * A private Redis Cluster for a test file or a script (replicas and AOF on request), built
  * with `redis-cli --cluster create`, stopped afterwards.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { Cluster } from 'ioredis';
 import { PrivateRedis } from './private-server.js';
+
+/** A one-off connection to a node that may be down: no retries, errors only as rejections. */
+function probeClient(node: PrivateRedis) {
+  const client = node.client({ lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  return client;
+}
 
 export class PrivateRedisCluster {
   private readonly clients = new Set<Cluster>();
@@ -18,11 +25,15 @@ export class PrivateRedisCluster {
    */
   static async start(
     primaries = 3,
-    { replicas = 0, nodeTimeoutMs = 2000 }: { replicas?: number; nodeTimeoutMs?: number } = {},
+    {
+      replicas = 0,
+      nodeTimeoutMs = 2000,
+      aof = false,
+    }: { replicas?: number; nodeTimeoutMs?: number; aof?: boolean } = {},
   ): Promise<PrivateRedisCluster> {
     const nodes = await Promise.all(
       Array.from({ length: primaries * (1 + replicas) }, () =>
-        PrivateRedis.start({ cluster: true, clusterNodeTimeoutMs: nodeTimeoutMs }),
+        PrivateRedis.start({ cluster: true, clusterNodeTimeoutMs: nodeTimeoutMs, aof }),
       ),
     );
     execFileSync(
@@ -40,14 +51,82 @@ export class PrivateRedisCluster {
       },
     );
     const cluster = new PrivateRedisCluster(nodes);
-    // Ready when every node agrees the cluster is ok (slots assigned and gossiped).
-    const deadline = Date.now() + 15_000;
+    // Ready when every node agrees the cluster is ok (slots assigned and gossiped) and every
+    // replica is attached and in sync (before that, a dead primary would have no one to take over).
+    await cluster.untilOk(15_000);
+    if (replicas > 0) await cluster.untilReplicated(primaries * replicas, 30_000);
+    return cluster;
+  }
+
+  /** The node serving `port`. */
+  node(port: number): PrivateRedis {
+    const node = this.nodes.find((n) => n.port === port);
+    if (!node) throw new Error(`no node of this cluster listens on ${port}`);
+    return node;
+  }
+
+  /**
+   * The primary that owns `key`'s slot now (`CLUSTER SLOTS`, asked of the first live node) and
+   * its replicas (the primary's own `INFO replication`: gossip may not have told every node yet).
+   */
+  async shardOf(key: string): Promise<{ primary: number; replicas: number[] }> {
+    for (const node of this.nodes) {
+      const client = probeClient(node);
+      try {
+        await client.connect();
+        const slot = Number(await client.call('CLUSTER', 'KEYSLOT', key));
+        type Node = [host: string, port: number, id: string];
+        const ranges = (await client.call('CLUSTER', 'SLOTS')) as [number, number, Node, ...Node[]][];
+        const range = ranges.find(([from, to]) => slot >= from && slot <= to);
+        if (!range) continue;
+        const primary = range[2][1];
+        const primaryClient = probeClient(this.node(primary));
+        await primaryClient.connect();
+        const info = await primaryClient.info('replication').finally(() => primaryClient.disconnect());
+        const replicas = [...info.matchAll(/^slave\d+:.*port=(\d+)/gm)].map((m) => Number(m[1]));
+        return { primary, replicas };
+      } catch {
+        // this node is down: ask the next
+      } finally {
+        client.disconnect();
+      }
+    }
+    throw new Error(`no live node knows who owns ${key}`);
+  }
+
+  /** Resolves when every running node says `cluster_state:ok` (after a failover, say). */
+  async untilOk(timeoutMs = 30_000, running: PrivateRedis[] = this.nodes): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     for (;;) {
       const states = await Promise.all(
-        nodes.map(async (n) => (await n.client().call('CLUSTER', 'INFO')) as string),
+        running.map(async (n) => {
+          const client = probeClient(n);
+          try {
+            await client.connect();
+            return (await client.call('CLUSTER', 'INFO')) as string;
+          } catch {
+            return '';
+          } finally {
+            client.disconnect();
+          }
+        }),
       );
-      if (states.every((s) => s.includes('cluster_state:ok'))) return cluster;
-      if (Date.now() > deadline) throw new Error('the test cluster did not become ok');
+      if (states.every((s) => s.includes('cluster_state:ok'))) return;
+      if (Date.now() > deadline) throw new Error('the cluster did not become ok');
+      await sleep(100);
+    }
+  }
+
+  /** Resolves when `count` replicas report their link to the primary up. */
+  private async untilReplicated(count: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const infos = await Promise.all(this.nodes.map((n) => n.client().info('replication')));
+      const synced = infos.filter(
+        (info) => info.includes('role:slave') && info.includes('master_link_status:up'),
+      );
+      if (synced.length >= count) return;
+      if (Date.now() > deadline) throw new Error(`only ${synced.length} of ${count} replicas are in sync`);
       await sleep(100);
     }
   }

@@ -109,7 +109,17 @@ export class PrivateRedis {
       this.options.aof ? 'yes' : 'no',
       '--appendfsync',
       'always',
-      ...(this.options.cluster ? ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'] : []),
+      // Without full coverage a lost shard pauses only its own jobs (docs/operations.md).
+      ...(this.options.cluster
+        ? [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            'nodes.conf',
+            '--cluster-require-full-coverage',
+            'no',
+          ]
+        : []),
       ...(this.options.clusterNodeTimeoutMs
         ? ['--cluster-node-timeout', String(this.options.clusterNodeTimeoutMs)]
         : []),

@@ -23,6 +23,8 @@ export interface HttpApiDeps {
   devSecret: string | null;
   /** Why this process should get no traffic now (shutting down, Redis deaf, library lost), or null. */
   notReadyReason: () => string | null;
+  /** What is degraded while this process still serves (a lost Cluster shard), or null. */
+  degradedReason: () => string | null;
 }
 
 export function createHttpApi(deps: HttpApiDeps): express.Express {
@@ -31,7 +33,13 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(
-    probes({ redis, metrics, redisDeadlineMs: config.redisDeadlineMs, notReadyReason: deps.notReadyReason }),
+    probes({
+      redis,
+      metrics,
+      redisDeadlineMs: config.redisDeadlineMs,
+      notReadyReason: deps.notReadyReason,
+      degradedReason: deps.degradedReason,
+    }),
   );
   app.use(devAuth(config.devAuth ? deps.devSecret : null));
   app.use(jobApi(redis, config.jwt));
