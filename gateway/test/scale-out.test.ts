@@ -20,7 +20,7 @@ import { jobKey, outputKey } from '../../shared/keys.js';
 import { signToken } from '../../shared/tokens.js';
 import { GatewayProcess } from '../../scripts/lib/gateway-process.js';
 import { HaproxyProcess, haproxyInstalled } from '../../scripts/lib/haproxy.js';
-import { Follower } from './follower.js';
+import { Follower } from '../../scripts/lib/follower.js';
 import { eventually } from './harness.js';
 
 const SECRET = 'scale-out-test-secret';

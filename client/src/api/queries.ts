@@ -1,5 +1,5 @@
 /** HTTP API calls and react-query option factories and keys (one place that knows the URLs). */
-import { queryOptions } from '@tanstack/react-query';
+import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
 import type { Job, JobStatus } from '../../../shared/job.js';
 import type { ErrorCode, Role } from '../../../shared/protocol.js';
 import { getToken } from '../core/token.js';
@@ -30,16 +30,34 @@ export interface JobList {
   next: string | null;
 }
 
-/** Every cached job list starts with this key; the second part is the status filter or 'all'. */
+/** Every cached job list starts with this key; then the status filter (or 'all') and the search. */
 export const JOB_LISTS_KEY = ['jobs'] as const;
-const jobListKey = (status?: JobStatus) => [...JOB_LISTS_KEY, status ?? 'all'] as const;
+export interface JobListFilter {
+  status?: JobStatus | undefined;
+  q?: string | undefined;
+}
+export const jobListKey = ({ status, q }: JobListFilter) =>
+  [...JOB_LISTS_KEY, status ?? 'all', q ?? ''] as const;
 export const jobKey = (id: string) => ['job', id] as const;
 
-export const jobListQuery = (status?: JobStatus) =>
-  queryOptions({
-    queryKey: jobListKey(status),
-    queryFn: () => api<JobList>(`/api/jobs?limit=200${status ? `&status=${status}` : ''}`),
+/** Pages of 50, newest first, searched on the server; `next` is the API's cursor. */
+export const jobListQuery = (filter: JobListFilter) =>
+  infiniteQueryOptions({
+    queryKey: jobListKey(filter),
+    queryFn: ({ pageParam }) => {
+      const params = new URLSearchParams({ limit: '50' });
+      if (filter.status) params.set('status', filter.status);
+      if (filter.q) params.set('q', filter.q);
+      if (pageParam) params.set('before', pageParam);
+      return api<JobList>(`/api/jobs?${params}`);
+    },
+    initialPageParam: '',
+    getNextPageParam: (last) => last.next ?? undefined,
   });
+
+/** Asks the job's runner to stop (the job stays as it is until the runner, or the reaper, ends it). */
+export const cancelJob = (id: string): Promise<Job> =>
+  api<Job>(`/api/jobs/${encodeURIComponent(id)}/cancel`, 'POST');
 
 export const jobQuery = (id: string) =>
   queryOptions({ queryKey: jobKey(id), queryFn: () => api<Job>(`/api/jobs/${encodeURIComponent(id)}`) });

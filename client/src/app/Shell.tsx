@@ -2,12 +2,16 @@
 import { ConnectionBadge } from '../components/badges.js';
 import { claims, getToken } from '../core/token.js';
 import { useConnectionState } from '../react/use-connection-state.js';
-import { navigate } from './navigation.js';
+import { useSyncExternalStore } from 'react';
+import { navigate, subscribeToLocation } from './navigation.js';
 import { Routes } from './Routes.js';
 
 export function Shell({ onSignOut }: { onSignOut: () => void }) {
   const state = useConnectionState();
   const user = claims(getToken());
+  // The wall is a kiosk: no navigation bar on a screen across the room.
+  const path = useSyncExternalStore(subscribeToLocation, () => window.location.pathname);
+  if (path === '/wall') return <Routes />;
   return (
     <>
       <nav>

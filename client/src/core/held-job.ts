@@ -32,12 +32,22 @@ export class HeldJob {
     this.store = new LineStore(maxLines);
   }
 
+  /**
+   * How many lines a first look asks for: as many as the largest view holding the job shows (a
+   * wall tile wants its last few, not the 10,000 a log view keeps).
+   */
+  firstLook = 0;
+
   /** The subscribe to send: after the last seq held, or a first look at the last lines. */
   subscribeFrame(jobId: string) {
     const held = this.store.highestSeq;
     return held > 0
       ? { type: 'subscribe' as const, jobId, since: held }
-      : { type: 'subscribe' as const, jobId, tail: this.store.maxLines };
+      : {
+          type: 'subscribe' as const,
+          jobId,
+          tail: Math.min(this.firstLook || this.store.maxLines, this.store.maxLines),
+        };
   }
 
   status(job: Job): void {

@@ -123,13 +123,18 @@ export class JobSocket {
 
   // ---- subscriptions -------------------------------------------------------------------------
 
-  /** Holds a job open; returns the release. Several holders share one server subscription. */
-  hold(jobId: string): () => void {
+  /**
+   * Holds a job open; returns the release. Several holders share one server subscription. `tail`:
+   * the lines this holder shows at most (a first look asks for the largest of the holders').
+   */
+  hold(jobId: string, { tail }: { tail?: number } = {}): () => void {
     let entry = this.jobs.get(jobId);
     if (!entry) {
       entry = new HeldJob(this.options.maxLines);
       this.jobs.set(jobId, entry);
     }
+    entry.firstLook =
+      tail === undefined || (entry.refs > 0 && entry.firstLook === 0) ? 0 : Math.max(entry.firstLook, tail);
     entry.refs++;
     if (entry.refs === 1 && this.state === 'open') this.subscribe(jobId, entry);
     let released = false;

@@ -2,6 +2,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { jobQuery } from '../api/queries.js';
 import { StatusBadge } from '../components/badges.js';
+import { CancelButton } from '../components/CancelButton.js';
 import { duration } from '../components/format.js';
 import { OutputViewer } from '../components/OutputViewer.js';
 import { useJobStream } from '../react/use-job-stream.js';
@@ -17,6 +18,7 @@ export function JobPage({ jobId }: { jobId: string }) {
       <div className="bar">
         <h1>{job?.title ?? jobId}</h1>
         {job && <StatusBadge status={job.status} />}
+        {job && <CancelButton job={job} />}
       </div>
       {job && (
         <dl className="meta">

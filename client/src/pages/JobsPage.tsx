@@ -1,43 +1,125 @@
-/** The jobs list: live status badges, a status filter, title search, and watch-the-selected. */
-import { useState } from 'react';
-import { useQuery } from '@tanstack/react-query';
-import { JOB_STATUSES, type JobStatus } from '../../../shared/job.js';
+/**
+ * The jobs list: live status, a status filter and a search (title, owner, branch) answered by
+ * the server, both in the address so a view can be shared; column headers that sort the loaded
+ * rows; "load more" with the API's cursor; watch-the-selected.
+ */
+import { useEffect, useMemo, useState } from 'react';
+import { useInfiniteQuery } from '@tanstack/react-query';
+import { isJobStatus, JOB_STATUSES, type Job, type JobStatus } from '../../../shared/job.js';
 import { jobListQuery } from '../api/queries.js';
 import { Link, navigate } from '../app/navigation.js';
 import { StatusBadge } from '../components/badges.js';
-import { duration } from '../components/format.js';
+import { ago, duration } from '../components/format.js';
 import { useJobsFeed } from '../react/use-jobs-feed.js';
 import { useNow } from '../react/use-now.js';
 
+type SortKey = 'status' | 'title' | 'owner' | 'branch' | 'created' | 'duration' | 'exit';
+const COLUMNS: { key: SortKey; label: string }[] = [
+  { key: 'status', label: 'Status' },
+  { key: 'title', label: 'Title' },
+  { key: 'owner', label: 'Owner' },
+  { key: 'branch', label: 'Branch' },
+  { key: 'created', label: 'Started' },
+  { key: 'duration', label: 'Duration' },
+  { key: 'exit', label: 'Exit' },
+];
+
+function sortValue(job: Job, key: SortKey, now: number): string | number {
+  switch (key) {
+    case 'status':
+      return JOB_STATUSES.indexOf(job.status);
+    case 'title':
+      return job.title.toLowerCase();
+    case 'owner':
+      return job.owner;
+    case 'branch':
+      return job.branch ?? '';
+    case 'created':
+      return job.createdAt;
+    case 'duration':
+      return job.startedAt ? (job.finishedAt ?? now) - job.startedAt : -1;
+    case 'exit':
+      return job.exitCode ?? -1;
+  }
+}
+
+/** Filters as the address holds them: `/?status=running&q=deploy`. */
+function filtersFromAddress(): { status: JobStatus | undefined; q: string } {
+  const params = new URLSearchParams(window.location.search);
+  const status = params.get('status') ?? '';
+  return { status: isJobStatus(status) ? status : undefined, q: params.get('q') ?? '' };
+}
+
 export function JobsPage() {
-  const [status, setStatus] = useState<JobStatus | undefined>();
-  const [search, setSearch] = useState('');
+  const initial = useMemo(filtersFromAddress, []);
+  const [status, setStatus] = useState<JobStatus | undefined>(initial.status);
+  const [search, setSearch] = useState(initial.q);
+  const [q, setQ] = useState(initial.q.trim());
+  const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({
+    key: 'created',
+    descending: true,
+  });
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const { data, error, isPending } = useQuery(jobListQuery(status));
+  // The server searches; ask once typing pauses, not on every key.
+  useEffect(() => {
+    const timer = setTimeout(() => setQ(search.trim()), 250);
+    return () => clearTimeout(timer);
+  }, [search]);
+  useEffect(() => {
+    const params = new URLSearchParams();
+    if (status) params.set('status', status);
+    if (q) params.set('q', q);
+    const query = params.toString();
+    history.replaceState(
+      null,
+      '',
+      `${window.location.pathname}${query ? `?${query}` : ''}${window.location.hash}`,
+    );
+  }, [status, q]);
+  const { data, error, isPending, hasNextPage, isFetchingNextPage, fetchNextPage } = useInfiniteQuery(
+    jobListQuery({ status, q: q || undefined }),
+  );
   useJobsFeed();
   const now = useNow();
-  const jobs = (data?.jobs ?? []).filter((j) => j.title.toLowerCase().includes(search.toLowerCase()));
+  const loaded = data?.pages.flatMap((page) => page.jobs) ?? [];
+  const jobs = [...loaded].sort((a, b) => {
+    const [x, y] = [sortValue(a, sort.key, now), sortValue(b, sort.key, now)];
+    const order = x < y ? -1 : x > y ? 1 : 0;
+    return sort.descending ? -order : order;
+  });
   const toggle = (id: string) =>
     setSelected((s) => {
       const next = new Set(s);
       if (!next.delete(id)) next.add(id);
       return next;
     });
+  const sortBy = (key: SortKey) =>
+    setSort((s) => ({ key, descending: s.key === key ? !s.descending : key === 'created' }));
   return (
     <main>
       <div className="bar">
         <h1>Jobs</h1>
+        <label className="visually-hidden" htmlFor="status-filter">
+          Filter by status
+        </label>
         <select
+          id="status-filter"
           aria-label="Filter by status"
           value={status ?? ''}
-          onChange={(e) => setStatus((e.target.value || undefined) as JobStatus | undefined)}
+          onChange={(e) => setStatus(isJobStatus(e.target.value) ? e.target.value : undefined)}
         >
           <option value="">all</option>
           {JOB_STATUSES.map((s) => (
             <option key={s}>{s}</option>
           ))}
         </select>
-        <input placeholder="Search titles" value={search} onChange={(e) => setSearch(e.target.value)} />
+        <input
+          type="search"
+          aria-label="Search jobs by title, owner or branch"
+          placeholder="Search title, owner, branch"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+        />
         <button
           disabled={selected.size === 0}
           onClick={() => navigate(`/watch?jobs=${[...selected].join(',')}`)}
@@ -48,6 +130,25 @@ export function JobsPage() {
       {isPending && <p>Loading…</p>}
       {error && <p className="notice error">{error.message}</p>}
       <table className="jobs">
+        <thead>
+          <tr>
+            <th scope="col">
+              <span className="visually-hidden">Select</span>
+            </th>
+            {COLUMNS.map((column) => (
+              <th
+                scope="col"
+                key={column.key}
+                aria-sort={sort.key === column.key ? (sort.descending ? 'descending' : 'ascending') : 'none'}
+              >
+                <button type="button" className="sort" onClick={() => sortBy(column.key)}>
+                  {column.label}
+                  {sort.key === column.key ? (sort.descending ? ' ▼' : ' ▲') : ''}
+                </button>
+              </th>
+            ))}
+          </tr>
+        </thead>
         <tbody>
           {jobs.map((job) => (
             <tr key={job.id} data-testid={`job-row-${job.id}`}>
@@ -59,20 +160,44 @@ export function JobsPage() {
                   onChange={() => toggle(job.id)}
                 />
               </td>
-              <td>
+              <td data-label="Status">
                 <StatusBadge status={job.status} />
               </td>
-              <td>
+              <td data-label="Title">
                 <Link to={`/jobs/${job.id}`}>{job.title}</Link>
               </td>
-              <td>{job.owner}</td>
-              <td>{duration(job, now)}</td>
-              <td>{new Date(job.createdAt).toLocaleTimeString()}</td>
+              <td data-label="Owner">{job.owner}</td>
+              <td data-label="Branch">{job.branch ?? ''}</td>
+              <td data-label="Started">
+                <time
+                  dateTime={new Date(job.createdAt).toISOString()}
+                  title={new Date(job.createdAt).toString()}
+                >
+                  {new Date(job.createdAt).toLocaleString(undefined, {
+                    dateStyle: 'medium',
+                    timeStyle: 'short',
+                  })}
+                  <span className="muted"> · {ago(job.createdAt, now)}</span>
+                </time>
+              </td>
+              <td data-label="Duration">{duration(job, now)}</td>
+              <td data-label="Exit">{job.exitCode ?? ''}</td>
             </tr>
           ))}
         </tbody>
       </table>
-      {data && jobs.length === 0 && <p>No jobs yet.</p>}
+      {data && loaded.length === 0 && (
+        <p>
+          {q || status
+            ? `No jobs match${q ? ` “${q}”` : ''}${status ? ` with status ${status}` : ''}.`
+            : 'No jobs yet.'}
+        </p>
+      )}
+      {hasNextPage && (
+        <button type="button" disabled={isFetchingNextPage} onClick={() => void fetchNextPage()}>
+          {isFetchingNextPage ? 'Loading…' : `Load more (${loaded.length} shown)`}
+        </button>
+      )}
     </main>
   );
 }

@@ -1,6 +1,6 @@
 /** The wall: every running job as a tile, for a screen across the room. */
-import { useCallback, useMemo, useState } from 'react';
-import { useQuery } from '@tanstack/react-query';
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useInfiniteQuery } from '@tanstack/react-query';
 import type { Job } from '../../../shared/job.js';
 import { jobListQuery } from '../api/queries.js';
 import { StatusBadge } from '../components/badges.js';
@@ -9,17 +9,33 @@ import { claims, getToken } from '../core/token.js';
 import { useJobStream } from '../react/use-job-stream.js';
 import { useJobsFeed } from '../react/use-jobs-feed.js';
 import { useNow } from '../react/use-now.js';
+import { useConnectionState } from '../react/use-connection-state.js';
+import { CancelButton } from '../components/CancelButton.js';
+import { duration } from '../components/format.js';
 
-function WallTile({ job }: { job: Job }) {
-  const stream = useJobStream(job.id);
-  const last = stream.lines.lines.slice(-6);
-  const status = stream.job?.status ?? job.status;
+/** Lines a tile asks for: more than fit on any screen, far fewer than a log view keeps. */
+const TILE_LINES = 40;
+
+function WallTile({ job, now, admin }: { job: Job; now: number; admin: boolean }) {
+  const stream = useJobStream(job.id, { tail: TILE_LINES });
+  const last = stream.lines.lines.slice(-TILE_LINES);
+  const current = stream.job ?? job;
   return (
-    <section className={`tile tile-${status}`} data-testid={`tile-${job.id}`}>
+    <section className={`tile tile-${current.status}`} data-testid={`tile-${job.id}`}>
       <header>
-        <strong>{job.title}</strong> <span>{job.owner}</span> <StatusBadge status={status} />
+        <h2 className="tile-title">{current.title}</h2>
+        <StatusBadge status={current.status} />
+        <span className="tile-meta">
+          {current.owner} · {duration(current, now)}
+          {current.exitCode !== undefined && current.status === 'failed' ? ` · exit ${current.exitCode}` : ''}
+        </span>
+        {admin && <CancelButton job={current} compact />}
       </header>
-      <pre>
+      {current.status === 'failed' && current.errorMessage && (
+        <p className="tile-error">{current.errorMessage}</p>
+      )}
+      {/* Newest at the bottom; as many as the tile has room for (the rest are cut off above). */}
+      <pre className="tile-log">
         {last.map((l) => (
           <div key={l.seq}>
             <LineText line={l} />
@@ -45,13 +61,19 @@ export function WallPage() {
       pageMs: number('pageS', 10) * 1000,
     };
   }, []);
-  const { data } = useQuery(jobListQuery());
+  // Every running job (all pages of them); jobs that fail meanwhile arrive on the feed.
+  const { data, hasNextPage, isFetchingNextPage, fetchNextPage } = useInfiniteQuery(
+    jobListQuery({ status: 'running' }),
+  );
+  useEffect(() => {
+    if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
   const [seen, setSeen] = useState<Map<string, Job>>(new Map());
   const onJob = useCallback((job: Job) => setSeen((m) => new Map(m).set(job.id, job)), []);
   useJobsFeed(onJob);
   const now = useNow(1000);
   const all = new Map<string, Job>();
-  for (const job of data?.jobs ?? []) all.set(job.id, job);
+  for (const job of data?.pages.flatMap((page) => page.jobs) ?? []) all.set(job.id, job);
   for (const [id, job] of seen) all.set(id, job);
   const tiles = [...all.values()]
     .filter(
@@ -59,14 +81,29 @@ export function WallPage() {
         j.status === 'running' ||
         (j.status === 'failed' && now - (j.finishedAt ?? 0) < settings.keepFailedMs),
     )
-    .sort((a, b) => a.createdAt - b.createdAt);
+    // Failures first, then the oldest running job first.
+    .sort(
+      (a, b) => Number(b.status === 'failed') - Number(a.status === 'failed') || a.createdAt - b.createdAt,
+    );
   const pages = Math.max(1, Math.ceil(tiles.length / settings.perPage));
   const page = Math.floor(now / settings.pageMs) % pages;
   const shown = tiles.slice(page * settings.perPage, (page + 1) * settings.perPage);
   const columns = Math.max(1, Math.ceil(Math.sqrt(shown.length)));
   const user = claims(getToken());
+  const connection = useConnectionState();
+  const [lostSince, setLostSince] = useState<number | null>(null);
+  useEffect(() => {
+    setLostSince((since) => (connection === 'open' ? null : (since ?? Date.now())));
+  }, [connection]);
   return (
     <main className="wall">
+      {lostSince !== null && (
+        <div className="wall-banner" role="alert" aria-live="assertive">
+          Disconnected since{' '}
+          {new Date(lostSince).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}: reconnecting…
+          tiles show what arrived before.
+        </div>
+      )}
       {user?.role !== 'admin' && (
         <p className="notice">The wall shows every job to admins; you see your own.</p>
       )}
@@ -78,7 +115,7 @@ export function WallPage() {
       )}
       <div className="wall-grid" style={{ gridTemplateColumns: `repeat(${columns}, 1fr)` }}>
         {shown.map((job) => (
-          <WallTile key={job.id} job={job} />
+          <WallTile key={job.id} job={job} now={now} admin={user?.role === 'admin'} />
         ))}
       </div>
     </main>

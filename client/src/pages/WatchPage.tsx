@@ -2,6 +2,7 @@
 import { useMemo, useState } from 'react';
 import { Link } from '../app/navigation.js';
 import { StatusBadge } from '../components/badges.js';
+import { CancelButton } from '../components/CancelButton.js';
 import { OutputViewer } from '../components/OutputViewer.js';
 import { useJobStream } from '../react/use-job-stream.js';
 
@@ -12,6 +13,7 @@ function WatchPane({ jobId, onRemove }: { jobId: string; onRemove: () => void })
       <header>
         <Link to={`/jobs/${jobId}`}>{stream.job?.title ?? jobId}</Link>
         {stream.job && <StatusBadge status={stream.job.status} />}
+        {stream.job && <CancelButton job={stream.job} compact />}
         <button aria-label={`Stop watching ${jobId}`} onClick={onRemove}>
           ×
         </button>
@@ -44,7 +46,10 @@ export function WatchPage() {
           Add
         </button>
       </div>
-      <div className="grid" style={{ gridTemplateColumns: `repeat(${Math.min(jobs.length, 3) || 1}, 1fr)` }}>
+      <div
+        className="grid watch-grid"
+        style={{ gridTemplateColumns: `repeat(${Math.min(jobs.length, 3) || 1}, 1fr)` }}
+      >
         {jobs.map((id) => (
           <WatchPane key={id} jobId={id} onRemove={() => update(jobs.filter((j) => j !== id))} />
         ))}

@@ -20,12 +20,12 @@ export interface JobStream extends JobView {
  * on the socket (ref-counted: one server subscription however many views), so the subscribe
  * function is stable for a job and the snapshots are the socket's own objects.
  */
-export function useJobStream(jobId: string): JobStream {
+export function useJobStream(jobId: string, { tail }: { tail?: number } = {}): JobStream {
   const socket = useJobSocket();
   const queryClient = useQueryClient();
   const subscribe = useCallback(
     (onChange: () => void) => {
-      const release = socket.hold(jobId);
+      const release = socket.hold(jobId, tail === undefined ? {} : { tail });
       const stopView = socket.onJobChange(jobId, onChange);
       const stopLines = socket.store(jobId)?.subscribe(onChange);
       return () => {
@@ -34,7 +34,7 @@ export function useJobStream(jobId: string): JobStream {
         release();
       };
     },
-    [socket, jobId],
+    [socket, jobId, tail],
   );
   const view = useSyncExternalStore(subscribe, () => socket.view(jobId) ?? EMPTY_VIEW);
   const lines = useSyncExternalStore(subscribe, () => socket.store(jobId)?.getSnapshot() ?? EMPTY_LINES);
