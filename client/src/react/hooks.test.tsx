@@ -1,5 +1,6 @@
 import { act } from 'react';
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import type { InfiniteData } from '@tanstack/react-query';
 import type { Job } from '../../../shared/job.js';
 import type { ServerFrame } from '../../../shared/protocol.js';
 import type { JobList } from '../api/queries.js';
@@ -112,15 +113,25 @@ describe('useJobsFeed', () => {
     const view = renderWithSocket(<Feed />, socket);
     expect(latest().sent).toContainEqual({ type: 'watch', topic: 'jobs' });
     const { queryClient } = view;
-    queryClient.setQueryData<JobList>(['jobs', 'all'], { jobs: [job('old', 'running', 1)], next: null });
-    queryClient.setQueryData<JobList>(['jobs', 'running'], { jobs: [job('old', 'running', 1)], next: null });
+    const paged = (...jobs: Job[]): InfiniteData<JobList, string> => ({
+      pages: [{ jobs, next: null }],
+      pageParams: [''],
+    });
+    const ids = (key: unknown[]) =>
+      queryClient
+        .getQueryData<InfiniteData<JobList, string>>(key)!
+        .pages.flatMap((p) => p.jobs.map((j) => [j.id, j.status]));
+    queryClient.setQueryData(['jobs', 'all', ''], paged(job('old', 'running', 1)));
+    queryClient.setQueryData(['jobs', 'running', ''], paged(job('old', 'running', 1)));
+    queryClient.setQueryData(['jobs', 'all', 'NEW'], paged());
     deliver({ type: 'job', job: job('new', 'running', 2) });
     deliver({ type: 'job', job: job('old', 'success', 1) });
-    expect(queryClient.getQueryData<JobList>(['jobs', 'all'])!.jobs.map((j) => [j.id, j.status])).toEqual([
+    expect(ids(['jobs', 'all', ''])).toEqual([
       ['new', 'running'],
       ['old', 'success'],
     ]);
-    expect(queryClient.getQueryData<JobList>(['jobs', 'running'])!.jobs.map((j) => j.id)).toEqual(['new']);
+    expect(ids(['jobs', 'running', ''])).toEqual([['new', 'running']]);
+    expect(ids(['jobs', 'all', 'NEW'])).toEqual([['new', 'running']]); // the search matches its title
     const invalidate = jest.spyOn(queryClient, 'invalidateQueries');
     deliver({ type: 'watching', topic: 'jobs' });
     expect(invalidate).toHaveBeenCalledWith({ queryKey: ['jobs'] });

@@ -1,0 +1,169 @@
+/**
+ * The dashboard around the log, in a real browser against a real gateway: the jobs table (server
+ * search, paging, headers, filters in the address), cancel from the job page ending a real
+ * `jobrun` child, and the wall read from across a room at 1920×1080.
+ */
+import { spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { Browser } from 'playwright-core';
+import type { Redis } from 'ioredis';
+import { JobPublisher } from '../../shared/publisher.js';
+import { createJob, getJob, setJobStatus } from '../../shared/redis/functions.js';
+import { launchBrowser } from '../../scripts/lib/browser.js';
+import { ROOT } from '../../scripts/lib/build.js';
+import { startStack, type Stack } from '../../scripts/lib/stack.js';
+
+let stack: Stack;
+let redis: Redis;
+let browser: Browser;
+
+beforeAll(async () => {
+  stack = await startStack({ dashboard: true });
+  redis = stack.redis!.client();
+  browser = await launchBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe('jobs table', () => {
+  it('searches on the server past the loaded page, pages with "load more", keeps filters in the address', async () => {
+    const owner = `${stack.namespace()}owner`;
+    // 60 jobs: the newest 50 fill the first page; the one to find is the oldest.
+    for (let i = 0; i < 60; i++)
+      await createJob(redis, {
+        id: `${owner}-${i}`,
+        owner,
+        title: i === 0 ? 'Deploy needle service' : `routine ${i}`,
+        fields: { branch: i === 1 ? 'feature/needle-branch' : 'main' },
+      });
+    await setJobStatus(redis, `${owner}-0`, 'running');
+    await setJobStatus(redis, `${owner}-0`, 'failed', { exitCode: 3 });
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/#token=${stack.token(owner)}`);
+    const rows = page.locator('table.jobs tbody tr');
+    await page.getByText('Load more (50 shown)').waitFor();
+    expect(await rows.count()).toBe(50);
+    const headers = (await page.locator('table.jobs th').allTextContents()).map((h) =>
+      h.replace(/[▲▼]/g, '').trim(),
+    );
+    expect(headers).toEqual(['Select', 'Status', 'Title', 'Owner', 'Branch', 'Started', 'Duration', 'Exit']);
+    expect(await page.locator('th[aria-sort="descending"]').textContent()).toContain('Started');
+    await page.getByText('Load more (50 shown)').click();
+    await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 60);
+
+    await page.getByLabel('Search jobs by title, owner or branch').fill('NEEDLE');
+    await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 2);
+    expect(page.url()).toContain('q=NEEDLE');
+    await page.getByLabel('Filter by status').selectOption('failed');
+    await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 1);
+    const row = page.getByTestId(`job-row-${owner}-0`);
+    expect(await row.locator('td[data-label="Exit"]').textContent()).toBe('3');
+    expect(page.url()).toMatch(/status=failed/);
+
+    // The address is the view: opened afresh, it shows the same.
+    const shared = await browser.newPage();
+    await shared.goto(`${page.url()}#token=${stack.token(owner)}`);
+    await shared.getByTestId(`job-row-${owner}-0`).waitFor();
+    expect(await shared.locator('table.jobs tbody tr').count()).toBe(1);
+    await page.getByLabel('Search jobs by title, owner or branch').fill('nothing like this');
+    await page.getByText('No jobs match “nothing like this” with status failed.').waitFor();
+    await page.close();
+    await shared.close();
+  }, 60_000);
+});
+
+describe('cancel', () => {
+  it('from the job page ends a real jobrun child: SIGTERM received, job cancelled, watchers see done', async () => {
+    const id = `${stack.namespace()}-cancel`;
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'scripts/jobrun.ts',
+        '--id',
+        id,
+        '--owner',
+        'alice',
+        '--',
+        'bash',
+        '-c',
+        'trap "echo got SIGTERM; exit 143" TERM; echo started; while true; do sleep 0.1; done',
+      ],
+      { cwd: ROOT, env: { ...process.env, REDIS_URL: stack.redis!.url }, stdio: 'ignore' },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const page = await browser.newPage();
+    const watcher = await browser.newPage();
+    await page.goto(`${stack.url}/jobs/${id}#token=${stack.token('alice')}`);
+    await watcher.goto(`${stack.url}/watch?jobs=${id}#token=${stack.token('alice')}`);
+    await page.locator('[data-testid="lines"]').getByText('started').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Cancel job' }).click();
+    await page.getByRole('button', { name: 'Yes, cancel' }).click();
+    await page
+      .getByText('cancelling…')
+      .or(page.getByText('cancelled', { exact: true }))
+      .first()
+      .waitFor();
+    expect(await exited).toBe(130);
+    await page.locator('.badge-cancelled').waitFor({ timeout: 10_000 });
+    await watcher.getByTestId(`pane-${id}`).locator('.badge-cancelled').waitFor({ timeout: 10_000 });
+    expect(await getJob(redis, id)).toMatchObject({ status: 'cancelled', cancelRequestedBy: 'alice' });
+    await page.locator('[data-testid="lines"]').getByText('got SIGTERM').waitFor();
+    await page.close();
+    await watcher.close();
+  }, 60_000);
+});
+
+describe('wall', () => {
+  it('at 1920×1080: no navigation, titles ≥ 32 px, log lines ≥ 18 px, no scrollbar, failures first', async () => {
+    const ns = stack.namespace();
+    const publishers: JobPublisher[] = [];
+    for (let i = 0; i < 4; i++) {
+      const p = await JobPublisher.create(redis, {
+        id: `${ns}-wall-${i}`,
+        owner: 'bob',
+        title: `wall job ${i}`,
+      });
+      await p.start();
+      for (let n = 1; n <= 80; n++) p.stdout(`wall ${i} line ${n}`);
+      await p.flush();
+      publishers.push(p);
+    }
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    await page.goto(`${stack.url}/wall#token=${stack.token('root', 'admin')}`);
+    const tile = page.getByTestId(`tile-${ns}-wall-0`);
+    await tile.getByText('wall 0 line 80').waitFor({ timeout: 10_000 });
+    await publishers[3]!.finish(1, { errorMessage: 'tests failed' });
+    const first = page.locator('.tile').first();
+    await first.getByText('tests failed').waitFor({ timeout: 10_000 });
+    expect(await first.getAttribute('data-testid')).toBe(`tile-${ns}-wall-3`);
+    expect(await page.locator('nav').count()).toBe(0);
+    const px = (selector: string) =>
+      tile
+        .locator(selector)
+        .first()
+        .evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+    expect(await px('.tile-title')).toBeGreaterThanOrEqual(32);
+    expect(await px('.tile-log')).toBeGreaterThanOrEqual(18);
+    const overflow = await page.evaluate(() => ({
+      x: document.documentElement.scrollWidth > window.innerWidth,
+      y: document.documentElement.scrollHeight > window.innerHeight,
+    }));
+    expect(overflow).toEqual({ x: false, y: false });
+    // A tile asked for its last lines, not the whole log.
+    const sent: string[] = [];
+    const again = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    again.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(String(f.payload))));
+    await again.goto(`${stack.url}/wall#token=${stack.token('root', 'admin')}`);
+    await again.getByTestId(`tile-${ns}-wall-0`).getByText('wall 0 line 80').waitFor({ timeout: 10_000 });
+    expect(sent.some((f) => f.includes(`"jobId":"${ns}-wall-0","tail":40`))).toBe(true);
+    for (const p of publishers.slice(0, 3)) await p.finish(0);
+    for (const p of publishers) await p.close();
+    await page.close();
+    await again.close();
+  }, 60_000);
+});
