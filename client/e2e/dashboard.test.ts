@@ -210,7 +210,7 @@ describe('dashboard', () => {
 
     // green ANSI text is rendered as a coloured span, not as escape codes
     const green = page.locator('.line', { hasText: 'all tests passed' }).locator('span span').first();
-    expect(await green.evaluate((el) => getComputedStyle(el).color)).toBe('rgb(0, 187, 0)');
+    expect(await green.evaluate((el) => getComputedStyle(el).color)).toBe('rgb(63, 185, 80)'); // the dark-background palette's green (ansi-palette.ts)
     expect(await page.locator('[data-testid="lines"]').textContent()).not.toContain('\u001b');
 
     await page.goto(`${stack.url}/jobs/${publisher.jobId}#L3`);

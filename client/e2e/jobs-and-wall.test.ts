@@ -93,9 +93,21 @@ describe('cancel', () => {
         '-c',
         'trap "echo got SIGTERM; exit 143" TERM; echo started; while true; do sleep 0.1; done',
       ],
-      { cwd: ROOT, env: { ...process.env, REDIS_URL: stack.redis!.url }, stdio: 'ignore' },
+      {
+        cwd: ROOT,
+        env: { ...process.env, REDIS_URL: stack.redis!.url },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      },
     );
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // jobrun passes the command's output through: once it says "started", the job exists and runs.
+    await new Promise<void>((resolve) => {
+      let seen = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.includes('started')) resolve();
+      });
+    });
     const page = await browser.newPage();
     const watcher = await browser.newPage();
     await page.goto(`${stack.url}/jobs/${id}#token=${stack.token('alice')}`);
@@ -165,5 +177,72 @@ describe('wall', () => {
     for (const p of publishers) await p.close();
     await page.close();
     await again.close();
+  }, 60_000);
+});
+
+describe('readability', () => {
+  it('every notice, group header and ANSI colour reads at 4.5:1 or better; underline and italic kept', async () => {
+    const publisher = await JobPublisher.create(redis, {
+      id: `${stack.namespace()}-colours`,
+      owner: 'alice',
+      title: 'colours',
+    });
+    await publisher.start();
+    for (const code of [30, 31, 32, 33, 34, 35, 36, 37, 90, 91, 92, 93, 94, 95, 96, 97])
+      publisher.stdout(`\u001b[${code}mcolour ${code}\u001b[0m`);
+    publisher.stdout('\u001b[4munderlined\u001b[0m \u001b[3mitalic\u001b[0m');
+    publisher.stdout('::group::A group');
+    publisher.stdout('inside');
+    publisher.stdout('::endgroup::');
+    publisher.stderr('an error line');
+    await publisher.finish(1, { errorMessage: 'it broke' });
+    await publisher.close();
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${stack.token('alice')}`);
+    await page.getByText('colour 97').waitFor({ timeout: 10_000 });
+    const worst = await page.evaluate(() => {
+      const channel = (c: number) => {
+        const s = c / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      };
+      const parse = (css: string): [number, number, number, number] => {
+        const m = css.match(/[\d.]+/g)!.map(Number);
+        return [m[0]!, m[1]!, m[2]!, m[3] ?? 1];
+      };
+      const luminance = ([r, g, b]: number[]) =>
+        0.2126 * channel(r!) + 0.7152 * channel(g!) + 0.0722 * channel(b!);
+      // The colour behind an element: the first opaque background up the tree (blended with
+      // translucent ones on the way, which is what the eye sees).
+      const behind = (el: Element): number[] => {
+        const layers: [number, number, number, number][] = [];
+        for (let node: Element | null = el; node; node = node.parentElement) {
+          const bg = parse(getComputedStyle(node).backgroundColor);
+          if (bg[3] > 0) layers.push(bg);
+          if (bg[3] >= 1) break;
+        }
+        let colour = [255, 255, 255];
+        for (const [r, g, b, a] of layers.reverse())
+          colour = [r, g, b].map((v, i) => v * a + colour[i]! * (1 - a));
+        return colour;
+      };
+      const results: { text: string; ratio: number }[] = [];
+      const selectors = ['.notice', '.group', '.line .text span', '.line .seq', '.line.stderr .text'];
+      for (const el of document.querySelectorAll(selectors.join(','))) {
+        if (!(el.textContent ?? '').trim()) continue;
+        const fg = luminance(parse(getComputedStyle(el).color));
+        const bg = luminance(behind(el));
+        const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+        results.push({ text: (el.textContent ?? '').slice(0, 30), ratio: Math.round(ratio * 100) / 100 });
+      }
+      return results.sort((a, b) => a.ratio - b.ratio);
+    });
+    expect(worst.length).toBeGreaterThan(20);
+    expect(worst.filter((r) => r.ratio < 4.5)).toEqual([]);
+    const styled = page.getByText('underlined', { exact: true });
+    expect(await styled.evaluate((el) => getComputedStyle(el).textDecorationLine)).toBe('underline');
+    expect(
+      await page.getByText('italic', { exact: true }).evaluate((el) => getComputedStyle(el).fontStyle),
+    ).toBe('italic');
+    await page.close();
   }, 60_000);
 });

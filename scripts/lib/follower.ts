@@ -39,6 +39,7 @@ export class Follower {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(waiter);
+        this.stop(); // a follower whose test gave up must not keep the process alive
         reject(new Error(`timed out waiting for ${what}`));
       }, timeoutMs);
       const waiter = (): void => {
@@ -76,7 +77,12 @@ export class Follower {
         resolve();
         if (this.stopped) return;
         this.reconnects++;
-        setTimeout(() => void this.connect(), 100 + Math.random() * 200);
+        setTimeout(
+          () => {
+            if (!this.stopped) void this.connect();
+          },
+          100 + Math.random() * 200,
+        );
       });
     });
   }

@@ -27,6 +27,8 @@ export function LineText({
             color: s.fg ?? undefined,
             background: s.bg ?? undefined,
             fontWeight: s.bold ? 700 : undefined,
+            fontStyle: s.italic ? 'italic' : undefined,
+            textDecoration: s.underline ? 'underline' : undefined,
           }}
         >
           {s.text}

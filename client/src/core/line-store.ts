@@ -5,6 +5,7 @@
  * at most once per animation frame however many frames arrive.
  */
 import Anser from 'anser';
+import { background, foreground } from './ansi-palette.js';
 import type { OutputLine } from '../../../shared/protocol.js';
 
 export interface StyledSpan {
@@ -12,6 +13,8 @@ export interface StyledSpan {
   fg: string | null;
   bg: string | null;
   bold: boolean;
+  italic: boolean;
+  underline: boolean;
 }
 
 export interface ViewLine extends OutputLine {
@@ -51,10 +54,12 @@ export class LineStore {
   private readonly listeners = new Set<() => void>();
   private scheduled = false;
   /** ANSI colours still in effect at the end of the previous line. */
-  private carry: { fg: string | null; bg: string | null; bold: boolean } = {
+  private carry: Omit<StyledSpan, 'text'> = {
     fg: null,
     bg: null,
     bold: false,
+    italic: false,
+    underline: false,
   };
 
   constructor(
@@ -122,8 +127,7 @@ export class LineStore {
 
   private parse(text: string): StyledSpan[] {
     if (!text.includes('\u001b[')) {
-      const { fg, bg, bold } = this.carry;
-      return [{ text, fg, bg, bold }];
+      return [{ text, ...this.carry }];
     }
     // Empty entries kept: a reset at the very end must still end the carry.
     const parts = Anser.ansiToJson(text, { json: true, remove_empty: false, use_classes: false });
@@ -136,11 +140,16 @@ export class LineStore {
         ? { text: part.content, ...this.carry }
         : {
             text: part.content,
-            fg: part.fg ? `rgb(${part.fg})` : null,
-            bg: part.bg ? `rgb(${part.bg})` : null,
+            fg: part.fg ? foreground(part.fg) : null,
+            bg: part.bg ? background(part.bg) : null,
             bold: part.decorations.includes('bold'),
+            italic: part.decorations.includes('italic'),
+            underline: part.decorations.includes('underline'),
           };
-      if (i === parts.length - 1) this.carry = { fg: span.fg, bg: span.bg, bold: span.bold };
+      if (i === parts.length - 1) {
+        const { fg, bg, bold, italic, underline } = span;
+        this.carry = { fg, bg, bold, italic, underline };
+      }
       if (span.text !== '') spans.push(span);
     });
     return spans;
