@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import type { Redis } from 'ioredis';
 import { JobPublisher } from '../../shared/publisher.js';
-import { createJob, getJob, setJobStatus } from '../../shared/redis/functions.js';
+import { appendLines, createJob, getJob, setJobStatus } from '../../shared/redis/functions.js';
 import { launchBrowser } from '../../scripts/lib/browser.js';
 import { ROOT } from '../../scripts/lib/build.js';
 import { startStack, type Stack } from '../../scripts/lib/stack.js';
@@ -243,6 +243,81 @@ describe('readability', () => {
     expect(
       await page.getByText('italic', { exact: true }).evaluate((el) => getComputedStyle(el).fontStyle),
     ).toBe('italic');
+    await page.close();
+  }, 60_000);
+});
+
+describe('long logs', () => {
+  it('a 100,000-line job opens at the end, says so, pages earlier, loads #L50, and searches all of it', async () => {
+    const id = `${stack.namespace()}-long`;
+    await createJob(redis, { id, owner: 'alice', title: 'long' });
+    await setJobStatus(redis, id, 'running');
+    for (let from = 1; from <= 100_000; from += 5000) {
+      const batch = Array.from({ length: 5000 }, (_, i) => {
+        const n = from + i;
+        // Ten needles, two of them inside a group that starts folded once finished.
+        const text = n % 10_000 === 5 ? `needle number ${n}` : `line ${n}`;
+        return {
+          stream: 'stdout' as const,
+          line: n === 20_000 ? '::group::Setup' : n === 20_010 ? '::endgroup::' : text,
+        };
+      });
+      await appendLines(redis, id, batch);
+    }
+    await setJobStatus(redis, id, 'success');
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/jobs/${id}#token=${stack.token('alice')}`);
+    await page.getByText('Lines 90,001–100,000 of 100,000').waitFor({ timeout: 20_000 });
+    await page.getByRole('button', { name: 'Load earlier' }).click();
+    await page.getByText('Lines 89,001–100,000 of 100,000').waitFor();
+
+    await page.getByLabel('Search output').fill('NEEDLE');
+    await page.getByText('1 / 10').waitFor({ timeout: 10_000 });
+    await page.locator('.line.match[data-seq="5"]').waitFor(); // the first hit, far back: its window opened
+    await page.getByLabel('Next match').click();
+    await page.getByText('2 / 10').waitFor();
+    await page.locator('.line.match[data-seq="10005"]').waitFor();
+    await page.getByRole('button', { name: 'Back to the latest' }).click();
+    await page.getByText('Lines 89,001–100,000 of 100,000').waitFor();
+
+    await page.goto(`${stack.url}/jobs/${id}#L50`);
+    await page.locator('.line.highlight[data-seq="50"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('.line.highlight[data-seq="50"]').textContent()).toContain('line 50');
+    await page.close();
+  }, 90_000);
+
+  it('a permalink on a running job stays put while lines arrive', async () => {
+    const publisher = await JobPublisher.create(redis, {
+      id: `${stack.namespace()}-pinned`,
+      owner: 'alice',
+      title: 'pinned',
+    });
+    await publisher.start();
+    for (let n = 1; n <= 500; n++) publisher.stdout(`line ${n}`);
+    await publisher.flush();
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/jobs/${publisher.jobId}#L100&token=${stack.token('alice')}`);
+    await page.locator('.line.highlight[data-seq="100"]').waitFor({ timeout: 10_000 });
+    const lines = page.locator('[data-testid="lines"]');
+    // The reader scrolls away from the permalink; new batches must not pull the view back.
+    await lines.evaluate((el) => (el.scrollTop = 0));
+    for (let n = 501; n <= 600; n++) publisher.stdout(`line ${n}`);
+    await publisher.flush();
+    await page.waitForFunction(
+      (id) =>
+        ((
+          window as unknown as { __jobstream: { store(id: string): { getSnapshot(): { lastSeq: number } } } }
+        ).__jobstream
+          .store(id)
+          ?.getSnapshot().lastSeq ?? 0) >= 600,
+      publisher.jobId,
+    );
+    await page.evaluate(
+      () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
+    );
+    expect(await lines.evaluate((el) => el.scrollTop)).toBe(0);
+    await publisher.finish(0);
+    await publisher.close();
     await page.close();
   }, 60_000);
 });

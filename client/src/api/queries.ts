@@ -1,7 +1,7 @@
 /** HTTP API calls and react-query option factories and keys (one place that knows the URLs). */
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
 import type { Job, JobStatus } from '../../../shared/job.js';
-import type { ErrorCode, Role } from '../../../shared/protocol.js';
+import type { ErrorCode, OutputLine, Role } from '../../../shared/protocol.js';
 import { getToken } from '../core/token.js';
 
 export class ApiError extends Error {
@@ -54,6 +54,29 @@ export const jobListQuery = (filter: JobListFilter) =>
     initialPageParam: '',
     getNextPageParam: (last) => last.next ?? undefined,
   });
+
+export interface OutputPage {
+  lines: OutputLine[];
+  lastSeq: number;
+}
+
+/** Retained lines just before seq `before`, oldest first (paging back into a long log). */
+export const outputBefore = (id: string, before: number, limit: number): Promise<OutputPage> =>
+  api<OutputPage>(`/api/jobs/${encodeURIComponent(id)}/output?before=${before}&limit=${limit}`);
+
+/** Retained lines after seq `since`. */
+export const outputSince = (id: string, since: number, limit: number): Promise<OutputPage> =>
+  api<OutputPage>(`/api/jobs/${encodeURIComponent(id)}/output?since=${since}&limit=${limit}`);
+
+export interface SearchResult {
+  matches: { seq: number; line: string }[];
+  total: number;
+  truncated: boolean;
+}
+
+/** Every retained line of the job whose text (ANSI removed) contains `q`, case-insensitive. */
+export const searchOutput = (id: string, q: string): Promise<SearchResult> =>
+  api<SearchResult>(`/api/jobs/${encodeURIComponent(id)}/search?q=${encodeURIComponent(q)}&limit=10000`);
 
 /** Asks the job's runner to stop (the job stays as it is until the runner, or the reaper, ends it). */
 export const cancelJob = (id: string): Promise<Job> =>

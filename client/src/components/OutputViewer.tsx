@@ -2,12 +2,18 @@
  * The output viewer: virtualised (@tanstack/react-virtual) so 100,000 lines stay smooth; ANSI
  * colours from the line store (parsed once per line, rendered as spans, never innerHTML);
  * stderr marked; seq line numbers as permalinks (#L123); follow mode that pauses when the reader
- * scrolls up, with "Jump to latest (N new)"; search with count and next/previous; timestamps
- * and wrap toggles; download of the whole output; notices for gaps and dropped lines.
+ * scrolls up, with "Jump to latest (N new)"; timestamps and wrap toggles; download of the whole
+ * output; notices for gaps.
+ *
+ * Long logs, honestly: the live view holds the last 10,000 lines and says which ("Lines
+ * 90,001–100,000 of 100,000 · Load earlier"); scrolling to the top pages earlier lines in over
+ * HTTP; a permalink or search hit further back opens a window of lines around it
+ * (use-log-window.ts). Search covers the whole retained log on the server, with a total.
  */
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { downloadOutput } from '../api/queries.js';
+import { downloadOutput, searchOutput, type SearchResult } from '../api/queries.js';
+import { MAX_EARLIER, useLogWindow } from '../react/use-log-window.js';
 import type { JobStream } from '../react/use-job-stream.js';
 import { ConnectionBadge } from './badges.js';
 import { withoutFoldedGroups } from './groups.js';
@@ -22,7 +28,17 @@ export function OutputViewer({
   stream: JobStream;
   compact?: boolean;
 }) {
-  const { lines: allLines, gaps, dropped } = stream.lines;
+  const { lines: liveLines, gaps } = stream.lines;
+  const log = useLogWindow(jobId);
+  const first = liveLines[0];
+  const joined = log.earlier.length > 0 && first !== undefined && log.earlier.at(-1)!.seq + 1 === first.seq;
+  const allLines = useMemo(
+    () => log.window ?? (joined ? [...log.earlier, ...liveLines] : liveLines),
+    [log.window, log.earlier, liveLines, joined],
+  );
+  const total = Math.max(stream.lines.lastSeq, stream.done?.lastSeq ?? 0, stream.job?.lastSeq ?? 0);
+  const firstShown = allLines[0]?.seq ?? 0;
+  const lastShown = allLines.at(-1)?.seq ?? 0;
   // `::group::` sections the reader folded, by the seq of their header line.
   const [folded, setFolded] = useState<ReadonlySet<number>>(new Set());
   const lines = useMemo(() => withoutFoldedGroups(allLines, folded), [allLines, folded]);
@@ -38,7 +54,10 @@ export function OutputViewer({
   const [showTime, setShowTime] = useState(false);
   const [wrap, setWrap] = useState(false);
   const [query, setQuery] = useState('');
+  const [results, setResults] = useState<SearchResult | null>(null);
   const [matchIndex, setMatchIndex] = useState(0);
+  /** A seq to bring into view (a permalink, a search hit), once it is loaded. */
+  const [target, setTarget] = useState(0);
   // A permalink click changes only the hash (no reload): follow it.
   const highlighted = useSyncExternalStore(subscribeToHash, highlightedSeq);
 
@@ -49,47 +68,97 @@ export function OutputViewer({
     overscan: 30,
   });
 
-  const matches = useMemo(() => {
-    if (!query) return [];
-    const needle = query.toLowerCase();
-    const found: number[] = [];
-    lines.forEach((l, i) => l.line.toLowerCase().includes(needle) && found.push(i));
-    return found;
-  }, [lines, query]);
+  const currentMatch = results?.matches[matchIndex]?.seq ?? 0;
+
+  // The whole retained log is searched on the server, once typing pauses.
+  useEffect(() => {
+    if (!query) {
+      setResults(null);
+      return;
+    }
+    let current = true;
+    const timer = setTimeout(() => {
+      searchOutput(jobId, query).then(
+        (found) => {
+          if (!current) return;
+          setResults(found);
+          setMatchIndex(0);
+          if (found.matches[0]) setTarget(found.matches[0].seq);
+        },
+        () => current && setResults({ matches: [], total: 0, truncated: false }),
+      );
+    }, 250);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [jobId, query]);
 
   useEffect(() => {
-    if (follow && lines.length > 0) {
+    if (follow && lines.length > 0 && !log.window) {
       // One scrollTop write (the browser clamps it to the bottom). scrollToIndex reads the
       // layout to find its target: a forced layout per pane per batch, a profile's top cost.
       const el = parentRef.current;
       if (el) el.scrollTop = virtualizer.getTotalSize();
       setSeenCount(lines.length);
     }
-  }, [follow, lines.length, virtualizer]);
+  }, [follow, lines.length, virtualizer, log.window]);
+
+  const openedFor = useRef(0);
+  // A permalink: brought into view once (new batches on a running job do not snap back to it).
+  useEffect(() => {
+    if (highlighted) setTarget(highlighted);
+  }, [highlighted]);
 
   useEffect(() => {
-    if (!highlighted) return;
-    const index = lines.findIndex((l) => l.seq === highlighted);
+    if (!target) return;
+    const index = lines.findIndex((l) => l.seq === target);
     if (index >= 0) {
       setFollow(false);
-      virtualizer.scrollToIndex(index, { align: 'center' });
+      // After a window replaced the rows, the virtualiser's measurements lag a frame behind.
+      requestAnimationFrame(() => virtualizer.scrollToIndex(index, { align: 'center' }));
+      setTarget(0);
+    } else if (allLines.some((l) => l.seq === target)) {
+      setFolded(new Set()); // inside a folded group: open it
+    } else if (target < firstShown || (target <= total && target > lastShown && log.window)) {
+      // Not held: load the lines around it, once (a line no longer retained is not there either).
+      if (log.loading) return; // its window is on the way
+      if (openedFor.current === target) setTarget(0);
+      else {
+        openedFor.current = target;
+        void log.openAt(target);
+      }
     }
-  }, [highlighted, lines, virtualizer]);
+  }, [target, lines, allLines, firstShown, lastShown, total, log, virtualizer]);
+
+  // Earlier lines were added above: keep the reader's place.
+  const firstVisibleSeq = useRef(0);
+  useLayoutEffect(() => {
+    const el = parentRef.current;
+    const previous = firstVisibleSeq.current;
+    firstVisibleSeq.current = lines[0]?.seq ?? 0;
+    if (!el || !previous || previous === firstVisibleSeq.current || follow) return;
+    const moved = lines.findIndex((l) => l.seq === previous);
+    if (moved > 0) el.scrollTop += moved * ROW_HEIGHT;
+  }, [lines, follow]);
 
   const goToMatch = (delta: number) => {
-    if (matches.length === 0) return;
-    const next = (matchIndex + delta + matches.length) % matches.length;
+    const count = results?.matches.length ?? 0;
+    if (count === 0) return;
+    const next = (matchIndex + delta + count) % count;
     setMatchIndex(next);
-    setFollow(false);
-    virtualizer.scrollToIndex(matches[next]!, { align: 'center' });
+    setTarget(results!.matches[next]!.seq);
   };
+
+  const canLoadEarlier = !log.window && firstShown > 1 && !log.exhausted && log.earlier.length < MAX_EARLIER;
 
   const onScroll = () => {
     const el = parentRef.current;
     if (!el) return;
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+    if (el.scrollTop < ROW_HEIGHT * 5 && canLoadEarlier && !log.loading) log.loadEarlier(firstShown);
     if (!atBottom && follow) setFollow(false);
-    if (atBottom && !follow) setFollow(true);
+    if (atBottom && !follow && !log.window) setFollow(true);
   };
 
   const fresh = follow ? 0 : lines.length - seenCount;
@@ -110,15 +179,14 @@ export function OutputViewer({
               aria-label="Search output"
               placeholder="Search"
               value={query}
-              onChange={(e) => {
-                setQuery(e.target.value);
-                setMatchIndex(0);
-              }}
+              onChange={(e) => setQuery(e.target.value)}
               onKeyDown={(e) => e.key === 'Enter' && goToMatch(e.shiftKey ? -1 : 1)}
             />
-            {query && (
-              <span className="matches">
-                {matches.length === 0 ? 'no matches' : `${matchIndex + 1} / ${matches.length}`}
+            {query && results && (
+              <span className="matches" aria-live="polite">
+                {results.total === 0
+                  ? 'no matches'
+                  : `${matchIndex + 1} / ${results.total}${results.truncated ? ` (first ${results.matches.length} listed)` : ''}`}
                 <button onClick={() => goToMatch(-1)} aria-label="Previous match">
                   ↑
                 </button>
@@ -145,12 +213,32 @@ export function OutputViewer({
           {stream.error.code}: {stream.error.message}
         </div>
       )}
-      {dropped > 0 && (
-        <div className="notice">
-          {dropped} earlier lines are not shown here.{' '}
-          <button type="button" className="link" onClick={() => void downloadOutput(jobId)}>
-            Download the full output
-          </button>
+      {(firstShown > 1 || log.window) && (
+        <div className="notice range">
+          Lines {firstShown.toLocaleString()}–{lastShown.toLocaleString()} of {total.toLocaleString()}
+          {' · '}
+          {log.window ? (
+            <button type="button" className="link" onClick={() => (log.backToLive(), setFollow(true))}>
+              Back to the latest
+            </button>
+          ) : canLoadEarlier ? (
+            <button
+              type="button"
+              className="link"
+              disabled={log.loading}
+              onClick={() => log.loadEarlier(firstShown)}
+            >
+              {log.loading ? 'loading…' : 'Load earlier'}
+            </button>
+          ) : (
+            <>
+              {log.exhausted ? 'earlier lines are no longer kept · ' : ''}
+              <button type="button" className="link" onClick={() => void downloadOutput(jobId)}>
+                Download the full output
+              </button>
+            </>
+          )}
+          {log.error && <span role="alert"> · could not load: {log.error}</span>}
         </div>
       )}
       {gaps.map((g) => (
@@ -170,7 +258,7 @@ export function OutputViewer({
                 ref={wrap ? virtualizer.measureElement : undefined}
                 data-index={item.index}
                 data-seq={line.seq}
-                className={`line ${line.stream} ${line.seq === highlighted ? 'highlight' : ''} ${matches[matchIndex] === item.index && query ? 'match' : ''}`}
+                className={`line ${line.stream} ${line.seq === highlighted ? 'highlight' : ''} ${line.seq === currentMatch && query ? 'match' : ''}`}
                 style={{
                   position: 'absolute',
                   top: 0,
@@ -189,7 +277,7 @@ export function OutputViewer({
           })}
         </div>
       </div>
-      {!follow && fresh > 0 && (
+      {!follow && !log.window && fresh > 0 && (
         <button className="jump" onClick={() => setFollow(true)}>
           Jump to latest ({fresh} new)
         </button>

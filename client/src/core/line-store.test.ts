@@ -73,7 +73,7 @@ describe('LineStore', () => {
     frames.flush();
     const [a, b, c, d] = store.getSnapshot().lines;
     expect(a!.spans.map((s) => s.text).join('')).toBe('red starts');
-    expect(a!.spans.at(-1)!.fg).toMatch(/^rgb\(/);
+    expect(a!.spans.at(-1)!.fg).toBe('#ff7b72'); // red, in the dark-background palette
     expect(b!.spans[0]!.fg).toBe(a!.spans.at(-1)!.fg);
     expect(c!.spans.every((s) => s.fg === null)).toBe(true);
     expect(d!.spans[0]!.fg).toBeNull();

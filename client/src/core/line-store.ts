@@ -53,14 +53,7 @@ export class LineStore {
   private snapshot: LineStoreSnapshot;
   private readonly listeners = new Set<() => void>();
   private scheduled = false;
-  /** ANSI colours still in effect at the end of the previous line. */
-  private carry: Omit<StyledSpan, 'text'> = {
-    fg: null,
-    bg: null,
-    bold: false,
-    italic: false,
-    underline: false,
-  };
+  private readonly styler = new AnsiStyler();
 
   constructor(
     readonly maxLines = DEFAULT_MAX_LINES,
@@ -78,7 +71,7 @@ export class LineStore {
     let added = false;
     for (const line of lines) {
       if (line.seq <= this.lastSeq) continue;
-      this.lines.push({ ...line, spans: this.parse(line.line) });
+      this.lines.push(this.styler.style(line));
       this.lastSeq = line.seq;
       added = true;
     }
@@ -123,6 +116,25 @@ export class LineStore {
       gaps: this.gaps.slice(),
       version: this.version,
     };
+  }
+}
+
+/**
+ * Lines to styled spans, in order: ANSI state carries from one line to the next, as a terminal's
+ * would. One per run of contiguous lines (the live store, a page of earlier lines).
+ */
+export class AnsiStyler {
+  /** ANSI colours still in effect at the end of the previous line. */
+  private carry: Omit<StyledSpan, 'text'> = {
+    fg: null,
+    bg: null,
+    bold: false,
+    italic: false,
+    underline: false,
+  };
+
+  style(line: OutputLine): ViewLine {
+    return { ...line, spans: this.parse(line.line) };
   }
 
   private parse(text: string): StyledSpan[] {
