@@ -30,6 +30,11 @@ export function App() {
         // Ahead of expiry (or after close 4001): ask the person to sign in again. The token they
         // give goes out as an `auth` frame on the same socket, or resumes it with `since`.
         refreshToken: () => new Promise<string | null>((resolve) => setTokenWanted(() => resolve)),
+        checkToken: () =>
+          fetch('/api/jobs?limit=1', { headers: { authorization: `Bearer ${getToken() ?? ''}` } }).then(
+            (res) => (res.status === 401 ? 'refused' : res.ok ? 'accepted' : 'unreachable'),
+            () => 'unreachable' as const,
+          ),
       }),
     [],
   );

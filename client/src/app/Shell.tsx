@@ -2,12 +2,14 @@
 import { ConnectionBadge } from '../components/badges.js';
 import { claims, getToken } from '../core/token.js';
 import { useConnectionState } from '../react/use-connection-state.js';
+import { useJobSocket } from '../react/socket-context.js';
 import { useSyncExternalStore } from 'react';
 import { navigate, subscribeToLocation } from './navigation.js';
 import { Routes } from './Routes.js';
 
 export function Shell({ onSignOut }: { onSignOut: () => void }) {
   const state = useConnectionState();
+  const socket = useJobSocket();
   const user = claims(getToken());
   // The wall is a kiosk: no navigation bar on a screen across the room.
   const path = useSyncExternalStore(subscribeToLocation, () => window.location.pathname);
@@ -23,6 +25,11 @@ export function Shell({ onSignOut }: { onSignOut: () => void }) {
         </a>
         <span className="spacer" />
         <ConnectionBadge state={state} />
+        {state === 'reconnecting' && (
+          <button type="button" onClick={() => socket.retry()}>
+            Reconnect now
+          </button>
+        )}
         <span>{user?.sub}</span>
         <button onClick={onSignOut}>Sign out</button>
       </nav>

@@ -162,7 +162,8 @@ export function OutputViewer({
   };
 
   const fresh = follow ? 0 : lines.length - seenCount;
-  const streaming = stream.job?.status === 'running' && !stream.done;
+  // "streaming" only while lines can arrive: the job runs and the socket is open.
+  const streaming = stream.job?.status === 'running' && !stream.done && stream.connection === 'open';
 
   return (
     <div className={`viewer ${compact ? 'compact' : ''}`} data-testid={`viewer-${jobId}`}>

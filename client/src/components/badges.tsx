@@ -11,7 +11,7 @@ const CONNECTION_LABELS: Record<ConnectionState, string> = {
 
 export function ConnectionBadge({ state }: { state: ConnectionState }) {
   return (
-    <span className={`conn conn-${state}`} data-testid="connection">
+    <span className={`conn conn-${state}`} data-testid="connection" role="status" aria-live="polite">
       {CONNECTION_LABELS[state]}
     </span>
   );

@@ -17,6 +17,8 @@ const output = (jobId: string, from: number, to: number): ServerFrame => ({
 
 function newSocket(random = () => 0.5) {
   return new JobSocket({
+    // Longer than any test's clock jumps: no pong ever comes from a fake socket.
+    pingIntervalMs: 600_000,
     url: 'ws://gateway/ws',
     getToken: () => 'header.eyJzdWIiOiJhbGljZSIsImV4cCI6NDEwMjQ0NDgwMH0.sig',
     createSocket: (url, protocols) => new FakeSocket(url, protocols) as unknown as WebSocket,
@@ -157,6 +159,47 @@ describe('JobSocket', () => {
     expect(socket.getState()).toBe('open');
   });
 
+  it('after connects keep failing, asks over HTTP whether the token is refused, and then asks for sign-in', async () => {
+    const refreshToken = jest.fn(() => new Promise<string | null>(() => undefined));
+    let verdict: 'refused' | 'unreachable' = 'unreachable';
+    const checkToken = jest.fn(() => Promise.resolve(verdict));
+    const socket = new JobSocket({
+      url: 'ws://gateway/ws',
+      getToken: () => 'x.e30.y',
+      refreshToken,
+      checkToken,
+      createSocket: (url, protocols) => new FakeSocket(url, protocols) as unknown as WebSocket,
+      backoff: { initialMs: 100, maxMs: 100 },
+      random: () => 0.5,
+    });
+    socket.connect();
+    // A gateway down: connects fail; the token is fine as far as anyone can tell.
+    for (let i = 0; i < 3; i++) {
+      latest().drop(1006);
+      jest.advanceTimersByTime(200);
+    }
+    await Promise.resolve();
+    expect(checkToken).toHaveBeenCalledTimes(1);
+    expect(refreshToken).not.toHaveBeenCalled();
+    expect(socket.getState()).toBe('reconnecting');
+    // Back, but with another secret: the handshake is refused every time.
+    latest().open();
+    verdict = 'refused';
+    latest().drop(1006);
+    for (let i = 0; i < 3; i++) {
+      jest.advanceTimersByTime(200);
+      latest().drop(1006);
+    }
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(checkToken).toHaveBeenCalledTimes(2);
+    expect(refreshToken).toHaveBeenCalledTimes(1);
+    expect(socket.getState()).toBe('offline');
+    const attempts = FakeSocket.all.length;
+    jest.advanceTimersByTime(60_000);
+    expect(FakeSocket.all).toHaveLength(attempts); // no more blind retries
+  });
+
   it('declares a connection dead when a ping goes unanswered, and reconnects', () => {
     const socket = new JobSocket({
       url: 'ws://gateway/ws',
@@ -215,7 +258,7 @@ describe('JobSocket', () => {
     latest().open();
     socket.hold('ghost');
     latest().deliver({ type: 'error', jobId: 'ghost', code: 'not_found', message: 'job ghost not found' });
-    jest.advanceTimersByTime(20_000); // past every retry delay, short of the dead-connection ping
+    jest.advanceTimersByTime(20_000); // past every retry delay
     expect(latest().sent.filter((f) => f.type === 'subscribe')).toHaveLength(1);
     expect(socket.view('ghost')!.error).toEqual({ code: 'not_found', message: 'job ghost not found' });
   });

@@ -34,12 +34,21 @@ export interface JobSocketOptions {
   getToken: () => string | null;
   /** Called ahead of the token's expiry; resolve with a fresh token (or null: let it expire). */
   refreshToken?: () => Promise<string | null>;
+  /**
+   * After connects keep failing: whether the server refuses the token. A browser cannot see a
+   * refused handshake's 401, so this asks once over HTTP; 'refused' brings up sign-in
+   * (refreshToken) instead of reconnecting for ever with a token that will never work.
+   */
+  checkToken?: () => Promise<'refused' | 'accepted' | 'unreachable'>;
   maxLines?: number;
   createSocket?: (url: string, protocols: string[]) => WebSocket;
   backoff?: Backoff;
   pingIntervalMs?: number;
   random?: () => number;
 }
+
+/** Failed connects in a row after which the token itself is checked over HTTP. */
+const FAILED_CONNECTS_BEFORE_TOKEN_CHECK = 3;
 
 /** After a close for flooding (1008), the first reconnect waits at least this long. */
 const POLICY_CLOSE_MIN_DELAY_MS = 5000;
@@ -55,15 +64,18 @@ export class JobSocket {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly timers = new ConnectionTimers();
   private closedByUser = false;
-  private readonly options: Required<Omit<JobSocketOptions, 'refreshToken'>> &
-    Pick<JobSocketOptions, 'refreshToken'>;
+  private readonly options: Required<Omit<JobSocketOptions, 'refreshToken' | 'checkToken'>> &
+    Pick<JobSocketOptions, 'refreshToken' | 'checkToken'>;
+  /** Connects in a row that closed before the server said hello. */
+  private failedConnects = 0;
 
   constructor(options: JobSocketOptions) {
     this.options = {
       maxLines: DEFAULT_MAX_LINES,
       createSocket: (url, protocols) => new WebSocket(url, protocols),
       backoff: { initialMs: 500, maxMs: 30_000 },
-      pingIntervalMs: 25_000,
+      // A dead path (laptop lid, lost Wi-Fi) shows within two intervals, ~10 s.
+      pingIntervalMs: 5_000,
       random: Math.random,
       ...options,
     };
@@ -260,6 +272,7 @@ export class JobSocket {
 
   private opened(heartbeatMs: number): void {
     this.attempt = 0;
+    this.failedConnects = 0;
     this.setState('open');
     for (const [jobId, entry] of this.jobs) this.subscribe(jobId, entry);
     if (this.feedListeners.size > 0) this.sendWatch();
@@ -290,6 +303,19 @@ export class JobSocket {
       this.setState('offline');
       void this.options.refreshToken?.().then((token) => token && this.retry());
       return;
+    }
+    if (this.state !== 'open') this.failedConnects++;
+    if (this.failedConnects === FAILED_CONNECTS_BEFORE_TOKEN_CHECK && this.options.checkToken) {
+      const { checkToken, refreshToken } = this.options;
+      void checkToken().then((verdict) => {
+        if (verdict !== 'refused' || this.ws || this.closedByUser) return;
+        // The server will never take this token (a restarted gateway with a new secret, a
+        // revoked user): sign in again rather than retry for ever.
+        if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+        this.reconnectTimer = null;
+        this.setState('offline');
+        void refreshToken?.().then((token) => token && this.retry());
+      });
     }
     // Every other close reconnects, with backoff; after a close for flooding, a longer one.
     this.setState('reconnecting');
