@@ -42,8 +42,15 @@ const commandOf = (pid: number): string => {
   }
 };
 
-async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
-  const port = await freePort();
+interface Started {
+  child: ChildProcess;
+  link: string;
+  exited: Promise<number | null>;
+  output: () => string;
+}
+
+/** `npm start`'s entry point on `port`, resolved once it printed alice's sign-in link. */
+async function startNpmStart(env: NodeJS.ProcessEnv, port: number): Promise<Started> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'silent' },
@@ -65,6 +72,17 @@ async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
       });
       void exited.then(() => reject(new Error(`npm start exited:\n${output}`)));
     });
+    return { child, link, exited, output: () => output };
+  } catch (error) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw error;
+  }
+}
+
+async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
+  const port = await freePort();
+  const { child, link, exited, output: outputNow } = await startNpmStart(env, port);
+  try {
     expect(link.startsWith(`http://127.0.0.1:${port}/`)).toBe(true);
 
     const page = await browser.newPage();
@@ -78,7 +96,9 @@ async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
           .locator('main')
           .textContent()
           .catch(() => null)) ?? '(no page)';
-      throw new Error(`${error.message}\npage: ${shown.slice(0, 500)}\nnpm start: ${output.slice(-2000)}`);
+      throw new Error(
+        `${error.message}\npage: ${shown.slice(0, 500)}\nnpm start: ${outputNow().slice(-2000)}`,
+      );
     });
     await firstJob.click();
     const lines = page.locator('[data-testid="lines"] .line');
@@ -94,7 +114,7 @@ async function runStart(env: NodeJS.ProcessEnv): Promise<void> {
     const deadline = Date.now() + 5000;
     while (family.some((p) => alive(p.pid)) && Date.now() < deadline) await sleep(50);
     expect(family.filter((p) => alive(p.pid))).toEqual([]);
-    expect(output).toContain('stopping');
+    expect(outputNow()).toContain('stopping');
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
@@ -116,4 +136,52 @@ describe('npm start', () => {
     const nothing = await freePort();
     await runStart({ REDIS_URL: '', JOBSTREAM_REDIS_PROBE: `redis://127.0.0.1:${nothing}` });
   }, 120_000);
+
+  it('restarted, keeps open tabs signed in and streaming (the dev secret is kept, not made anew)', async () => {
+    const redis = await PrivateRedis.start();
+    const port = await freePort();
+    const env = { REDIS_URL: redis.url, JWT_SECRET: undefined };
+    const first = await startNpmStart(env, port);
+    const page = await browser.newPage();
+    try {
+      await page.goto(first.link);
+      await page.locator('table.jobs a').first().click();
+      const held = () =>
+        page.evaluate(() => {
+          const socket = (window as unknown as { __jobstream: { getState(): string } }).__jobstream;
+          return socket.getState();
+        });
+      await page.locator('[data-testid="lines"] .line').first().waitFor({ timeout: 30_000 });
+      first.child.kill('SIGINT');
+      expect(await first.exited).toBe(0);
+      await page.waitForFunction(
+        () =>
+          (window as unknown as { __jobstream: { getState(): string } }).__jobstream.getState() !== 'open',
+      );
+      const second = await startNpmStart(env, port);
+      try {
+        // The tab reconnects by itself with the token it had: same secret, so it is accepted.
+        await page.waitForFunction(
+          () =>
+            (window as unknown as { __jobstream: { getState(): string } }).__jobstream.getState() === 'open',
+          undefined,
+          { timeout: 30_000 },
+        );
+        expect(await held()).toBe('open');
+        expect(await page.getByRole('dialog', { name: 'Sign in again' }).count()).toBe(0);
+        // And the token in local storage still signs the origin in: a fresh job streams.
+        await page.goto(`http://127.0.0.1:${port}/`);
+        await page.locator('table.jobs a').first().click();
+        await page.locator('[data-testid="lines"] .line').first().waitFor({ timeout: 30_000 });
+        expect(await page.getByText('Sign in to jobstream').count()).toBe(0);
+      } finally {
+        second.child.kill('SIGINT');
+        await second.exited;
+      }
+    } finally {
+      await page.close();
+      if (first.child.exitCode === null) first.child.kill('SIGKILL');
+      await redis.stop();
+    }
+  }, 180_000);
 });
