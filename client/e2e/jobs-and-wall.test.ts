@@ -316,6 +316,14 @@ describe('long logs', () => {
       () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
     );
     expect(await lines.evaluate((el) => el.scrollTop)).toBe(0);
+    // A range, as DESIGN.md's addresses give it, and shift-click to make one.
+    await page.evaluate(() => (window.location.hash = 'L10-L20'));
+    await page.locator('.line.highlight[data-seq="20"]').waitFor();
+    expect(await page.locator('.line.highlight').count()).toBe(11);
+    await page.locator('#L12').click();
+    await page.locator('#L15').click({ modifiers: ['Shift'] });
+    await page.waitForFunction(() => window.location.hash === '#L12-L15');
+    expect(await page.locator('.line.highlight').count()).toBe(4);
     await publisher.finish(0);
     await publisher.close();
     await page.close();

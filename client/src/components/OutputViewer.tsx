@@ -59,7 +59,7 @@ export function OutputViewer({
   /** A seq to bring into view (a permalink, a search hit), once it is loaded. */
   const [target, setTarget] = useState(0);
   // A permalink click changes only the hash (no reload): follow it.
-  const highlighted = useSyncExternalStore(subscribeToHash, highlightedSeq);
+  const [highlighted, highlightedTo] = parseLineMark(useSyncExternalStore(subscribeToHash, lineMark));
 
   const virtualizer = useVirtualizer({
     count: lines.length,
@@ -259,7 +259,7 @@ export function OutputViewer({
                 ref={wrap ? virtualizer.measureElement : undefined}
                 data-index={item.index}
                 data-seq={line.seq}
-                className={`line ${line.stream} ${line.seq === highlighted ? 'highlight' : ''} ${line.seq === currentMatch && query ? 'match' : ''}`}
+                className={`line ${line.stream} ${highlighted && line.seq >= highlighted && line.seq <= highlightedTo ? 'highlight' : ''} ${line.seq === currentMatch && query ? 'match' : ''}`}
                 style={{
                   position: 'absolute',
                   top: 0,
@@ -268,7 +268,18 @@ export function OutputViewer({
                   transform: `translateY(${item.start}px)`,
                 }}
               >
-                <a className="seq" href={`#L${line.seq}`} id={`L${line.seq}`}>
+                <a
+                  className="seq"
+                  href={`#L${line.seq}`}
+                  id={`L${line.seq}`}
+                  onClick={(e) => {
+                    // Shift-click marks a range from the line already marked, as GitHub does.
+                    if (!e.shiftKey || !highlighted) return;
+                    e.preventDefault();
+                    const [from, to] = parseLineMark(`L${highlighted}-L${line.seq}`);
+                    window.location.hash = `L${from}-L${to}`;
+                  }}
+                >
                   {line.seq}
                 </a>
                 {showTime && <span className="ts">{new Date(line.ts).toLocaleTimeString()}</span>}
@@ -301,4 +312,14 @@ function subscribeToHash(onChange: () => void): () => void {
 }
 
 /** The seq named by a `#L123` address, or 0. */
-const highlightedSeq = (): number => Number(/^#L(\d+)$/.exec(window.location.hash)?.[1] ?? 0);
+/** The line mark of the address: `#L123` or `#L10-L20` (as a string: a stable snapshot). */
+const lineMark = (): string => /^#(L\d+(?:-L\d+)?)(?:&|$)/.exec(window.location.hash)?.[1] ?? '';
+
+/** `L10-L20` → [10, 20]; `L123` → [123, 123]; none → [0, 0]. */
+export function parseLineMark(mark: string): [number, number] {
+  const match = /^L(\d+)(?:-L(\d+))?$/.exec(mark);
+  if (!match) return [0, 0];
+  const a = Number(match[1]);
+  const b = Number(match[2] ?? match[1]);
+  return [Math.min(a, b), Math.max(a, b)];
+}
