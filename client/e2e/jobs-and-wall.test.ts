@@ -194,7 +194,9 @@ describe('readability', () => {
     publisher.stdout('::group::A group');
     publisher.stdout('inside');
     publisher.stdout('::endgroup::');
+    publisher.stdout('::warning::deprecated flag');
     publisher.stderr('an error line');
+    publisher.stdout('::error file=src/a.ts,line=3::Bad thing');
     await publisher.finish(1, { errorMessage: 'it broke' });
     await publisher.close();
     const page = await browser.newPage();
@@ -226,7 +228,14 @@ describe('readability', () => {
         return colour;
       };
       const results: { text: string; ratio: number }[] = [];
-      const selectors = ['.notice', '.group', '.line .text span', '.line .seq', '.line.stderr .text'];
+      const selectors = [
+        '.notice',
+        '.group',
+        '.line .text span',
+        '.line .seq',
+        '.line.stderr .text',
+        '.annotation',
+      ];
       for (const el of document.querySelectorAll(selectors.join(','))) {
         if (!(el.textContent ?? '').trim()) continue;
         const fg = luminance(parse(getComputedStyle(el).color));
@@ -243,6 +252,16 @@ describe('readability', () => {
     expect(
       await page.getByText('italic', { exact: true }).evaluate((el) => getComputedStyle(el).fontStyle),
     ).toBe('italic');
+    // Failures first: the summary, the last stderr, a jump to the first error; annotations as such.
+    const summary = page.locator('.failure');
+    expect(await summary.locator('strong').first().textContent()).toBe('Failed with exit code 1: it broke');
+    expect(await summary.locator('.failure-tail').textContent()).toBe('an error line');
+    await summary.getByRole('button', { name: /Jump to the first error/ }).click();
+    await page.locator('.line.highlight.stderr').waitFor();
+    expect(await page.locator('.annotation-error').textContent()).toBe(
+      'Error: Bad thing (file=src/a.ts,line=3)',
+    );
+    expect(await page.locator('.annotation-warning').textContent()).toBe('Warning: deprecated flag');
     await page.close();
   }, 60_000);
 });

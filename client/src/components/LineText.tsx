@@ -1,6 +1,12 @@
 import type { ViewLine } from '../core/line-store.js';
 
-/** One line's text: ANSI spans as styled spans (never innerHTML); group markers as headers. */
+/** `::error::msg`, `::warning file=a.ts,line=3::msg` (GitHub Actions' workflow commands). */
+export const ANNOTATION = /^::(error|warning)( [^:]*)?::(.*)$/;
+
+/**
+ * One line's text: ANSI spans as styled spans (never innerHTML); group markers as headers;
+ * `::error::` and `::warning::` lines as annotations.
+ */
 export function LineText({
   line,
   folded,
@@ -18,6 +24,16 @@ export function LineText({
     );
   }
   if (line.line.startsWith('::endgroup::')) return <span className="group-end" />;
+  const annotation = ANNOTATION.exec(line.line);
+  if (annotation) {
+    const kind = annotation[1] === 'error' ? 'error' : 'warning';
+    return (
+      <span className={`annotation annotation-${kind}`}>
+        <strong>{kind === 'error' ? 'Error' : 'Warning'}:</strong> {annotation[3]}
+        {annotation[2] ? <span className="annotation-where"> ({annotation[2].trim()})</span> : null}
+      </span>
+    );
+  }
   return (
     <span className="text">
       {line.spans.map((s, i) => (

@@ -1,5 +1,7 @@
 /** One job: its metadata, merge request, failure, and the whole output live. */
 import { useQuery } from '@tanstack/react-query';
+import type { Job } from '../../../shared/job.js';
+import type { ViewLine } from '../core/line-store.js';
 import { jobQuery } from '../api/queries.js';
 import { StatusBadge } from '../components/badges.js';
 import { CancelButton } from '../components/CancelButton.js';
@@ -7,6 +9,35 @@ import { duration } from '../components/format.js';
 import { OutputViewer } from '../components/OutputViewer.js';
 import { useJobStream } from '../react/use-job-stream.js';
 import { useNow } from '../react/use-now.js';
+
+/**
+ * Failures first: what went wrong, the exit code, the last stderr lines, and a jump to the first
+ * error line (stderr or `::error::`) among the lines held.
+ */
+function FailureSummary({ job, lines }: { job: Job; lines: readonly ViewLine[] }) {
+  const isError = (l: ViewLine) => l.stream === 'stderr' || l.line.startsWith('::error');
+  const firstError = lines.find(isError);
+  const lastStderr = lines.filter((l) => l.stream === 'stderr').slice(-5);
+  return (
+    <div className="notice error failure" role="alert">
+      <strong>
+        Failed{job.exitCode !== undefined ? ` with exit code ${job.exitCode}` : ''}
+        {job.errorMessage ? `: ${job.errorMessage}` : ''}
+      </strong>
+      {lastStderr.length > 0 && (
+        <pre className="failure-tail">{lastStderr.map((l) => l.line.replace(ANSI_CODES, '')).join('\n')}</pre>
+      )}
+      {firstError && (
+        <button type="button" className="link" onClick={() => (window.location.hash = `L${firstError.seq}`)}>
+          Jump to the first error (line {firstError.seq})
+        </button>
+      )}
+    </div>
+  );
+}
+
+// eslint-disable-next-line no-control-regex -- ANSI escape codes are control characters
+const ANSI_CODES = /\u001b\[[0-9;]*[A-Za-z]/g;
 
 export function JobPage({ jobId }: { jobId: string }) {
   const cached = useQuery(jobQuery(jobId));
@@ -52,12 +83,7 @@ export function JobPage({ jobId }: { jobId: string }) {
           Open merge request
         </a>
       )}
-      {job?.status === 'failed' && (
-        <div className="notice error" role="alert">
-          Failed{job.exitCode !== undefined ? ` with exit code ${job.exitCode}` : ''}
-          {job.errorMessage ? `: ${job.errorMessage}` : ''}
-        </div>
-      )}
+      {job?.status === 'failed' && <FailureSummary job={job} lines={stream.lines.lines} />}
       <OutputViewer jobId={jobId} stream={stream} />
     </main>
   );
