@@ -197,11 +197,15 @@ describe('dashboard', () => {
     await page.getByText('+12').waitFor();
 
     const visible = () => page.locator('[data-testid="lines"] .line').count();
-    expect(await visible()).toBe(9);
+    // A finished group starts closed (header, then the two lines after it); the end marker never shows.
+    expect(await visible()).toBe(3);
+    expect(await page.getByRole('button', { name: /Install/ }).textContent()).toMatch(
+      /Install · 5 lines · \d+s/,
+    );
     await page.getByRole('button', { name: /Install/ }).click();
-    expect(await visible()).toBe(3); // the header and the two lines after the group; its body and end marker fold away
+    expect(await visible()).toBe(8);
     await page.getByRole('button', { name: /Install/ }).click();
-    expect(await visible()).toBe(9);
+    expect(await visible()).toBe(3);
 
     await page.getByLabel('Search output').fill('package');
     await page.getByText('1 / 5').waitFor();

@@ -1,4 +1,6 @@
 import type { ViewLine } from '../core/line-store.js';
+import { span } from './format.js';
+import type { GroupInfo } from './groups.js';
 
 /** `::error::msg`, `::warning file=a.ts,line=3::msg` (GitHub Actions' workflow commands). */
 export const ANNOTATION = /^::(error|warning)( [^:]*)?::(.*)$/;
@@ -10,16 +12,27 @@ export const ANNOTATION = /^::(error|warning)( [^:]*)?::(.*)$/;
 export function LineText({
   line,
   folded,
+  group,
   onToggle,
 }: {
   line: ViewLine;
   folded?: boolean;
+  group?: GroupInfo | undefined;
   onToggle?: () => void;
 }) {
   if (line.line.startsWith('::group::')) {
     return (
       <button className="group" onClick={onToggle} aria-expanded={!folded}>
         {folded ? '▸' : '▾'} {line.line.slice('::group::'.length)}
+        {group && (
+          <span className="group-meta">
+            {' '}
+            · {group.lines} line{group.lines === 1 ? '' : 's'}
+            {group.endTs !== null
+              ? ` · ${span(Math.round((group.endTs - group.startTs) / 1000))}`
+              : ' · running'}
+          </span>
+        )}
       </button>
     );
   }

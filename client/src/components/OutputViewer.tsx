@@ -10,13 +10,21 @@
  * HTTP; a permalink or search hit further back opens a window of lines around it
  * (use-log-window.ts). Search covers the whole retained log on the server, with a total.
  */
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import {
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+  useSyncExternalStore,
+} from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { downloadOutput, searchOutput, type SearchResult } from '../api/queries.js';
 import { MAX_EARLIER, useLogWindow } from '../react/use-log-window.js';
 import type { JobStream } from '../react/use-job-stream.js';
 import { ConnectionBadge } from './badges.js';
-import { withoutFoldedGroups } from './groups.js';
+import { groupsHolding, groupsOf, openByDefault, visibleLines } from './groups.js';
 import { LineText } from './LineText.js';
 
 export function OutputViewer({
@@ -39,13 +47,22 @@ export function OutputViewer({
   const total = Math.max(stream.lines.lastSeq, stream.done?.lastSeq ?? 0, stream.job?.lastSeq ?? 0);
   const firstShown = allLines[0]?.seq ?? 0;
   const lastShown = allLines.at(-1)?.seq ?? 0;
-  // `::group::` sections the reader folded, by the seq of their header line.
-  const [folded, setFolded] = useState<ReadonlySet<number>>(new Set());
-  const lines = useMemo(() => withoutFoldedGroups(allLines, folded), [allLines, folded]);
-  const toggleGroup = (seq: number) =>
-    setFolded((current) => {
-      const next = new Set(current);
-      if (!next.delete(seq)) next.add(seq);
+  // `::group::` sections: open or closed as the reader chose, else by default (groups.ts).
+  const groups = useMemo(() => groupsOf(allLines), [allLines]);
+  const [chosen, setChosen] = useState<ReadonlyMap<number, boolean>>(new Map());
+  const isOpen = useCallback(
+    (header: number) => {
+      const group = groups.get(header);
+      return chosen.get(header) ?? (group ? openByDefault(group) : true);
+    },
+    [groups, chosen],
+  );
+  const lines = useMemo(() => visibleLines(allLines, isOpen), [allLines, isOpen]);
+  const toggleGroup = (seq: number) => setChosen((current) => new Map(current).set(seq, !isOpen(seq)));
+  const openGroupsHolding = (seq: number) =>
+    setChosen((current) => {
+      const next = new Map(current);
+      for (const header of groupsHolding(groups, seq)) next.set(header, true);
       return next;
     });
   const parentRef = useRef<HTMLDivElement>(null);
@@ -119,7 +136,7 @@ export function OutputViewer({
       requestAnimationFrame(() => virtualizer.scrollToIndex(index, { align: 'center' }));
       setTarget(0);
     } else if (allLines.some((l) => l.seq === target)) {
-      setFolded(new Set()); // inside a folded group: open it
+      openGroupsHolding(target); // inside a closed group: open it (and the groups around it)
     } else if (target < firstShown || (target <= total && target > lastShown && log.window)) {
       // Not held: load the lines around it, once (a line no longer retained is not there either).
       if (log.loading) return; // its window is on the way
@@ -283,7 +300,12 @@ export function OutputViewer({
                   {line.seq}
                 </a>
                 {showTime && <span className="ts">{new Date(line.ts).toLocaleTimeString()}</span>}
-                <LineText line={line} folded={folded.has(line.seq)} onToggle={() => toggleGroup(line.seq)} />
+                <LineText
+                  line={line}
+                  folded={!isOpen(line.seq)}
+                  group={groups.get(line.seq)}
+                  onToggle={() => toggleGroup(line.seq)}
+                />
               </div>
             );
           })}
