@@ -348,3 +348,55 @@ describe('long logs', () => {
     await page.close();
   }, 60_000);
 });
+
+describe('notifications', () => {
+  it('opt-in (permission granted), a notification when a watched job ends, the count in the tab title', async () => {
+    const ns = stack.namespace();
+    const publishers: JobPublisher[] = [];
+    for (const name of ['one', 'two']) {
+      const p = await JobPublisher.create(redis, {
+        id: `${ns}-${name}`,
+        owner: 'alice',
+        title: `notify ${name}`,
+      });
+      await p.start();
+      publishers.push(p);
+    }
+    const context = await browser.newContext({ permissions: ['notifications'] });
+    // Record what the page asks the browser to show (headless Chromium draws no notification).
+    await context.addInitScript(() => {
+      const Original = window.Notification;
+      const shown: { title: string; body: string }[] = [];
+      (window as unknown as { __notifications: typeof shown }).__notifications = shown;
+      class Recording extends Original {
+        constructor(title: string, options?: NotificationOptions) {
+          super(title, options);
+          shown.push({ title, body: options?.body ?? '' });
+        }
+      }
+      window.Notification = Recording as typeof Notification;
+    });
+    const page = await context.newPage();
+    await page.goto(`${stack.url}/watch?jobs=${ns}-one,${ns}-two#token=${stack.token('alice')}`);
+    await page.waitForFunction(() => document.title === '(2 running) jobstream');
+    await page.getByRole('button', { name: 'Notify me when jobs end' }).click();
+    await page.getByRole('button', { name: 'Notifications on' }).waitFor();
+    await publishers[0]!.finish(1, { errorMessage: 'tests failed' });
+    await page.waitForFunction(() => document.title === '(1 running, 1 failed) jobstream');
+    await page.waitForFunction(
+      () => (window as unknown as { __notifications: unknown[] }).__notifications.length === 1,
+    );
+    const [shown] = await page.evaluate(
+      () => (window as unknown as { __notifications: { title: string; body: string }[] }).__notifications,
+    );
+    expect(shown).toMatchObject({
+      title: 'notify one: failed',
+      body: expect.stringContaining('tests failed'),
+    });
+    expect(await page.locator('link[rel="icon"]').getAttribute('data-status')).toBe('failed');
+    await publishers[1]!.finish(0);
+    await page.waitForFunction(() => document.title === '(1 failed) jobstream');
+    for (const p of publishers) await p.close();
+    await context.close();
+  }, 60_000);
+});

@@ -5,6 +5,8 @@ import type { ViewLine } from '../core/line-store.js';
 import { jobQuery } from '../api/queries.js';
 import { StatusBadge } from '../components/badges.js';
 import { CancelButton } from '../components/CancelButton.js';
+import { NotifyToggle } from '../components/NotifyToggle.js';
+import { useJobAlerts } from '../react/use-job-alerts.js';
 import { duration } from '../components/format.js';
 import { OutputViewer } from '../components/OutputViewer.js';
 import { useJobStream } from '../react/use-job-stream.js';
@@ -44,12 +46,14 @@ export function JobPage({ jobId }: { jobId: string }) {
   const stream = useJobStream(jobId);
   const job = stream.job ?? cached.data;
   const now = useNow();
+  const alerts = useJobAlerts([job]);
   return (
     <main className="job-page">
       <div className="bar">
         <h1>{job?.title ?? jobId}</h1>
         {job && <StatusBadge status={job.status} />}
         {job && <CancelButton job={job} />}
+        <NotifyToggle alerts={alerts} />
       </div>
       {job && (
         <dl className="meta">

@@ -1,6 +1,10 @@
 /** Several jobs side by side over the one socket; the list lives in the address (`?jobs=a,b`). */
 import { useMemo, useState } from 'react';
+import { useQueries } from '@tanstack/react-query';
+import { jobQuery } from '../api/queries.js';
 import { Link } from '../app/navigation.js';
+import { NotifyToggle } from '../components/NotifyToggle.js';
+import { useJobAlerts } from '../react/use-job-alerts.js';
 import { StatusBadge } from '../components/badges.js';
 import { CancelButton } from '../components/CancelButton.js';
 import { OutputViewer } from '../components/OutputViewer.js';
@@ -30,6 +34,8 @@ export function WatchPage() {
   );
   const [jobs, setJobs] = useState(ids);
   const [adding, setAdding] = useState('');
+  const watched = useQueries({ queries: jobs.map((id) => jobQuery(id)) });
+  const alerts = useJobAlerts(watched.map((q) => q.data));
   const update = (next: string[]) => {
     setJobs(next);
     history.replaceState(null, '', `/watch?jobs=${next.join(',')}`);
@@ -38,6 +44,7 @@ export function WatchPage() {
     <main className="watch">
       <div className="bar">
         <h1>Watching {jobs.length} jobs</h1>
+        <NotifyToggle alerts={alerts} />
         <input placeholder="Add a job id" value={adding} onChange={(e) => setAdding(e.target.value.trim())} />
         <button
           disabled={!adding || jobs.includes(adding)}
