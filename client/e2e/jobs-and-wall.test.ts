@@ -400,3 +400,26 @@ describe('notifications', () => {
     await context.close();
   }, 60_000);
 });
+
+describe('watch grid', () => {
+  it('adds a job found by searching, and every running job at once', async () => {
+    const owner = `${stack.namespace()}picker`;
+    await createJob(redis, { id: `${owner}-done`, owner, title: 'Nightly picker target' });
+    await setJobStatus(redis, `${owner}-done`, 'success');
+    for (const i of [1, 2]) {
+      await createJob(redis, { id: `${owner}-run${i}`, owner, title: `running ${i}` });
+      await setJobStatus(redis, `${owner}-run${i}`, 'running');
+    }
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/watch#token=${stack.token(owner)}`);
+    await page.getByLabel('Add a job: search by title, owner or branch').fill('picker target');
+    await page.getByRole('option').getByText('Nightly picker target').click();
+    await page.getByTestId(`pane-${owner}-done`).waitFor();
+    expect(page.url()).toContain(`jobs=${owner}-done`);
+    await page.getByRole('button', { name: 'Watch all running jobs' }).click();
+    await page.getByTestId(`pane-${owner}-run1`).waitFor();
+    await page.getByTestId(`pane-${owner}-run2`).waitFor();
+    expect(await page.locator('.pane').count()).toBe(3);
+    await page.close();
+  }, 60_000);
+});

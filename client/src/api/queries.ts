@@ -40,17 +40,25 @@ export const jobListKey = ({ status, q }: JobListFilter) =>
   [...JOB_LISTS_KEY, status ?? 'all', q ?? ''] as const;
 export const jobKey = (id: string) => ['job', id] as const;
 
+/** One page of `GET /api/jobs`. */
+export function fetchJobPage({
+  status,
+  q,
+  before,
+  limit = 50,
+}: JobListFilter & { before?: string; limit?: number }): Promise<JobList> {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (status) params.set('status', status);
+  if (q) params.set('q', q);
+  if (before) params.set('before', before);
+  return api<JobList>(`/api/jobs?${params}`);
+}
+
 /** Pages of 50, newest first, searched on the server; `next` is the API's cursor. */
 export const jobListQuery = (filter: JobListFilter) =>
   infiniteQueryOptions({
     queryKey: jobListKey(filter),
-    queryFn: ({ pageParam }) => {
-      const params = new URLSearchParams({ limit: '50' });
-      if (filter.status) params.set('status', filter.status);
-      if (filter.q) params.set('q', filter.q);
-      if (pageParam) params.set('before', pageParam);
-      return api<JobList>(`/api/jobs?${params}`);
-    },
+    queryFn: ({ pageParam }) => fetchJobPage({ ...filter, before: pageParam }),
     initialPageParam: '',
     getNextPageParam: (last) => last.next ?? undefined,
   });

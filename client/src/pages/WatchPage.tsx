@@ -1,10 +1,12 @@
 /** Several jobs side by side over the one socket; the list lives in the address (`?jobs=a,b`). */
 import { useMemo, useState } from 'react';
-import { useQueries } from '@tanstack/react-query';
-import { jobQuery } from '../api/queries.js';
+import { useQueries, useQuery } from '@tanstack/react-query';
+import { fetchJobPage, jobQuery } from '../api/queries.js';
 import { Link } from '../app/navigation.js';
 import { NotifyToggle } from '../components/NotifyToggle.js';
 import { useJobAlerts } from '../react/use-job-alerts.js';
+import { useNow } from '../react/use-now.js';
+import { duration } from '../components/format.js';
 import { StatusBadge } from '../components/badges.js';
 import { CancelButton } from '../components/CancelButton.js';
 import { OutputViewer } from '../components/OutputViewer.js';
@@ -12,11 +14,13 @@ import { useJobStream } from '../react/use-job-stream.js';
 
 function WatchPane({ jobId, onRemove }: { jobId: string; onRemove: () => void }) {
   const stream = useJobStream(jobId);
+  const now = useNow();
   return (
     <section className="pane" data-testid={`pane-${jobId}`}>
       <header>
         <Link to={`/jobs/${jobId}`}>{stream.job?.title ?? jobId}</Link>
         {stream.job && <StatusBadge status={stream.job.status} />}
+        {stream.job && <span className="muted">{duration(stream.job, now)}</span>}
         {stream.job && <CancelButton job={stream.job} compact />}
         <button aria-label={`Stop watching ${jobId}`} onClick={onRemove}>
           ×
@@ -24,6 +28,63 @@ function WatchPane({ jobId, onRemove }: { jobId: string; onRemove: () => void })
       </header>
       <OutputViewer jobId={jobId} stream={stream} compact />
     </section>
+  );
+}
+
+/** Every running job the caller may see (their own; an admin's, everyone's), up to 200. */
+async function runningJobIds(): Promise<string[]> {
+  const ids: string[] = [];
+  let before = '';
+  while (ids.length < 200) {
+    const page = await fetchJobPage({ status: 'running', before });
+    ids.push(...page.jobs.map((j) => j.id));
+    if (!page.next) break;
+    before = page.next;
+  }
+  return ids;
+}
+
+/** Find a job by title, owner or branch (the server searches) and add it. */
+function JobPicker({
+  query,
+  onQuery,
+  exclude,
+  onPick,
+}: {
+  query: string;
+  onQuery: (q: string) => void;
+  exclude: readonly string[];
+  onPick: (id: string) => void;
+}) {
+  const q = query.trim();
+  const { data } = useQuery({
+    queryKey: ['picker', q],
+    queryFn: () => fetchJobPage({ q, limit: 8 }),
+    enabled: q.length > 0,
+  });
+  const options = (data?.jobs ?? []).filter((j) => !exclude.includes(j.id));
+  return (
+    <span className="picker">
+      <input
+        type="search"
+        aria-label="Add a job: search by title, owner or branch"
+        placeholder="Add a job…"
+        value={query}
+        onChange={(e) => onQuery(e.target.value)}
+        onKeyDown={(e) => e.key === 'Enter' && options[0] && onPick(options[0].id)}
+      />
+      {q && options.length > 0 && (
+        <ul className="picker-options" role="listbox" aria-label="Matching jobs">
+          {options.map((job) => (
+            <li key={job.id} role="option" aria-selected={false}>
+              <button type="button" onClick={() => onPick(job.id)}>
+                <StatusBadge status={job.status} /> {job.title} <span className="muted">· {job.owner}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </span>
   );
 }
 
@@ -45,12 +106,21 @@ export function WatchPage() {
       <div className="bar">
         <h1>Watching {jobs.length} jobs</h1>
         <NotifyToggle alerts={alerts} />
-        <input placeholder="Add a job id" value={adding} onChange={(e) => setAdding(e.target.value.trim())} />
+        <JobPicker
+          query={adding}
+          onQuery={setAdding}
+          exclude={jobs}
+          onPick={(id) => (update([...jobs, id]), setAdding(''))}
+        />
         <button
-          disabled={!adding || jobs.includes(adding)}
-          onClick={() => (update([...jobs, adding]), setAdding(''))}
+          type="button"
+          onClick={() =>
+            void runningJobIds().then((running) =>
+              update([...jobs, ...running.filter((id) => !jobs.includes(id))]),
+            )
+          }
         >
-          Add
+          Watch all running jobs
         </button>
       </div>
       <div
