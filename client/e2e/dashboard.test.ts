@@ -302,7 +302,15 @@ describe('dashboard', () => {
     await page
       .locator(`[data-testid="tile-${publisher.jobId}"]`)
       .getByText('hello wall')
-      .waitFor({ timeout: 10_000 });
+      .waitFor({ timeout: 10_000 })
+      .catch(async (error: Error) => {
+        // Say what the wall showed, so a failure can be understood from the CI log.
+        const shown = await page
+          .locator('main')
+          .innerText()
+          .catch(() => '(no page)');
+        throw new Error(`${error.message}\nwall: ${shown.slice(0, 1500)}`);
+      });
     await publisher.finish(0);
     await page
       .locator(`[data-testid="tile-${publisher.jobId}"]`)

@@ -3,14 +3,13 @@
  * search, paging, headers, filters in the address), cancel from the job page ending a real
  * `jobrun` child, and the wall read from across a room at 1920×1080.
  */
-import { spawn } from 'node:child_process';
+import { spawnJobrun } from '../../scripts/lib/jobrun-process.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import type { Redis } from 'ioredis';
 import { JobPublisher } from '../../shared/publisher.js';
 import { appendLines, createJob, getJob, setJobStatus } from '../../shared/redis/functions.js';
 import { launchBrowser } from '../../scripts/lib/browser.js';
-import { ROOT } from '../../scripts/lib/build.js';
 import { startStack, type Stack } from '../../scripts/lib/stack.js';
 
 let stack: Stack;
@@ -78,32 +77,16 @@ describe('jobs table', () => {
 describe('cancel', () => {
   it('from the job page ends a real jobrun child: SIGTERM received, job cancelled, watchers see done', async () => {
     const id = `${stack.namespace()}-cancel`;
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'scripts/jobrun.ts',
-        '--id',
-        id,
-        '--owner',
-        'alice',
-        '--',
-        'bash',
-        '-c',
-        'trap "echo got SIGTERM; exit 143" TERM; echo started; while true; do sleep 0.1; done',
-      ],
-      {
-        cwd: ROOT,
-        env: { ...process.env, REDIS_URL: stack.redis!.url },
-        stdio: ['ignore', 'pipe', 'ignore'],
-      },
+    const child = spawnJobrun(
+      id,
+      ['bash', '-c', 'trap "echo got SIGTERM; exit 143" TERM; echo started; while true; do sleep 0.1; done'],
+      { env: { REDIS_URL: stack.redis!.url }, stdio: ['ignore', 'pipe', 'ignore'] },
     );
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     // jobrun passes the command's output through: once it says "started", the job exists and runs.
     await new Promise<void>((resolve) => {
       let seen = '';
-      child.stdout.on('data', (chunk: Buffer) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
         seen += chunk.toString();
         if (seen.includes('started')) resolve();
       });

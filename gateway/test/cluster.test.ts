@@ -2,7 +2,7 @@
  * The gateway on a Redis Cluster: the library loaded on every primary with SPUBLISH for job
  * events, sharded subscriptions per job, the feed by classic pub/sub.
  */
-import { spawn } from 'node:child_process';
+import { spawnJobrun } from '../../scripts/lib/jobrun-process.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { JobPublisher } from '../../shared/publisher.js';
 import { appendLines, createJob, getJob, requestCancel, setJobStatus } from '../../shared/redis/functions.js';
@@ -96,26 +96,10 @@ describe('runners on a Redis Cluster', () => {
 
   it('jobrun writes to the cluster REDIS_CLUSTER_NODES names (never to 127.0.0.1:6379)', async () => {
     const id = `${stack.namespace()}-jobrun`;
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'scripts/jobrun.ts',
-        '--id',
-        id,
-        '--owner',
-        'alice',
-        '--',
-        'sh',
-        '-c',
-        'echo one; echo two',
-      ],
-      {
-        env: { ...process.env, REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: cluster.nodeList },
-        stdio: 'ignore',
-      },
-    );
+    const child = spawnJobrun(id, ['sh', '-c', 'echo one; echo two'], {
+      env: { REDIS_URL: 'redis://127.0.0.1:1', REDIS_CLUSTER_NODES: cluster.nodeList },
+      stdio: 'ignore',
+    });
     expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
     expect(await getJob(redis, id)).toMatchObject({ status: 'success', lastSeq: 2 });
   }, 30_000);

@@ -4,7 +4,7 @@
  * it end; a cancel that a runner ignores ends the job as cancelled after the grace; a runner that
  * honours it ends the job itself. Real runner processes, real Redis, two gateways.
  */
-import { spawn } from 'node:child_process';
+import { spawnJobrun } from '../../scripts/lib/jobrun-process.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { eventsChannel, JOBS_ACTIVE, JOBS_INDEX } from '../../shared/keys.js';
@@ -32,11 +32,11 @@ afterAll(async () => {
 
 /** A real runner: `jobrun` around a command that never ends, in its own process group. */
 function startRunner(id: string): { pid: number; exited: Promise<number | null> } {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/jobrun.ts', '--id', id, '--owner', 'alice', '--', 'sleep', '120'],
-    { env: { ...process.env, REDIS_URL: server.url }, stdio: 'ignore', detached: true },
-  );
+  const child = spawnJobrun(id, ['sleep', '120'], {
+    env: { REDIS_URL: server.url },
+    stdio: 'ignore',
+    detached: true,
+  });
   return { pid: child.pid!, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
 }
 
