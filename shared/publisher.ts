@@ -61,7 +61,8 @@ const DEFAULTS: Required<JobPublisherOptions> = {
   maxBufferedLines: 100_000,
   heartbeatMs: 5000,
   retryMinMs: 50,
-  retryMaxMs: 2000,
+  // A failover ends within the cluster's node timeout: retry often enough to follow it at once.
+  retryMaxMs: 500,
   ackedWindowLines: 20_000,
   ackedWindowBytes: 8 * 1024 * 1024,
 };

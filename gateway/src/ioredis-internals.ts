@@ -29,9 +29,10 @@ export interface RefreshBackoff {
   quietMs: number;
 }
 
+/** As ioredis backs off its own refresh after a failed subscriber start: 100 ms · 2^n, at most 2 s. */
 export const DEFAULT_REFRESH_BACKOFF: RefreshBackoff = {
-  initialDelayMs: 250,
-  maxDelayMs: 5000,
+  initialDelayMs: 100,
+  maxDelayMs: 2000,
   quietMs: 10_000,
 };
 
