@@ -146,9 +146,17 @@ async function gatewayLoss(): Promise<void> {
     for (const p of publishers) p.stdout(`line ${n}`);
   }, 100);
   await sleep(2000);
+  // The gateway holding the most clients (HAProxy may have kept one out after the failover).
+  const sockets = await Promise.all(
+    gateways.map(async (g) => {
+      const text = await (await fetch(`${g.url}/metrics`)).text();
+      return Number(/^jobstream_sockets (\d+)/m.exec(text)?.[1] ?? 0);
+    }),
+  );
+  const victim = gateways[sockets.indexOf(Math.max(...sockets))]!;
   const seqAtKill = n;
   const killedAt = performance.now();
-  await gateways[0]!.kill();
+  await victim.kill();
   await Promise.all(
     followers.map((f) => f.until(() => f.held(f.jobIds[0]!) > seqAtKill, 120_000, 'streaming again')),
   );
