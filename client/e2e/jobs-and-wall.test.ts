@@ -276,6 +276,8 @@ describe('long logs', () => {
     await page.getByLabel('Search output').fill('NEEDLE');
     await page.getByText('1 / 10').waitFor({ timeout: 10_000 });
     await page.locator('.line.match[data-seq="5"]').waitFor(); // the first hit, far back: its window opened
+    // Only the matched text is marked, not the whole line.
+    expect(await page.locator('.line.match[data-seq="5"] mark.hit').allTextContents()).toEqual(['needle']);
     await page.getByLabel('Next match').click();
     await page.getByText('2 / 10').waitFor();
     await page.locator('.line.match[data-seq="10005"]').waitFor();
@@ -403,6 +405,45 @@ describe('watch grid', () => {
     await page.getByTestId(`pane-${owner}-run1`).waitFor();
     await page.getByTestId(`pane-${owner}-run2`).waitFor();
     expect(await page.locator('.pane').count()).toBe(3);
+    await page.close();
+  }, 60_000);
+});
+
+describe('edges of the screen', () => {
+  it('the wall marks a running job whose runner went silent', async () => {
+    const id = `${stack.namespace()}-silent`;
+    await createJob(redis, { id, owner: 'bob', title: 'silent runner' });
+    await setJobStatus(redis, id, 'running'); // and never a heartbeat
+    const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+    await page.goto(`${stack.url}/wall?silentS=1#token=${stack.token('root', 'admin')}`);
+    await page
+      .getByTestId(`tile-${id}`)
+      .getByText(/no heartbeat for \d+ s/)
+      .waitFor({ timeout: 10_000 });
+    await setJobStatus(redis, id, 'failed', { errorMessage: 'runner lost' });
+    await page.close();
+  }, 60_000);
+
+  it('on a phone (390 px): the jobs table becomes cards with no sideways scroll, the watch grid one column', async () => {
+    const owner = `${stack.namespace()}phone`;
+    for (const i of [1, 2])
+      await createJob(redis, {
+        id: `${owner}-${i}`,
+        owner,
+        title: `a rather long job title number ${i} for a phone`,
+      });
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await page.goto(`${stack.url}/#token=${stack.token(owner)}`);
+    await page.getByTestId(`job-row-${owner}-1`).waitFor();
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    expect(await overflow()).toBe(false);
+    expect(await page.locator('table.jobs thead').isVisible()).toBe(false);
+    await page.goto(`${stack.url}/watch?jobs=${owner}-1,${owner}-2`);
+    await page.getByTestId(`pane-${owner}-2`).waitFor();
+    const [a, b] = await Promise.all([1, 2].map((i) => page.getByTestId(`pane-${owner}-${i}`).boundingBox()));
+    expect(b!.y).toBeGreaterThan(a!.y); // stacked, not side by side
+    expect(a!.width).toBeGreaterThan(300);
+    expect(await overflow()).toBe(false);
     await page.close();
   }, 60_000);
 });

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { ViewLine } from '../core/line-store.js';
 import { span } from './format.js';
 import type { GroupInfo } from './groups.js';
@@ -13,11 +14,14 @@ export function LineText({
   line,
   folded,
   group,
+  mark,
   onToggle,
 }: {
   line: ViewLine;
   folded?: boolean;
   group?: GroupInfo | undefined;
+  /** Text to mark wherever it occurs (a search); only what matches is highlighted, not the line. */
+  mark?: string | undefined;
   onToggle?: () => void;
 }) {
   if (line.line.startsWith('::group::')) {
@@ -60,9 +64,29 @@ export function LineText({
             textDecoration: s.underline ? 'underline' : undefined,
           }}
         >
-          {s.text}
+          {mark ? withMarks(s.text, mark) : s.text}
         </span>
       ))}
     </span>
   );
+}
+
+/** `text` with every case-insensitive occurrence of `needle` in a <mark> (the search's hits). */
+function withMarks(text: string, needle: string): ReactNode {
+  const lower = text.toLowerCase();
+  const find = needle.toLowerCase();
+  if (!find || !lower.includes(find)) return text;
+  const parts: ReactNode[] = [];
+  let from = 0;
+  for (let at = lower.indexOf(find); at >= 0; at = lower.indexOf(find, from)) {
+    if (at > from) parts.push(text.slice(from, at));
+    parts.push(
+      <mark key={at} className="hit">
+        {text.slice(at, at + find.length)}
+      </mark>,
+    );
+    from = at + find.length;
+  }
+  if (from < text.length) parts.push(text.slice(from));
+  return parts;
 }

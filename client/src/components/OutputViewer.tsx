@@ -304,6 +304,7 @@ export function OutputViewer({
                   line={line}
                   folded={!isOpen(line.seq)}
                   group={groups.get(line.seq)}
+                  mark={results && results.total > 0 ? query : undefined}
                   onToggle={() => toggleGroup(line.seq)}
                 />
               </div>

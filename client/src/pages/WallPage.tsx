@@ -16,10 +16,28 @@ import { duration } from '../components/format.js';
 /** Lines a tile asks for: more than fit on any screen, far fewer than a log view keeps. */
 const TILE_LINES = 40;
 
-function WallTile({ job, now, admin }: { job: Job; now: number; admin: boolean }) {
+function WallTile({
+  job,
+  now,
+  admin,
+  silentMs,
+}: {
+  job: Job;
+  now: number;
+  admin: boolean;
+  silentMs: number;
+}) {
   const stream = useJobStream(job.id, { tail: TILE_LINES });
   const last = stream.lines.lines.slice(-TILE_LINES);
   const current = stream.job ?? job;
+  // The runner's last sign of life; silent too long, it is probably gone (the reaper will say).
+  const lastSign = Math.max(
+    job.heartbeatAt ?? 0,
+    current.heartbeatAt ?? 0,
+    current.startedAt ?? 0,
+    current.createdAt,
+  );
+  const silent = current.status === 'running' && now - lastSign > silentMs;
   return (
     <section className={`tile tile-${current.status}`} data-testid={`tile-${job.id}`}>
       <header>
@@ -30,6 +48,11 @@ function WallTile({ job, now, admin }: { job: Job; now: number; admin: boolean }
           {current.exitCode !== undefined && current.status === 'failed' ? ` · exit ${current.exitCode}` : ''}
         </span>
         {admin && <CancelButton job={current} compact />}
+        {silent && (
+          <span className="no-heartbeat" role="status">
+            no heartbeat for {Math.round((now - lastSign) / 1000)} s
+          </span>
+        )}
       </header>
       {current.status === 'failed' && current.errorMessage && (
         <p className="tile-error">{current.errorMessage}</p>
@@ -57,13 +80,16 @@ export function WallPage() {
     const number = (name: string, fallback: number) => Math.max(1, Number(params.get(name)) || fallback);
     return {
       keepFailedMs: number('keepFailedS', 120) * 1000,
+      // Half the gateway's default runner timeout (60 s): the reaper finishes the job at 60 s.
+      silentMs: number('silentS', 30) * 1000,
       perPage: number('perPage', 12),
       pageMs: number('pageS', 10) * 1000,
     };
   }, []);
   // Every running job (all pages of them); jobs that fail meanwhile arrive on the feed.
   const { data, hasNextPage, isFetchingNextPage, fetchNextPage } = useInfiniteQuery(
-    jobListQuery({ status: 'running' }),
+    // Refetched now and then: heartbeats are not announced on the feed, the list carries them.
+    { ...jobListQuery({ status: 'running' }), refetchInterval: 15_000 },
   );
   useEffect(() => {
     if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
@@ -74,7 +100,12 @@ export function WallPage() {
   const now = useNow(1000);
   const all = new Map<string, Job>();
   for (const job of data?.pages.flatMap((page) => page.jobs) ?? []) all.set(job.id, job);
-  for (const [id, job] of seen) all.set(id, job);
+  for (const [id, job] of seen) {
+    // The feed's copy is newer for status; the list's may be newer for the heartbeat.
+    const listed = all.get(id);
+    const heartbeatAt = Math.max(job.heartbeatAt ?? 0, listed?.heartbeatAt ?? 0);
+    all.set(id, heartbeatAt > 0 ? { ...job, heartbeatAt } : job);
+  }
   const tiles = [...all.values()]
     .filter(
       (j) =>
@@ -115,7 +146,13 @@ export function WallPage() {
       )}
       <div className="wall-grid" style={{ gridTemplateColumns: `repeat(${columns}, 1fr)` }}>
         {shown.map((job) => (
-          <WallTile key={job.id} job={job} now={now} admin={user?.role === 'admin'} />
+          <WallTile
+            key={job.id}
+            job={job}
+            now={now}
+            admin={user?.role === 'admin'}
+            silentMs={settings.silentMs}
+          />
         ))}
       </div>
     </main>
