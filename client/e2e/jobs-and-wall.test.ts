@@ -235,6 +235,11 @@ describe('readability', () => {
     expect(
       await page.getByText('italic', { exact: true }).evaluate((el) => getComputedStyle(el).fontStyle),
     ).toBe('italic');
+    // The log is one tab stop, announced as a log; stderr is marked in the gutter, not by colour alone.
+    const log = page.getByRole('log', { name: 'Output of colours' });
+    expect(await log.getAttribute('tabindex')).toBe('0');
+    const gutter = page.locator('.line.stderr .seq').first();
+    expect(await gutter.evaluate((el) => getComputedStyle(el).boxShadow)).not.toBe('none');
     // Failures first: the summary, the last stderr, a jump to the first error; annotations as such.
     const summary = page.locator('.failure');
     expect(await summary.locator('strong').first().textContent()).toBe('Failed with exit code 1: it broke');
@@ -405,6 +410,20 @@ describe('watch grid', () => {
     await page.getByTestId(`pane-${owner}-run1`).waitFor();
     await page.getByTestId(`pane-${owner}-run2`).waitFor();
     expect(await page.locator('.pane').count()).toBe(3);
+    // Three panes fill a 1440×900 screen: a 2×2 grid whose rows share its height, no page scroll.
+    await page.setViewportSize({ width: 1440, height: 900 });
+    const boxes = await page
+      .locator('.pane')
+      .evaluateAll((panes) =>
+        panes
+          .map((p) => p.getBoundingClientRect())
+          .map((r) => ({ x: r.x, y: r.y, bottom: r.bottom, width: r.width })),
+      );
+    expect(new Set(boxes.map((b) => Math.round(b.y))).size).toBe(2); // two rows
+    expect(boxes[0]!.width).toBeGreaterThan(600); // two columns of half the screen
+    const bottom = Math.max(...boxes.map((b) => b.bottom));
+    expect(bottom).toBeGreaterThan(800);
+    expect(await page.evaluate(() => document.documentElement.scrollHeight <= window.innerHeight)).toBe(true);
     await page.close();
   }, 60_000);
 });

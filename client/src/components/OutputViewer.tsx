@@ -22,6 +22,7 @@ import {
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { downloadOutput, searchOutput, type SearchResult } from '../api/queries.js';
 import { MAX_EARLIER, useLogWindow } from '../react/use-log-window.js';
+import { useNow } from '../react/use-now.js';
 import type { JobStream } from '../react/use-job-stream.js';
 import { ConnectionBadge } from './badges.js';
 import { groupsHolding, groupsOf, openByDefault, visibleLines } from './groups.js';
@@ -186,11 +187,7 @@ export function OutputViewer({
     <div className={`viewer ${compact ? 'compact' : ''}`} data-testid={`viewer-${jobId}`}>
       <div className="toolbar">
         <ConnectionBadge state={stream.connection} />
-        {streaming && (
-          <span className="streaming" title="lines are flowing">
-            ● streaming
-          </span>
-        )}
+        {streaming && <StreamingBadge lastSeq={stream.lines.lastSeq} />}
         {!compact && (
           <>
             <input
@@ -264,7 +261,16 @@ export function OutputViewer({
           Lines {g.fromSeq}–{g.toSeq} are no longer available ({g.reason}).
         </div>
       ))}
-      <div ref={parentRef} className={`lines ${wrap ? 'wrap' : ''}`} onScroll={onScroll} data-testid="lines">
+      <div
+        ref={parentRef}
+        className={`lines ${wrap ? 'wrap' : ''}`}
+        onScroll={onScroll}
+        data-testid="lines"
+        // One tab stop for the whole log: arrow keys and Page Up/Down scroll it.
+        tabIndex={0}
+        role="log"
+        aria-label={`Output of ${stream.job?.title ?? jobId}`}
+      >
         <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
           {virtualizer.getVirtualItems().map((item) => {
             const line = lines[item.index]!;
@@ -323,6 +329,25 @@ export function OutputViewer({
         </div>
       )}
     </div>
+  );
+}
+
+/** A line within this long keeps "streaming" lit; after that a running job is "waiting for output". */
+const QUIET_AFTER_MS = 10_000;
+
+/** Its own clock, so only this badge re-renders every second, not the whole viewer. */
+function StreamingBadge({ lastSeq }: { lastSeq: number }) {
+  const now = useNow(1000);
+  const [lastLineAt, setLastLineAt] = useState(() => Date.now());
+  useEffect(() => setLastLineAt(Date.now()), [lastSeq]);
+  return now - lastLineAt < QUIET_AFTER_MS ? (
+    <span className="streaming" title="lines are arriving">
+      ● streaming
+    </span>
+  ) : (
+    <span className="quiet" title="the job runs but has printed nothing lately">
+      waiting for output
+    </span>
   );
 }
 

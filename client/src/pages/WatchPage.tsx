@@ -31,6 +31,14 @@ function WatchPane({ jobId, onRemove }: { jobId: string; onRemove: () => void })
   );
 }
 
+/**
+ * Columns for `n` panes: a near-square grid (2 → 2×1, 4 → 2×2, 9 → 3×3), at most 4 across so a
+ * pane keeps readable lines; rows share the screen's height (styles.css `.watch-grid`).
+ */
+function gridColumns(n: number): number {
+  return Math.max(1, Math.min(4, Math.ceil(Math.sqrt(n))));
+}
+
 /** Every running job the caller may see (their own; an admin's, everyone's), up to 200. */
 async function runningJobIds(): Promise<string[]> {
   const ids: string[] = [];
@@ -125,7 +133,7 @@ export function WatchPage() {
       </div>
       <div
         className="grid watch-grid"
-        style={{ gridTemplateColumns: `repeat(${Math.min(jobs.length, 3) || 1}, 1fr)` }}
+        style={{ gridTemplateColumns: `repeat(${gridColumns(jobs.length)}, minmax(0, 1fr))` }}
       >
         {jobs.map((id) => (
           <WatchPane key={id} jobId={id} onRemove={() => update(jobs.filter((j) => j !== id))} />
