@@ -13,6 +13,7 @@
  */
 import { Cluster } from 'ioredis';
 import { isJobStatus, type JobStatus } from '../../shared/job.js';
+import { backoffDelay } from '../../shared/backoff.js';
 import { eventsChannel, JOBS_FEED } from '../../shared/keys.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import type { Logger } from './logger.js';
@@ -196,9 +197,9 @@ export class Fanout {
     );
     const names = [...this.channels.keys()];
     try {
-      if (names.length > 0)
-        await (this.sharded ? this.subscriber.ssubscribe(...names) : this.subscriber.subscribe(...names));
       if (this.feedReady) await this.subscriber.subscribe(JOBS_FEED);
+      // One connection: a failure means the connection is bad; all or nothing.
+      if (names.length > 0 && !this.sharded) await this.subscriber.subscribe(...names);
     } catch (error) {
       // Unconfirmed channels would stay deaf: reconnect, and this runs again on 'ready'.
       this.logger.error({ err: (error as Error).message }, 'resubscribe failed; reconnecting the subscriber');
@@ -206,12 +207,44 @@ export class Fanout {
       this.subscriber.disconnect(true);
       return;
     }
-    for (const channel of this.channels.values())
-      for (const listener of channel.listeners) listener.onResync();
+    if (this.sharded) {
+      // Per shard: a shard that is down must not keep every other job deaf (a reconnect of the
+      // whole Cluster would fail on it again and again). Confirmed channels resynchronise now;
+      // the others are asked again with backoff until their shard answers.
+      await this.confirmSharded(names, 0);
+    } else {
+      for (const name of names) this.resyncChannel(name);
+    }
     if (this.feedListeners.size > 0) this.metrics.feedGaps.inc();
     for (const listener of this.feedListeners) listener.onFeedGap();
   }
+
+  private resyncChannel(name: string): void {
+    const channel = this.channels.get(name);
+    if (channel) for (const listener of channel.listeners) listener.onResync();
+  }
+
+  /** SSUBSCRIBE each channel; resync the confirmed ones, try the rest again later. */
+  private async confirmSharded(names: string[], attempt: number): Promise<void> {
+    const wanted = names.filter((name) => this.channels.has(name));
+    const results = await Promise.allSettled(wanted.map((name) => this.subscriber.ssubscribe(name)));
+    const failed: string[] = [];
+    wanted.forEach((name, i) => {
+      if (results[i]!.status === 'fulfilled') this.resyncChannel(name);
+      else failed.push(name);
+    });
+    if (failed.length === 0) return;
+    const delay = backoffDelay(SHARD_RETRY, attempt);
+    this.logger.warn(
+      { channels: failed.length, retryInMs: Math.round(delay) },
+      'Redis did not confirm some sharded subscriptions (a shard down?); retrying',
+    );
+    setTimeout(() => void this.confirmSharded(failed, attempt + 1), delay).unref();
+  }
 }
+
+/** Backoff for channels whose shard did not answer a resubscribe. */
+const SHARD_RETRY = { initialMs: 500, maxMs: 10_000 };
 
 /** The job of a `{"type":"job","job":{…}}` feed frame, or null for anything else. */
 function readFeedJob(bytes: Buffer): FeedJob | null {
