@@ -180,7 +180,16 @@ describeIfHaproxy('scale-out', () => {
       followers.map((f) =>
         f.until(() => elsewhere.every((id) => f.held(id) === 150), 20_000, 'lines elsewhere'),
       ),
-    );
+    ).catch(async (error: Error) => {
+      // What each watcher held and what each gateway said, so a failure can be read from the log.
+      const held = followers.map((f) => elsewhere.map((id) => f.held(id)).join('/')).join(' ');
+      const ready = await Promise.all(
+        gateways.map((g) => fetch(`${g.url}/readyz`).then((r) => r.text(), String)),
+      );
+      throw new Error(
+        `${error.message}; held ${held}; buffered ${publishers.map((p) => p.bufferedLines).join(',')}; readyz ${ready.join(' | ')}`,
+      );
+    });
     await eventually(
       async () =>
         ((await (await fetch(`${gateways[1]!.url}/readyz`)).json()) as { status: string }).status ===

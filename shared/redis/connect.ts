@@ -57,7 +57,15 @@ export function connectTo(
       const [host, port] = node.split(':');
       return { host: host ?? '127.0.0.1', port: Number(port ?? 6379) };
     });
-    return new Cluster(nodes, { ...clusterOptions, redisOptions: { ...auth, ...options } });
+    // No ready check: ioredis's refuses a (re)connection while `CLUSTER INFO` says
+    // cluster_state:fail, so with one shard lost (and cluster-require-full-coverage no, which
+    // keeps the other shards serving) a connection that reconnected would never be usable again
+    // until that shard returned. The gateway's own checks (liveness, library) say when it is ready.
+    return new Cluster(nodes, {
+      enableReadyCheck: false,
+      ...clusterOptions,
+      redisOptions: { ...auth, ...options },
+    });
   }
   return new Redis(target.url, { ...auth, ...options });
 }
