@@ -31,7 +31,7 @@ import { jobKey } from './keys.js';
 import { limitLine } from './line-limit.js';
 import type { OutputStream } from './protocol.js';
 import { appendLines, createJob, setJobStatus, type LineToAppend, type NewJob } from './redis/functions.js';
-import { ensureLibrary } from './redis/library.js';
+import { ensureLibrary, isFunctionMissing, loadLibraryWhereMissing } from './redis/library.js';
 import type { RedisConnection } from './redis/client.js';
 import { RunnerSignals } from './runner-signals.js';
 import { AckedLines } from './acked-lines.js';
@@ -245,6 +245,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
         if (error instanceof JobstreamError) throw error;
         this.suspect = true;
         this.emit('retry', error as Error);
+        await this.reloadLibraryIfMissing(error);
         await sleep(this.backoff(attempt));
       }
     }
@@ -337,6 +338,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
         }
         this.suspect = true;
         this.emit('retry', error as Error);
+        await this.reloadLibraryIfMissing(error);
       }
       await sleep(this.backoff(attempt));
     }
@@ -360,6 +362,14 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
       this.resend = [notice, ...batch, ...this.resend];
     }
     this.lastSeq = seqNow;
+  }
+
+  /** The node that owns the job lost the library (and no gateway has reloaded it yet): load it. */
+  private async reloadLibraryIfMissing(error: unknown): Promise<void> {
+    if (!isFunctionMissing(error)) return;
+    await loadLibraryWhereMissing(this.redis).catch((loadError: unknown) =>
+      this.emit('retry', loadError as Error),
+    );
   }
 
   private async readSeq(): Promise<number> {

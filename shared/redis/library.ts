@@ -137,3 +137,19 @@ export async function ensureLibrary(
   if (after === null) throw new Error('the jobstream function library did not load');
   return after;
 }
+
+/**
+ * A publisher's answer to `Function not found` (a node that lost the library: a restart without
+ * persistence, a promoted replica that never had it): loads it, with defaults, on every node that
+ * lacks it. Never replaces a loaded one, so a gateway's limits stand.
+ */
+export async function loadLibraryWhereMissing(
+  redis: RedisConnection,
+  defaults: LibraryConfig = DEFAULT_LIBRARY_CONFIG,
+): Promise<void> {
+  await functionLoad(redis, librarySource(defaults), false);
+}
+
+/** The error Redis answers an FCALL with when the library is not loaded on that node. */
+export const isFunctionMissing = (error: unknown): boolean =>
+  error instanceof Error && /function not found/i.test(error.message);

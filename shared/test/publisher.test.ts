@@ -230,4 +230,27 @@ describe('JobPublisher', () => {
     ]);
     expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i + 1));
   }, 20_000);
+
+  it('loads the library again when the node lost it (no gateway around to do it), losing nothing', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(
+      redis,
+      { id, owner: 'alice', title: 'lost library' },
+      { retryMaxMs: 50 },
+    );
+    await publisher.start();
+    for (let i = 1; i <= 10; i++) publisher.stdout(`before ${i}`);
+    await publisher.flush();
+    await redis.call('FUNCTION', 'FLUSH'); // what a restart without persistence, or a bare replica, looks like
+    for (let i = 1; i <= 10; i++) publisher.stdout(`after ${i}`);
+    await publisher.finish(0);
+    await publisher.close();
+    const lines = (await stored(id)).map((l) => l.line);
+    expect(lines).toEqual([
+      ...Array.from({ length: 10 }, (_, i) => `before ${i + 1}`),
+      ...Array.from({ length: 10 }, (_, i) => `after ${i + 1}`),
+    ]);
+    expect(publisher.droppedLines).toBe(0);
+    expect((await getJob(redis, id))?.status).toBe('success');
+  }, 20_000);
 });
