@@ -235,6 +235,19 @@ describe('readability', () => {
     expect(
       await page.getByText('italic', { exact: true }).evaluate((el) => getComputedStyle(el).fontStyle),
     ).toBe('italic');
+    // A search the server could not answer says so; it is never shown as "no matches".
+    await page.route('**/search?**', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'unavailable', message: 'Redis did not answer' } }),
+      }),
+    );
+    await page.getByLabel('Search output').fill('colour');
+    await page.getByText('search failed: Redis did not answer').waitFor();
+    expect(await page.getByText('no matches').count()).toBe(0);
+    await page.unroute('**/search?**');
+    await page.getByLabel('Search output').fill('');
     // The log is one tab stop, announced as a log; stderr is marked in the gutter, not by colour alone.
     const log = page.getByRole('log', { name: 'Output of colours' });
     expect(await log.getAttribute('tabindex')).toBe('0');

@@ -42,8 +42,8 @@ export function OutputViewer({
   const first = liveLines[0];
   const joined = log.earlier.length > 0 && first !== undefined && log.earlier.at(-1)!.seq + 1 === first.seq;
   const allLines = useMemo(
-    () => log.window ?? (joined ? [...log.earlier, ...liveLines] : liveLines),
-    [log.window, log.earlier, liveLines, joined],
+    () => log.around ?? (joined ? [...log.earlier, ...liveLines] : liveLines),
+    [log.around, log.earlier, liveLines, joined],
   );
   const total = Math.max(stream.lines.lastSeq, stream.done?.lastSeq ?? 0, stream.job?.lastSeq ?? 0);
   const firstShown = allLines[0]?.seq ?? 0;
@@ -73,6 +73,7 @@ export function OutputViewer({
   const [wrap, setWrap] = useState(false);
   const [query, setQuery] = useState('');
   const [results, setResults] = useState<SearchResult | null>(null);
+  const [searchError, setSearchError] = useState<string | null>(null);
   const [matchIndex, setMatchIndex] = useState(0);
   /** A seq to bring into view (a permalink, a search hit), once it is loaded. */
   const [target, setTarget] = useState(0);
@@ -92,6 +93,7 @@ export function OutputViewer({
   useEffect(() => {
     if (!query) {
       setResults(null);
+      setSearchError(null);
       return;
     }
     let current = true;
@@ -99,11 +101,17 @@ export function OutputViewer({
       searchOutput(jobId, query).then(
         (found) => {
           if (!current) return;
+          setSearchError(null);
           setResults(found);
           setMatchIndex(0);
           if (found.matches[0]) setTarget(found.matches[0].seq);
         },
-        () => current && setResults({ matches: [], total: 0, truncated: false }),
+        // A failed search is said as such, never shown as "no matches".
+        (error: unknown) => {
+          if (!current) return;
+          setResults(null);
+          setSearchError(error instanceof Error ? error.message : String(error));
+        },
       );
     }, 250);
     return () => {
@@ -113,14 +121,14 @@ export function OutputViewer({
   }, [jobId, query]);
 
   useEffect(() => {
-    if (follow && lines.length > 0 && !log.window) {
+    if (follow && lines.length > 0 && !log.around) {
       // One scrollTop write (the browser clamps it to the bottom). scrollToIndex reads the
       // layout to find its target: a forced layout per pane per batch, a profile's top cost.
       const el = parentRef.current;
       if (el) el.scrollTop = virtualizer.getTotalSize();
       setSeenCount(lines.length);
     }
-  }, [follow, lines.length, virtualizer, log.window]);
+  }, [follow, lines.length, virtualizer, log.around]);
 
   const openedFor = useRef(0);
   // A permalink: brought into view once (new batches on a running job do not snap back to it).
@@ -138,7 +146,7 @@ export function OutputViewer({
       setTarget(0);
     } else if (allLines.some((l) => l.seq === target)) {
       openGroupsHolding(target); // inside a closed group: open it (and the groups around it)
-    } else if (target < firstShown || (target <= total && target > lastShown && log.window)) {
+    } else if (target < firstShown || (target <= total && target > lastShown && log.around)) {
       // Not held: load the lines around it, once (a line no longer retained is not there either).
       if (log.loading) return; // its window is on the way
       if (openedFor.current === target) setTarget(0);
@@ -168,7 +176,7 @@ export function OutputViewer({
     setTarget(results!.matches[next]!.seq);
   };
 
-  const canLoadEarlier = !log.window && firstShown > 1 && !log.exhausted && log.earlier.length < MAX_EARLIER;
+  const canLoadEarlier = !log.around && firstShown > 1 && !log.exhausted && log.earlier.length < MAX_EARLIER;
 
   const onScroll = () => {
     const el = parentRef.current;
@@ -176,7 +184,7 @@ export function OutputViewer({
     const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
     if (el.scrollTop < ROW_HEIGHT * 5 && canLoadEarlier && !log.loading) log.loadEarlier(firstShown);
     if (!atBottom && follow) setFollow(false);
-    if (atBottom && !follow && !log.window) setFollow(true);
+    if (atBottom && !follow && !log.around) setFollow(true);
   };
 
   const fresh = follow ? 0 : lines.length - seenCount;
@@ -197,6 +205,11 @@ export function OutputViewer({
               onChange={(e) => setQuery(e.target.value)}
               onKeyDown={(e) => e.key === 'Enter' && goToMatch(e.shiftKey ? -1 : 1)}
             />
+            {query && searchError && (
+              <span className="matches" role="alert">
+                search failed: {searchError}
+              </span>
+            )}
             {query && results && (
               <span className="matches" aria-live="polite">
                 {results.total === 0
@@ -228,11 +241,11 @@ export function OutputViewer({
           {stream.error.code}: {stream.error.message}
         </div>
       )}
-      {(firstShown > 1 || log.window) && (
+      {(firstShown > 1 || log.around) && (
         <div className="notice range">
           Lines {firstShown.toLocaleString()}–{lastShown.toLocaleString()} of {total.toLocaleString()}
           {' · '}
-          {log.window ? (
+          {log.around ? (
             <button type="button" className="link" onClick={() => (log.backToLive(), setFollow(true))}>
               Back to the latest
             </button>
@@ -318,7 +331,7 @@ export function OutputViewer({
           })}
         </div>
       </div>
-      {!follow && !log.window && fresh > 0 && (
+      {!follow && !log.around && fresh > 0 && (
         <button className="jump" onClick={() => setFollow(true)}>
           Jump to latest ({fresh} new)
         </button>

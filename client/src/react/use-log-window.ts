@@ -19,7 +19,7 @@ export interface LogWindow {
   /** Lines before the live view's first, oldest first. */
   earlier: readonly ViewLine[];
   /** Lines around a seq, shown instead of the live view; null while following the live view. */
-  window: readonly ViewLine[] | null;
+  around: readonly ViewLine[] | null;
   loading: boolean;
   error: string | null;
   /** A page before came back empty: nothing earlier is retained. */
@@ -36,7 +36,7 @@ const styled = (lines: readonly OutputLine[]): ViewLine[] => {
 
 export function useLogWindow(jobId: string): LogWindow {
   const [earlier, setEarlier] = useState<readonly ViewLine[]>([]);
-  const [window, setWindow] = useState<readonly ViewLine[] | null>(null);
+  const [around, setAround] = useState<readonly ViewLine[] | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [exhausted, setExhausted] = useState(false);
@@ -77,11 +77,11 @@ export function useLogWindow(jobId: string): LogWindow {
     (seq: number) =>
       run(async () => {
         const page = await outputSince(jobId, Math.max(0, seq - PAGE_LINES / 2 - 1), PAGE_LINES);
-        setWindow(styled(page.lines));
+        setAround(styled(page.lines));
       }),
     [jobId, run],
   );
 
-  const backToLive = useCallback(() => setWindow(null), []);
-  return { earlier, window, loading, error, exhausted, loadEarlier, openAt, backToLive };
+  const backToLive = useCallback(() => setAround(null), []);
+  return { earlier, around, loading, error, exhausted, loadEarlier, openAt, backToLive };
 }
