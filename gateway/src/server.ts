@@ -28,6 +28,7 @@ import { Session } from './session.js';
 import { SocketQuota } from './socket-quota.js';
 import { systemClock, TokenExpiry, type Clock } from './token-expiry.js';
 import { decideUpgrade, refuseUpgrade } from './upgrade-auth.js';
+import { WriteCoalescer } from './write-coalescer.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -122,6 +123,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     onRedisTimeout: () => liveness.commandTimedOut(),
     clock,
     tokenExpiry,
+    writes: new WriteCoalescer(),
   };
 
   let stopping = false;

@@ -27,6 +27,7 @@ import type { Clock, TokenExpiry } from './token-expiry.js';
 import { isTimeout, withDeadline } from './redis-connections.js';
 import { readJobState } from './store.js';
 import { Subscription, type SubscriberSocket, type SubscriptionDeps } from './subscription.js';
+import type { WriteCoalescer } from './write-coalescer.js';
 
 export interface SessionDeps extends SubscriptionDeps {
   jwt: JwtConfig;
@@ -38,6 +39,8 @@ export interface SessionDeps extends SubscriptionDeps {
   /** The gateway's clock, and its one watch over token expiry (closes with 4001). */
   clock: Clock;
   tokenExpiry: TokenExpiry<Session>;
+  /** Coalesces each socket's frames of one event-loop turn into one write. */
+  writes: WriteCoalescer;
 }
 
 /** One options object for every send on the hot path (text frames, never binary). */
@@ -75,6 +78,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
 
   send(data: string | Buffer, lines = 0): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.deps.writes.hold(this.ws);
     this.ws.send(data, TEXT_FRAME);
     const sent = this.deps.metrics.sent;
     sent.frames++;
@@ -84,6 +88,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
 
   sendPublished(message: ChannelMessage, lines = 0): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.deps.writes.hold(this.ws);
     // Framed once for every watcher of the message, on first use.
     if (message.frame === undefined) message.frame = prepareTextFrame(message.bytes);
     if (!message.frame || !sendPreparedFrame(this.ws, message.frame)) this.ws.send(message.bytes, TEXT_FRAME);

@@ -55,3 +55,21 @@ export function sendPreparedFrame(ws: WebSocket, frame: PreparedFrame): boolean 
   sender.sendFrame(frame);
   return true;
 }
+
+/** What write coalescing needs of a socket's TCP stream (`net.Socket`, Node's Writable). */
+export interface CorkableStream {
+  cork(): void;
+  uncork(): void;
+}
+
+/**
+ * The TCP stream under a `ws` socket (`_socket`), or null when there is none yet (or it is gone).
+ * `ws` writes every frame to it with `write`, so writes made while it is corked are held in its
+ * Writable buffer (counted in `bufferedAmount`) and go out in one `writev` when it is uncorked.
+ */
+export function streamOf(ws: WebSocket): CorkableStream | null {
+  const stream = (ws as unknown as { _socket?: Partial<CorkableStream> | null })._socket;
+  return stream && typeof stream.cork === 'function' && typeof stream.uncork === 'function'
+    ? (stream as CorkableStream)
+    : null;
+}

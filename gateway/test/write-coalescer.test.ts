@@ -1,0 +1,134 @@
+/**
+ * Write coalescing (gateway/src/write-coalescer.ts) on real sockets: the frames a socket gets in
+ * one event-loop turn reach the kernel in one `writev`, in call order, counted in
+ * `bufferedAmount` while they wait (so the high-water mark still applies), and a close flushes
+ * them first.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { WebSocket, WebSocketServer } from 'ws';
+import { WriteCoalescer } from '../src/write-coalescer.js';
+import { prepareTextFrame, sendPreparedFrame } from '../src/ws-internals.js';
+
+const server = createServer();
+const wss = new WebSocketServer({ server, perMessageDeflate: false });
+let url = '';
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  for (const client of wss.clients) client.terminate();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+interface Connection {
+  ws: WebSocket;
+  /** Calls into the TCP stream's write path: `write` (one chunk) or `writev` (several). */
+  syscalls: { kind: 'write' | 'writev'; chunks: number }[];
+  /** Resolves with the first `count` messages the client receives. */
+  receive(count: number): Promise<string[]>;
+  client: WebSocket;
+}
+
+async function connection(): Promise<Connection> {
+  const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
+  const client = new WebSocket(url);
+  const messages: string[] = [];
+  client.on('message', (data) => messages.push(data.toString()));
+  const ws = await accepted;
+  const stream = (
+    ws as unknown as {
+      _socket: {
+        _write: (...args: unknown[]) => void;
+        _writev: (chunks: unknown[], ...rest: unknown[]) => void;
+      };
+    }
+  )._socket;
+  const syscalls: Connection['syscalls'] = [];
+  const write = stream._write.bind(stream);
+  const writev = stream._writev.bind(stream);
+  stream._write = (...args: unknown[]) => {
+    syscalls.push({ kind: 'write', chunks: 1 });
+    write(...args);
+  };
+  stream._writev = (chunks: unknown[], ...rest: unknown[]) => {
+    syscalls.push({ kind: 'writev', chunks: chunks.length });
+    writev(chunks, ...rest);
+  };
+  const receive = async (count: number): Promise<string[]> => {
+    while (messages.length < count) await new Promise((resolve) => client.once('message', resolve));
+    return messages.slice(0, count);
+  };
+  return { ws, syscalls, receive, client };
+}
+
+const texts = ['{"n":1}', 'b'.repeat(300), '{"n":3}', 'd'.repeat(70_000), '{"n":5}'];
+
+/** Sends every text, alternating `ws.send` and a frame prepared once (as the gateway does). */
+function sendAll(ws: WebSocket, writes?: WriteCoalescer): void {
+  texts.forEach((text, i) => {
+    writes?.hold(ws);
+    if (i % 2 === 0) ws.send(Buffer.from(text), { binary: false });
+    else expect(sendPreparedFrame(ws, prepareTextFrame(Buffer.from(text))!)).toBe(true);
+  });
+}
+
+it('writes the frames of one turn in one writev, in call order', async () => {
+  const writes = new WriteCoalescer();
+  const coalesced = await connection();
+  sendAll(coalesced.ws, writes);
+  expect(coalesced.syscalls).toEqual([]); // held until the end of the turn
+  expect(writes.heldCount).toBe(1);
+  expect(await coalesced.receive(texts.length)).toEqual(texts);
+  // each frame is a header and a payload: 10 chunks, one call
+  expect(coalesced.syscalls).toEqual([{ kind: 'writev', chunks: texts.length * 2 }]);
+  expect(writes.heldCount).toBe(0);
+
+  // the same frames without coalescing: one call per frame at least
+  const plain = await connection();
+  sendAll(plain.ws);
+  expect(await plain.receive(texts.length)).toEqual(texts);
+  expect(plain.syscalls.length).toBeGreaterThan(1);
+});
+
+it('counts held frames in bufferedAmount, so the high-water mark still sees them', async () => {
+  const writes = new WriteCoalescer();
+  const { ws, receive } = await connection();
+  writes.hold(ws);
+  ws.send(Buffer.alloc(100_000, 0x61), { binary: false });
+  expect(ws.bufferedAmount).toBeGreaterThanOrEqual(100_000);
+  await receive(1);
+  expect(ws.bufferedAmount).toBe(0);
+});
+
+it('holds each socket once per turn and starts again the next turn', async () => {
+  const writes = new WriteCoalescer();
+  const a = await connection();
+  const b = await connection();
+  for (let turn = 0; turn < 3; turn++) {
+    for (const c of [a, b, a, b]) {
+      writes.hold(c.ws);
+      c.ws.send(`turn ${turn}`);
+    }
+    expect(writes.heldCount).toBe(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes.heldCount).toBe(0);
+  }
+  const expected = [0, 0, 1, 1, 2, 2].map((t) => `turn ${t}`);
+  expect(await a.receive(6)).toEqual(expected);
+  expect(await b.receive(6)).toEqual(expected);
+  expect(a.syscalls.map((s) => s.chunks)).toEqual([4, 4, 4]); // two frames of two chunks a turn
+});
+
+it('a close in the same turn flushes the held frames before the close frame', async () => {
+  const writes = new WriteCoalescer();
+  const { ws, client, receive } = await connection();
+  const closed = new Promise<number>((resolve) => client.once('close', resolve));
+  writes.hold(ws);
+  ws.send('last words');
+  ws.close(4001, 'token expired');
+  expect(await receive(1)).toEqual(['last words']);
+  expect(await closed).toBe(4001);
+});
