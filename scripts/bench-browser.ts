@@ -127,6 +127,7 @@ const result = {
   date: new Date().toISOString(),
   command: `npx tsx scripts/bench-browser.ts --seconds ${seconds} --rate ${rate} --jobs ${publishers.length}`,
   linesPerSecond: rate * publishers.length,
+  expectedPerJob: seq,
   delivered: held,
   longTasks: {
     count: measured.longTasks.length,

@@ -3,12 +3,9 @@
  * the CPU one gateway burns (user + system time from /proc) while Redis is in trouble.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { freePort } from '../../shared/redis/private-server.js';
 import { ROOT } from './build.js';
-
-/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ: 100 on Linux). */
-const CLOCK_TICKS = 100;
+import { cpuSeconds } from './processes.js';
 
 export class GatewayProcess {
   private constructor(
@@ -64,10 +61,7 @@ export class GatewayProcess {
 
   /** User + system CPU seconds the process has used so far. */
   cpuSeconds(): number {
-    const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return cpuSeconds(this.child.pid!);
   }
 
   /** `kill -9`: no shutdown, sockets simply drop. */

@@ -1,7 +1,11 @@
 /**
- * Many WebSocket clients for load tests and benchmarks. Each socket subscribes to one job;
- * latency is measured from a timestamp the publisher writes into each line (`bench <µs>`), so
- * every delivered line is timed, on one clock (same machine), into an HDR histogram.
+ * Many WebSocket clients for load tests and benchmarks, one load generator for every server
+ * measured: the jobstream gateway (its protocol), a bare `ws` relay and Socket.IO (the engine.io
+ * v4 wire protocol over a WebSocket, spoken here directly so that all three are driven by the same
+ * code). Each socket watches `jobsPerSocket` consecutive jobs (from its index on, wrapping), so
+ * every job has the same number of watchers. Latency is measured from a timestamp the publisher
+ * writes into each line (`bench <µs>`), so every delivered line is timed, on one clock (same
+ * machine), into an HDR histogram.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { build, type Histogram } from 'hdr-histogram-js';
@@ -13,7 +17,7 @@ const nowMicros = (): number => Math.round((performance.timeOrigin + performance
 export const benchLine = (): string => `bench ${nowMicros()}`;
 const LINE_STAMP = /"line":"bench (\d+)"/g;
 
-export type LoadTarget = 'gateway' | 'relay';
+export type LoadTarget = 'gateway' | 'relay' | 'socketio';
 
 export interface LoadOptions {
   /** ws://host:port */
@@ -21,6 +25,8 @@ export interface LoadOptions {
   target: LoadTarget;
   sockets: number;
   jobIds: string[];
+  /** Jobs each socket watches (default 1). */
+  jobsPerSocket?: number;
   /** Gateway only: the token for socket i. */
   token?: (i: number) => string;
   /** Source addresses to spread sockets over (each gives ~28k ephemeral ports). */
@@ -71,25 +77,33 @@ export class LoadClients {
     await Promise.all(Array.from({ length: Math.min(concurrency, sockets) }, worker));
   }
 
+  /** The jobs socket `i` watches. */
+  jobsOf(i: number): string[] {
+    const { jobIds, jobsPerSocket = 1 } = this.options;
+    return Array.from({ length: jobsPerSocket }, (_, k) => jobIds[(i + k) % jobIds.length]!);
+  }
+
   private open(i: number): Promise<void> {
-    const { url, target, jobIds, token, localAddresses } = this.options;
-    const jobId = jobIds[i % jobIds.length]!;
+    const { url, target, token, localAddresses } = this.options;
+    const jobs = this.jobsOf(i);
     const started = performance.now();
     const localAddress = localAddresses?.[i % localAddresses.length];
+    // One parameter, comma-separated: engine.io keeps only the last of a repeated query key.
+    const query = `jobs=${jobs.map(encodeURIComponent).join(',')}`;
+    const options = { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) } as const;
     const ws =
       target === 'gateway'
         ? new WebSocket(`${url}/ws`, [PROTOCOL], {
             headers: { authorization: `Bearer ${token!(i)}` },
-            perMessageDeflate: false,
-            ...(localAddress ? { localAddress } : {}),
+            ...options,
           })
-        : new WebSocket(`${url}/?job=${jobId}`, {
-            perMessageDeflate: false,
-            ...(localAddress ? { localAddress } : {}),
-          });
+        : target === 'relay'
+          ? new WebSocket(`${url}/?${query}`, options)
+          : new WebSocket(`${url}/socket.io/?EIO=4&transport=websocket&${query}`, options);
     this.sockets.push(ws);
     return new Promise<void>((resolve) => {
       let ready = false;
+      let statuses = 0;
       const done = (): void => {
         if (ready) return;
         ready = true;
@@ -98,15 +112,18 @@ export class LoadClients {
       };
       ws.on('message', (data: Buffer) => {
         const text = data.toString();
-        const type = peekFrameType(text);
-        if (!ready) {
-          if (target === 'gateway' && type === 'hello') {
-            ws.send(encodeClientFrame({ type: 'subscribe', jobId, tail: 0 }));
+        if (target === 'socketio' && this.engineIoControl(ws, text, done)) return;
+        const type = target === 'gateway' ? peekFrameType(text) : undefined;
+        if (!ready && target === 'gateway') {
+          if (type === 'hello') {
+            for (const jobId of jobs) ws.send(encodeClientFrame({ type: 'subscribe', jobId, tail: 0 }));
             return;
           }
-          if (target === 'gateway' && type === 'status') {
-            this.subscribed++;
-            done();
+          if (type === 'status') {
+            if (++statuses === jobs.length) {
+              this.subscribed++;
+              done();
+            }
             return;
           }
         }
@@ -132,9 +149,26 @@ export class LoadClients {
         done();
       });
       ws.on('close', (code) => {
-        if (code !== 1000 && code !== 1005 && code !== 1006) this.error(`close ${code}`);
+        if (!ready) {
+          this.error(`closed before ready (${code})`);
+          done(); // counted, not waited for: a server that died must not hang the run
+        } else if (code !== 1000 && code !== 1005 && code !== 1006) this.error(`close ${code}`);
       });
     });
+  }
+
+  /**
+   * Engine.io v4 / Socket.IO v5 packets other than events: `0{…}` open → connect to the main
+   * namespace (`40`); `40{…}` connected (the rooms were joined in the connection handler, which
+   * ran before this packet was sent); `2` ping → `3` pong. True when the packet was one of them.
+   */
+  private engineIoControl(ws: WebSocket, text: string, connected: () => void): boolean {
+    if (text.startsWith('42')) return false;
+    if (text.startsWith('0')) ws.send('40');
+    else if (text.startsWith('40')) connected();
+    else if (text === '2') ws.send('3');
+    else if (text.startsWith('44')) this.error('socket.io connect_error');
+    return true;
   }
 
   get openSockets(): number {

@@ -1,7 +1,9 @@
 /**
  * The least a relay can do, as a baseline for the gateway's benchmark: Redis pub/sub message →
  * `send` to the set of sockets of that channel. No auth, no protocol, no JSON, no replay.
- * Usage: node --import tsx scripts/lib/bare-relay.ts <port> <redis-url>; prints `ready` when listening.
+ * A socket watches the jobs named in its URL: `/?jobs=a,b`.
+ * Usage: node --import tsx scripts/bench/peers/bare-relay.ts <port> <redis-url>; prints `ready`
+ * when listening.
  */
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
@@ -17,15 +19,18 @@ redis.on('messageBuffer', (channel: Buffer, message: Buffer) => {
 const server = createServer();
 const wss = new WebSocketServer({ server, perMessageDeflate: false });
 wss.on('connection', (ws, request) => {
-  const job = new URL(request.url ?? '/', 'http://relay').searchParams.get('job') ?? '';
-  const channel = `job:{${job}}:events`;
-  let sockets = channels.get(channel);
-  if (!sockets) {
-    channels.set(channel, (sockets = new Set()));
-    void redis.subscribe(channel);
-  }
-  sockets.add(ws);
-  ws.on('close', () => sockets.delete(ws));
+  const jobs = (new URL(request.url ?? '/', 'http://relay').searchParams.get('jobs') ?? '').split(',');
+  const joined = jobs.map((job) => {
+    const channel = `job:{${job}}:events`;
+    let sockets = channels.get(channel);
+    if (!sockets) {
+      channels.set(channel, (sockets = new Set()));
+      void redis.subscribe(channel);
+    }
+    sockets.add(ws);
+    return sockets;
+  });
+  ws.on('close', () => joined.forEach((sockets) => sockets.delete(ws)));
 });
 server.listen({ port, host: '127.0.0.1', backlog: 4096 }, () => console.log('ready'));
 process.on('SIGTERM', () => process.exit(0));
