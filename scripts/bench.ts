@@ -215,6 +215,12 @@ async function main(): Promise<void> {
   process.stdout.write('', () => process.exit(0));
 }
 
+// The event loop emptied with the run unfinished (something awaited what can no longer happen):
+// say where, and fail, rather than end silently with status 0.
+process.on('beforeExit', () => {
+  console.error(`bench stalled during: ${scenarios.stage}`);
+  process.exit(1);
+});
 main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);

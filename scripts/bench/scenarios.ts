@@ -39,6 +39,13 @@ export interface Measurement {
   errors: string;
 }
 
+/** What the run is doing now, said on stderr (a long run is not silent, and a stall says where). */
+export let stage = 'starting';
+export function progress(now: string): void {
+  stage = now;
+  console.error(`[bench] ${now}`);
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number, digits = 2): number => Math.round(x * 10 ** digits) / 10 ** digits;
 
@@ -100,9 +107,11 @@ export async function fanout(redis: Redis, redisUrl: string, o: FanoutOptions): 
       token: tokenOf,
     });
     try {
+      progress(`${o.scenario} · ${kind} · connecting ${o.sockets} sockets`);
       await load.connect();
       await untilSubscribed(redis, kind, jobIds);
       for (const rate of o.ratesPerJob) {
+        progress(`${o.scenario} · ${kind} · ${rate} lines/s per job for ${o.seconds} s`);
         const expected = Math.round(rate * o.seconds) * o.sockets * o.jobsPerSocket;
         const deliveredBefore = load.stats.delivered;
         load.stats.latencyUs.reset();
@@ -173,6 +182,7 @@ export async function batched(redis: Redis, redisUrl: string, o: BatchedOptions)
       token: tokenOf,
     });
     try {
+      progress(`${scenario} · ${o.sockets} sockets, ${o.linesPerSecondPerJob} lines/s per job`);
       await load.connect();
       const slicesPerSecond = 20; // lines arrive as a stream, not one burst a second
       const perSlice = Math.max(1, Math.round(o.linesPerSecondPerJob / slicesPerSecond));
@@ -247,6 +257,7 @@ export async function idle(
       concurrency: 500,
     });
     try {
+      progress(`idle · ${kind} · a storm of ${o.sockets} sockets`);
       const started = performance.now();
       await load.connect();
       const stormSeconds = (performance.now() - started) / 1000;
@@ -296,6 +307,7 @@ export async function replay(
     );
   }
   await setJobStatus(redis, id, 'success');
+  progress(`replay · ${o.lines} lines`);
   const server = await BenchServer.start('gateway', redisUrl);
   const gateway: number[] = [];
   const lrange: number[] = [];
@@ -348,6 +360,7 @@ export async function publisherThroughput(
   redis: Redis,
   o: { lines: number; runs: number },
 ): Promise<{ mode: string; lines: number; linesPerSecond: number }[]> {
+  progress('runner side · JobPublisher');
   const rows = [];
   for (const [mode, lines, options] of [
     ['batching on (10 ms linger, ≤1000 lines)', o.lines, {}],

@@ -37,7 +37,10 @@ export class BenchServer {
    */
   static async start(kind: ServerKind, redisUrl: string): Promise<BenchServer> {
     const port = await freePort();
-    const nodeArgs = kind === 'gateway' ? (process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ') ?? []) : [];
+    const nodeArgs =
+      kind === 'gateway' || process.env.BENCH_PEERS_TOO
+        ? (process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ') ?? [])
+        : [];
     const args = [...nodeArgs.filter(Boolean), '--import', 'tsx', entryPoint(kind)];
     const child = spawn(process.execPath, kind === 'gateway' ? args : [...args, String(port), redisUrl], {
       cwd: ROOT,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { OutputLine } from '../../../shared/protocol.js';
-import { LineStore } from './line-store.js';
+import { LineStore, RENDER_INTERVAL_MS } from './line-store.js';
 
 const line = (seq: number, text = `line ${seq}`): OutputLine => ({
   seq,
@@ -12,7 +12,15 @@ const line = (seq: number, text = `line ${seq}`): OutputLine => ({
 /** Runs scheduled notifications by hand, so a test decides when a "frame" passes. */
 function manualScheduler() {
   const queue: (() => void)[] = [];
-  return { schedule: (cb: () => void) => queue.push(cb), flush: () => queue.splice(0).forEach((cb) => cb()) };
+  const delays: number[] = [];
+  return {
+    schedule: (cb: () => void, delayMs: number) => {
+      queue.push(cb);
+      delays.push(delayMs);
+    },
+    flush: () => queue.splice(0).forEach((cb) => cb()),
+    delays,
+  };
 }
 
 describe('LineStore', () => {
@@ -78,5 +86,29 @@ describe('LineStore', () => {
     expect(c!.spans.every((s) => s.fg === null)).toBe(true);
     expect(d!.spans[0]!.fg).toBeNull();
     expect(a!.line).toBe('\u001b[31mred starts'); // the raw text stays for search and download
+  });
+
+  it('renders a streaming log at most once per render interval, and a line after quiet at once', () => {
+    const frames = manualScheduler();
+    let now = 1000;
+    const store = new LineStore(100, frames.schedule, () => now);
+    let notified = 0;
+    store.subscribe(() => notified++);
+    store.append([line(1)]);
+    expect(frames.delays).toEqual([0]); // the first change: the next frame
+    frames.flush();
+    now += 16;
+    store.append([line(2)]);
+    // streaming: not before the interval since the last render is over
+    expect(frames.delays.at(-1)).toBe(RENDER_INTERVAL_MS - 16);
+    store.append([line(3)]); // coalesced into the render already scheduled
+    expect(frames.delays).toHaveLength(2);
+    now += RENDER_INTERVAL_MS;
+    frames.flush();
+    expect(notified).toBe(2);
+    expect(store.getSnapshot().lines.map((l) => l.seq)).toEqual([1, 2, 3]);
+    now += 5 * RENDER_INTERVAL_MS; // a quiet spell
+    store.append([line(4)]);
+    expect(frames.delays.at(-1)).toBe(0);
   });
 });

@@ -1,8 +1,12 @@
 /**
  * The lines of one job as the browser holds them: outside React state, deduplicated by seq,
  * capped at `maxLines` (older lines are dropped and counted, so the view can say so and link to
- * the full download), each parsed for ANSI colours once, as it arrives. Listeners are notified
- * at most once per animation frame however many frames arrive.
+ * the full download), each parsed for ANSI colours once, as it arrives.
+ *
+ * Rendering is coalesced: listeners are notified on an animation frame, and while lines keep
+ * arriving at most once every `RENDER_INTERVAL_MS`. A log streaming 1,000 lines a second into
+ * several panes is re-rendered ten times a second, not sixty, so the main thread stays free for
+ * scrolling and typing; a line after a quiet spell still shows on the next frame.
  */
 import Anser from 'anser';
 import { background, foreground } from './ansi-palette.js';
@@ -37,12 +41,19 @@ export interface LineStoreSnapshot {
 }
 
 export const DEFAULT_MAX_LINES = 10_000;
+/** The shortest time between two renders of a streaming log. */
+export const RENDER_INTERVAL_MS = 100;
 
-type Scheduler = (callback: () => void) => void;
-const nextFrame: Scheduler =
-  typeof requestAnimationFrame === 'function'
-    ? (cb) => requestAnimationFrame(() => cb())
-    : (cb) => setTimeout(cb, 16);
+/** Runs `callback` on an animation frame at least `delayMs` from now. */
+type Scheduler = (callback: () => void, delayMs: number) => void;
+const onFrame = (cb: () => void): void => {
+  if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => cb());
+  else setTimeout(cb, 16);
+};
+const nextFrame: Scheduler = (cb, delayMs) => {
+  if (delayMs > 0) setTimeout(() => onFrame(cb), delayMs);
+  else onFrame(cb);
+};
 
 export class LineStore {
   private lines: ViewLine[] = [];
@@ -53,11 +64,14 @@ export class LineStore {
   private snapshot: LineStoreSnapshot;
   private readonly listeners = new Set<() => void>();
   private scheduled = false;
+  /** When listeners were last told (ms, `performance.now()`), for the render interval. */
+  private notifiedAt = -Infinity;
   private readonly styler = new AnsiStyler();
 
   constructor(
     readonly maxLines = DEFAULT_MAX_LINES,
     private readonly schedule: Scheduler = nextFrame,
+    private readonly now: () => number = () => performance.now(),
   ) {
     this.snapshot = this.makeSnapshot();
   }
@@ -101,11 +115,13 @@ export class LineStore {
     this.version++;
     if (this.scheduled) return;
     this.scheduled = true;
+    const delayMs = Math.max(0, this.notifiedAt + RENDER_INTERVAL_MS - this.now());
     this.schedule(() => {
       this.scheduled = false;
+      this.notifiedAt = this.now();
       this.snapshot = this.makeSnapshot();
       for (const listener of this.listeners) listener();
-    });
+    }, delayMs);
   }
 
   private makeSnapshot(): LineStoreSnapshot {
