@@ -2,7 +2,7 @@
  * npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher] [--runs 3] [--seconds 10]
  *   [--fanout 2000x10@10,20,40 --fanout 10000x100@2,4,8] [--wall 200x100x50@2,4]
  *   [--batched 100x10@500] [--storm 15000] [--replay-lines 100000] [--browser-seconds 30]
- *   [--chart docs/benchmarks-fanout.svg]
+ *   [--chart docs/benchmarks-fanout.svg] [--servers gateway,relay,socketio]
  *
  * Every scenario of docs/benchmarks.md, against a private redis-server, in one run: the jobstream
  * gateway against a bare `ws` relay and Socket.IO 4 + its Redis adapter under the same offered
@@ -30,7 +30,7 @@ import {
   type RunMeasurement,
 } from './bench/report.js';
 import * as scenarios from './bench/scenarios.js';
-import { SERVER_NAMES } from './bench/servers.js';
+import { SERVER_KINDS, SERVER_NAMES, type ServerKind } from './bench/servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,6 +44,7 @@ const { values: args } = parseArgs({
     'replay-lines': { type: 'string', default: '100000' },
     'browser-seconds': { type: 'string', default: '30' },
     chart: { type: 'string' },
+    servers: { type: 'string', default: 'gateway,relay,socketio' },
   },
 });
 
@@ -60,6 +61,7 @@ function shape(spec: string): [number[], number[]] {
 const only = new Set(args.only.split(','));
 const runs = Number(args.runs);
 const seconds = Number(args.seconds);
+const servers = args.servers.split(',').filter((k): k is ServerKind => (SERVER_KINDS as string[]).includes(k));
 const results: Record<string, unknown> = {};
 const measurements: RunMeasurement[] = [];
 
@@ -80,6 +82,7 @@ async function main(): Promise<void> {
             jobsPerSocket: 1,
             ratesPerJob: rates,
             seconds,
+            servers,
           });
           measurements.push(...rows.map((m) => ({ ...m, run })));
         }
@@ -92,6 +95,7 @@ async function main(): Promise<void> {
           jobsPerSocket: perSocket,
           ratesPerJob: rates,
           seconds,
+          servers,
         });
         measurements.push(...rows.map((m) => ({ ...m, run })));
       }
