@@ -24,7 +24,7 @@ import { createLogger, type Logger } from './logger.js';
 import { GatewayMetrics } from './metrics.js';
 import { Reaper } from './reaper.js';
 import { connectRedis } from './redis-connections.js';
-import { Session } from './session.js';
+import { Session, SessionSocket } from './session.js';
 import { SocketQuota } from './socket-quota.js';
 import { systemClock, TokenExpiry, type Clock } from './token-expiry.js';
 import { decideUpgrade, refuseUpgrade } from './upgrade-auth.js';
@@ -55,6 +55,9 @@ export interface Gateway {
    */
   stop(deadlineMs?: number): Promise<void>;
 }
+
+/** An upgrading socket's errors end in 'close', which is handled; one function for every socket. */
+function ignoreSocketError(): void {}
 
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger();
@@ -94,6 +97,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const quota = new SocketQuota();
 
   const wss = new WebSocketServer({
+    WebSocket: SessionSocket,
     noServer: true,
     maxPayload: config.maxFrameBytes,
     perMessageDeflate: false,
@@ -124,6 +128,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     clock,
     tokenExpiry,
     writes: new WriteCoalescer(),
+    closed(session: Session) {
+      sessions.delete(session);
+      quota.remove(session.principal.sub);
+      metrics.sockets.set(sessions.size);
+    },
   };
 
   let stopping = false;
@@ -142,7 +151,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const server: Server = createServer(app);
 
   server.on('upgrade', (request, socket, head) => {
-    socket.on('error', () => undefined);
+    socket.on('error', ignoreSocketError);
     if (stopping) {
       refuseUpgrade(socket, 503, 'unavailable', 'shutting down');
       return;
@@ -159,21 +168,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
     const { principal } = decision;
     quota.add(principal.sub); // reserved now, so a storm of upgrades cannot pass the cap
-    let accepted = false;
-    // ws destroys the socket itself when the handshake is invalid: give the reservation back
-    socket.once('close', () => {
-      if (!accepted) quota.remove(principal.sub);
-    });
+    // ws destroys the socket itself when the handshake is invalid: give the reservation back.
+    // Once accepted, the session returns it (sessionDeps.closed).
+    const giveBack = (): void => quota.remove(principal.sub);
+    socket.once('close', giveBack);
     wss.handleUpgrade(request, socket, head, (ws) => {
-      accepted = true;
-      const session = new Session(ws, principal, sessionDeps);
-      sessions.add(session);
+      socket.off('close', giveBack);
+      sessions.add(new Session(ws, principal, sessionDeps));
       metrics.sockets.set(sessions.size);
-      ws.once('close', () => {
-        sessions.delete(session);
-        quota.remove(principal.sub);
-        metrics.sockets.set(sessions.size);
-      });
       ws.send(helloBytes);
     });
   });
