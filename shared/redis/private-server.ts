@@ -148,6 +148,10 @@ export class PrivateRedis {
     if (!child || child.exitCode !== null) return;
     // 'close', not 'exit': the output pipes are closed too, so nothing keeps the test process alive.
     const closed = new Promise((resolve) => child.once('close', resolve));
+    // The process was unref'd (it must not keep a caller alive), so nothing would keep the event
+    // loop alive until it closes: a caller awaiting stop() as its last step would end mid-await,
+    // silently, with status 0 (seen as `npm run bench` printing nothing). Held while it stops.
+    child.ref();
     child.kill('SIGKILL');
     await closed;
     this.process = null;
