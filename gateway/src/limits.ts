@@ -58,11 +58,11 @@ export const SEND_HIGH_WATER_BYTES = 1024 * 1024;
  */
 export const MAX_PENDING_BYTES = 256 * 1024;
 /**
- * Lines per replay frame (and per read), and the bytes one replay frame may hold: the byte bound
- * is what limits a page of short lines (~3,400 of 75 bytes), and fewer, larger `jobstream_read`
- * calls made a 100,000-line replay ~25% faster than pages of 1,000.
+ * Lines per replay frame (and per read), and the bytes one replay frame may hold. Measured on a
+ * 100,000-line replay (npm run bench -- --only replay): pages of 2,000 lines took 108–118 ms, of
+ * 1,000 119–126 ms (more `jobstream_read` calls) and of 5,000 146–157 ms (256 KB frames).
  */
-export const REPLAY_PAGE_LINES = 5000;
+export const REPLAY_PAGE_LINES = 2000;
 export const REPLAY_PAGE_BYTES = 256 * 1024;
 /** HTTP API requests per user: generous for a dashboard, a wall against a runaway script. */
 export const HTTP_REQUEST_RATE = { perSecond: 50, burst: 200 } as const;
