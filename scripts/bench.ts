@@ -61,7 +61,9 @@ function shape(spec: string): [number[], number[]] {
 const only = new Set(args.only.split(','));
 const runs = Number(args.runs);
 const seconds = Number(args.seconds);
-const servers = args.servers.split(',').filter((k): k is ServerKind => (SERVER_KINDS as string[]).includes(k));
+const servers = args.servers
+  .split(',')
+  .filter((k): k is ServerKind => (SERVER_KINDS as string[]).includes(k));
 const results: Record<string, unknown> = {};
 const measurements: RunMeasurement[] = [];
 

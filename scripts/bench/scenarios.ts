@@ -239,14 +239,15 @@ export interface IdleMeasurement {
 export async function idle(
   redis: Redis,
   redisUrl: string,
-  o: { sockets: number; jobs: number },
+  o: { sockets: number; jobs: number; settleMs?: number },
 ): Promise<IdleMeasurement[]> {
   const rows: IdleMeasurement[] = [];
   for (const kind of SERVER_KINDS) {
     const jobIds = Array.from({ length: o.jobs }, (_, i) => `idle-${kind}-${Date.now()}-${i}`);
     await linePublisher(redis, kind, jobIds);
     const server = await BenchServer.start(kind, redisUrl);
-    await sleep(1000); // let start-up allocation settle before the baseline
+    const settleMs = o.settleMs ?? 2000;
+    await sleep(settleMs / 2); // let start-up allocation settle before the baseline
     const rssBefore = server.rssBytes();
     const load = new LoadClients({
       url: server.url,
@@ -261,7 +262,7 @@ export async function idle(
       const started = performance.now();
       await load.connect();
       const stormSeconds = (performance.now() - started) / 1000;
-      await sleep(2000); // RSS after the storm's transient buffers are released
+      await sleep(settleMs); // RSS after the storm's transient buffers are released
       const failed =
         [...load.stats.errors.values()].reduce((a, b) => a + b, 0) + (o.sockets - load.openSockets);
       rows.push({

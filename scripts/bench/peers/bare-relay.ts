@@ -5,12 +5,16 @@
  * Usage: node --import tsx scripts/bench/peers/bare-relay.ts <port> <redis-url>; prints `ready`
  * when listening.
  */
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 const port = Number(process.argv[2] ?? 0);
 const redis = new Redis(process.argv[3] ?? 'redis://127.0.0.1:6379');
+// Connected first: a SUBSCRIBE queued before ioredis's ready check can make that check fail
+// ("Connection in subscriber mode"), and the socket's jobs would stay deaf.
+await once(redis, 'ready');
 const channels = new Map<string, Set<WebSocket>>();
 redis.on('messageBuffer', (channel: Buffer, message: Buffer) => {
   const sockets = channels.get(channel.toString());
