@@ -15,15 +15,15 @@ import { streamOf, type CorkableStream } from './ws-internals.js';
 
 export class WriteCoalescer {
   private corked: CorkableStream[] = [];
-  private readonly held = new Set<CorkableStream>();
   private flushScheduled = false;
 
   /** Holds `ws`'s writes until the end of this turn; call before each write (cheap when held). */
   hold(ws: WebSocket): void {
     const stream = streamOf(ws);
-    if (!stream || this.held.has(stream)) return;
+    // Corked already means held this turn: `ws` corks only within one frame's write, and no
+    // frame is being written while the gateway decides to send the next one.
+    if (!stream || stream.writableCorked > 0) return;
     stream.cork();
-    this.held.add(stream);
     this.corked.push(stream);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -33,7 +33,7 @@ export class WriteCoalescer {
 
   /** Sockets corked now (for tests). */
   get heldCount(): number {
-    return this.held.size;
+    return this.corked.length;
   }
 
   /** Uncorks every stream held this turn: each writes what it got in one syscall. */
@@ -41,7 +41,6 @@ export class WriteCoalescer {
     this.flushScheduled = false;
     const corked = this.corked;
     this.corked = [];
-    this.held.clear();
     for (const stream of corked) stream.uncork();
   };
 }

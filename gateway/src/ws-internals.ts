@@ -60,6 +60,8 @@ export function sendPreparedFrame(ws: WebSocket, frame: PreparedFrame): boolean 
 export interface CorkableStream {
   cork(): void;
   uncork(): void;
+  /** How many `cork` calls are not yet matched by `uncork` (Node's Writable). */
+  readonly writableCorked: number;
 }
 
 /**
@@ -69,7 +71,10 @@ export interface CorkableStream {
  */
 export function streamOf(ws: WebSocket): CorkableStream | null {
   const stream = (ws as unknown as { _socket?: Partial<CorkableStream> | null })._socket;
-  return stream && typeof stream.cork === 'function' && typeof stream.uncork === 'function'
+  return stream &&
+    typeof stream.cork === 'function' &&
+    typeof stream.uncork === 'function' &&
+    typeof stream.writableCorked === 'number'
     ? (stream as CorkableStream)
     : null;
 }
