@@ -1,7 +1,8 @@
 /**
  * What a benchmark run prints and keeps: every measurement, one table of ratios (jobstream ÷ bare
  * relay, jobstream ÷ Socket.IO, medians of the runs with their spread), the JSON of all of it, and
- * an SVG chart (throughput and p99 against offered load, three servers) drawn with Vega-Lite.
+ * an SVG chart (throughput, p99 and CPU per line against offered load, three servers) drawn with
+ * Vega-Lite.
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
@@ -84,7 +85,7 @@ export function ratioRows(rows: RunMeasurement[]): Row[] {
   });
 }
 
-/** Throughput and p99 against offered load, one line per server, one column per scenario. */
+/** Throughput, p99 and CPU per line against offered load, a line per server, a column per scenario. */
 export async function fanoutChart(rows: RunMeasurement[], title: string): Promise<string> {
   const values = rows.map((m) => ({
     scenario: m.scenario,
@@ -92,8 +93,9 @@ export async function fanoutChart(rows: RunMeasurement[], title: string): Promis
     offered: m.offered,
     throughput: m.throughput,
     p99: m.p99Ms,
+    cpu: m.cpuPerMillion,
   }));
-  const panel = (field: 'throughput' | 'p99', label: string, scale: 'linear' | 'log') => ({
+  const panel = (field: 'throughput' | 'p99' | 'cpu', label: string, scale: 'linear' | 'log') => ({
     mark: { type: 'line' as const, point: true },
     encoding: {
       x: { field: 'offered', type: 'quantitative' as const, title: 'offered deliveries/s' },
@@ -120,9 +122,10 @@ export async function fanoutChart(rows: RunMeasurement[], title: string): Promis
       vconcat: [
         panel('throughput', 'delivered lines/s (median)', 'linear'),
         panel('p99', 'p99 latency ms (median)', 'log'),
+        panel('cpu', 'server CPU-s per 1M lines (median)', 'linear'),
       ],
     })),
-    config: { font: 'sans-serif', legend: { orient: 'bottom' } },
+    config: { font: 'sans-serif', legend: { orient: 'bottom', labelLimit: 300 } },
   };
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   return view.toSVG();
