@@ -172,6 +172,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     // Once accepted, the session returns it (sessionDeps.closed).
     const giveBack = (): void => quota.remove(principal.sub);
     socket.once('close', giveBack);
+    sessionDeps.writes.holdStream(socket); // the 101 and `hello` in one write
     wss.handleUpgrade(request, socket, head, (ws) => {
       socket.off('close', giveBack);
       sessions.add(new Session(ws, principal, sessionDeps));

@@ -20,9 +20,18 @@ export class WriteCoalescer {
   /** Holds `ws`'s writes until the end of this turn; call before each write (cheap when held). */
   hold(ws: WebSocket): void {
     const stream = streamOf(ws);
+    if (stream) this.holdStream(stream);
+  }
+
+  /**
+   * Holds a TCP stream's writes until the end of this turn: an upgrading socket's, so that the
+   * `101 Switching Protocols` and the `hello` frame after it go out in one write. (`ws` ends a
+   * socket whose handshake it refuses with `end()`, which writes what is held first.)
+   */
+  holdStream(stream: CorkableStream): void {
     // Corked already means held this turn: `ws` corks only within one frame's write, and no
     // frame is being written while the gateway decides to send the next one.
-    if (!stream || stream.writableCorked > 0) return;
+    if (stream.writableCorked > 0) return;
     stream.cork();
     this.corked.push(stream);
     if (!this.flushScheduled) {

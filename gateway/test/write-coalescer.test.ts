@@ -5,8 +5,9 @@
  * them first.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WebSocket, WebSocketServer } from 'ws';
 import { WriteCoalescer } from '../src/write-coalescer.js';
 import { prepareTextFrame, sendPreparedFrame } from '../src/ws-internals.js';
@@ -131,4 +132,74 @@ it('a close in the same turn flushes the held frames before the close frame', as
   ws.close(4001, 'token expired');
   expect(await receive(1)).toEqual(['last words']);
   expect(await closed).toBe(4001);
+});
+
+describe('an upgrading socket held before the handshake', () => {
+  /** An HTTP server whose upgrades are held, then handed to `ws`, which says `hello`. */
+  async function upgradeServer(): Promise<{
+    url: string;
+    syscalls: Connection['syscalls'];
+    close: () => Promise<void>;
+  }> {
+    const writes = new WriteCoalescer();
+    const upgrades = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+    const http = createServer();
+    const syscalls: Connection['syscalls'] = [];
+    http.on('upgrade', (request, duplex: Duplex, head) => {
+      const socket = duplex as Socket & {
+        _write: (...args: unknown[]) => void;
+        _writev: (chunks: unknown[], ...rest: unknown[]) => void;
+      };
+      const write = socket._write.bind(socket);
+      const writev = socket._writev.bind(socket);
+      socket._write = (...args: unknown[]) => {
+        syscalls.push({ kind: 'write', chunks: 1 });
+        write(...args);
+      };
+      socket._writev = (chunks: unknown[], ...rest: unknown[]) => {
+        syscalls.push({ kind: 'writev', chunks: chunks.length });
+        writev(chunks, ...rest);
+      };
+      writes.holdStream(socket);
+      upgrades.handleUpgrade(request, socket, head, (ws) => ws.send('{"type":"hello"}'));
+    });
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `ws://127.0.0.1:${(http.address() as AddressInfo).port}`,
+      syscalls,
+      close: () => new Promise((resolve) => http.close(() => resolve())),
+    };
+  }
+
+  it('writes the 101 and the first frame in one writev', async () => {
+    const server = await upgradeServer();
+    const client = new WebSocket(server.url);
+    const hello = await new Promise<string>((resolve) =>
+      client.once('message', (d) => resolve(d.toString())),
+    );
+    expect(hello).toBe('{"type":"hello"}');
+    // the 101 response, and the frame's header and payload
+    expect(server.syscalls).toEqual([{ kind: 'writev', chunks: 3 }]);
+    client.terminate();
+    await server.close();
+  });
+
+  it('still answers a handshake ws refuses (ws ends the socket, which writes what is held)', async () => {
+    const server = await upgradeServer();
+    const { port } = new URL(server.url);
+    const response = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write(
+          'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+            'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: not-a-key\r\n\r\n',
+        ),
+      );
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk.toString()));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(response).toMatch(/^HTTP\/1\.1 400 /);
+    await server.close();
+  });
 });

@@ -14,6 +14,7 @@ import { SERVER_KINDS } from './servers.js';
 let redis: PrivateRedis;
 let client: Redis;
 beforeAll(async () => {
+  scenarios.onProgress(() => undefined);
   redis = await PrivateRedis.start();
   client = redis.client();
   await loadLibrary(client, DEFAULT_LIBRARY_CONFIG);

@@ -41,9 +41,14 @@ export interface Measurement {
 
 /** What the run is doing now, said on stderr (a long run is not silent, and a stall says where). */
 export let stage = 'starting';
-export function progress(now: string): void {
+let sayProgress = (now: string): void => console.error(`[bench] ${now}`);
+/** Where progress is said (the smoke test keeps it quiet). */
+export function onProgress(say: (now: string) => void): void {
+  sayProgress = say;
+}
+function progress(now: string): void {
   stage = now;
-  console.error(`[bench] ${now}`);
+  sayProgress(now);
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
