@@ -5,7 +5,8 @@
  * Used only behind a capability check, and only when the socket's sender is idle (not compressing,
  * not reading a Blob — the gateway does neither, but a queued frame must never be overtaken);
  * otherwise the public `ws.send` is used. `gateway/test/ws-internals.test.ts` fails loudly if an
- * upgrade of `ws` (pinned in package-lock.json) changes what this relies on.
+ * upgrade of `ws` (pinned exactly in package.json) changes what this relies on. The TCP stream
+ * under a socket (`_socket`) is reached here too, for write coalescing (write-coalescer.ts).
  */
 import * as wsModule from 'ws';
 import type { WebSocket } from 'ws';
