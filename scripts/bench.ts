@@ -21,16 +21,20 @@ import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../shared/redis/library.js'
 import { PrivateRedis } from '../shared/redis/private-server.js';
 import { ROOT } from './lib/build.js';
 import {
+  batchedRatioRows,
+  browserRow,
   fanoutChart,
+  idleRatioRows,
+  idleRows,
   measurementRows,
   printTable,
   ratioRows,
-  spread,
+  replayRatioRow,
   type Row,
   type RunMeasurement,
 } from './bench/report.js';
 import * as scenarios from './bench/scenarios.js';
-import { SERVER_KINDS, SERVER_NAMES, type ServerKind } from './bench/servers.js';
+import { SERVER_KINDS, type ServerKind } from './bench/servers.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -113,56 +117,14 @@ async function main(): Promise<void> {
       }
     }
     ratios.push(...ratioRows(measurements.filter((m) => !m.scenario.includes('runners'))));
-    const batchedRows = measurements.filter((m) => m.scenario.includes('runners'));
-    if (batchedRows.length > 0) {
-      const perRun = [...new Set(batchedRows.map((m) => m.run))].map((run) => {
-        const [on, off] = [
-          batchedRows.find((m) => m.run === run && m.scenario.startsWith('batched')),
-          batchedRows.find((m) => m.run === run && m.scenario.startsWith('unbatched')),
-        ];
-        return on!.cpuPerMillion / off!.cpuPerMillion;
-      });
-      ratios.push({
-        scenario: 'batched ÷ unbatched runners (gateway)',
-        'offered/s': batchedRows[0]!.offered,
-        'CPU/line ÷ relay': `batched ÷ unbatched: ${spread(perRun)}`,
-        'lines lost (all)': batchedRows.reduce((s, m) => s + m.lost, 0),
-      });
-    }
+    ratios.push(...batchedRatioRows(measurements));
     if (only.has('idle')) {
       const idleRuns: scenarios.IdleMeasurement[][] = [];
       for (let run = 1; run <= runs; run++)
         idleRuns.push(await scenarios.idle(client, redis.url, { sockets: Number(args.storm), jobs: 100 }));
       results.idle = idleRuns;
-      const of = (
-        kind: 'gateway' | 'relay' | 'socketio',
-        field: 'rssPerSocketKb' | 'stormSeconds',
-      ): number[] => idleRuns.map((rows) => rows.find((r) => r.server === kind)![field]);
-      const ratio = (field: 'rssPerSocketKb' | 'stormSeconds', peer: 'relay' | 'socketio'): string =>
-        spread(of('gateway', field).map((g, i) => g / of(peer, field)[i]!));
-      printTable(
-        'idle sockets and the connect storm (every run)',
-        idleRuns.flat().map((r) => ({
-          server: SERVER_NAMES[r.server],
-          sockets: r.sockets,
-          'storm s': r.stormSeconds,
-          'connect p99 ms': r.connectP99Ms,
-          'RSS KB per socket': r.rssPerSocketKb,
-          failed: r.failed,
-        })),
-      );
-      ratios.push(
-        {
-          scenario: `idle: RSS per subscribed socket (${args.storm})`,
-          'CPU/line ÷ relay': `RSS ÷ relay: ${ratio('rssPerSocketKb', 'relay')}`,
-          'CPU/line ÷ Socket.IO': `RSS ÷ Socket.IO: ${ratio('rssPerSocketKb', 'socketio')}`,
-        },
-        {
-          scenario: `connect-and-subscribe storm (${args.storm})`,
-          'CPU/line ÷ relay': `time ÷ relay: ${ratio('stormSeconds', 'relay')}`,
-          'CPU/line ÷ Socket.IO': `time ÷ Socket.IO: ${ratio('stormSeconds', 'socketio')}`,
-        },
-      );
+      printTable('idle sockets and the connect storm (every run)', idleRows(idleRuns));
+      ratios.push(...idleRatioRows(idleRuns, Number(args.storm)));
     }
     if (only.has('replay')) {
       const replay = await scenarios.replay(client, redis.url, {
@@ -170,10 +132,7 @@ async function main(): Promise<void> {
         runs: 5,
       });
       results.replay = replay;
-      ratios.push({
-        scenario: `replay ${replay.lines} lines (median of 5)`,
-        'CPU/line ÷ relay': `gateway ${replay.gatewayMs} ms ÷ LRANGE ${replay.lrangeMs} ms = ${Math.round((replay.gatewayMs / replay.lrangeMs) * 100) / 100}`,
-      });
+      ratios.push(replayRatioRow(replay));
     }
     if (only.has('publisher'))
       results.publisher = await scenarios.publisherThroughput(client, { lines: 200_000, runs: 3 });
@@ -183,11 +142,7 @@ async function main(): Promise<void> {
   if (only.has('browser')) {
     const b = await scenarios.browser({ seconds: Number(args['browser-seconds']), rate: 1000, jobs: 3 });
     results.browser = b;
-    ratios.push({
-      scenario: `browser: 3 jobs × 1,000 lines/s for ${args['browser-seconds']} s`,
-      'CPU/line ÷ relay': `frame p95 ${b.frames.p95ms} ms, ${b.longTasks.count} long tasks`,
-      'lines lost (all)': b.delivered.reduce((s, d) => s + (b.expectedPerJob - d.lastSeq), 0),
-    });
+    ratios.push(browserRow(b, Number(args['browser-seconds'])));
   }
 
   const meta = {

@@ -6,7 +6,7 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { Measurement } from './scenarios.js';
+import type { BrowserMeasurement, IdleMeasurement, Measurement, ReplayMeasurement } from './scenarios.js';
 import { SERVER_NAMES, type ServerKind } from './servers.js';
 
 export type Row = Record<string, string | number>;
@@ -83,6 +83,72 @@ export function ratioRows(rows: RunMeasurement[]): Row[] {
       'lines lost (all)': at.reduce((sum, m) => sum + m.lost, 0),
     };
   });
+}
+
+/** Batched ÷ unbatched runners' CPU per line (the gateway's), run by run. */
+export function batchedRatioRows(rows: RunMeasurement[]): Row[] {
+  const batched = rows.filter((m) => m.scenario.includes('runners'));
+  if (batched.length === 0) return [];
+  const cpu = (run: number, mode: string): number =>
+    batched.find((m) => m.run === run && m.scenario.startsWith(mode))!.cpuPerMillion;
+  const perRun = [...new Set(batched.map((m) => m.run))].map(
+    (run) => cpu(run, 'batched') / cpu(run, 'unbatched'),
+  );
+  return [
+    {
+      scenario: 'batched ÷ unbatched runners (gateway)',
+      'offered/s': batched[0]!.offered,
+      'CPU/line ÷ relay': `batched ÷ unbatched: ${spread(perRun)}`,
+      'lines lost (all)': batched.reduce((sum, m) => sum + m.lost, 0),
+    },
+  ];
+}
+
+export function idleRows(runs: IdleMeasurement[][]): Row[] {
+  return runs.flat().map((r) => ({
+    server: SERVER_NAMES[r.server],
+    sockets: r.sockets,
+    'storm s': r.stormSeconds,
+    'connect p99 ms': r.connectP99Ms,
+    'RSS KB per socket': r.rssPerSocketKb,
+    failed: r.failed,
+  }));
+}
+
+/** The gateway's RSS per socket and storm time over each peer's, run by run. */
+export function idleRatioRows(runs: IdleMeasurement[][], sockets: number): Row[] {
+  type Field = 'rssPerSocketKb' | 'stormSeconds';
+  const of = (kind: ServerKind, field: Field): number[] =>
+    runs.map((rows) => rows.find((r) => r.server === kind)![field]);
+  const ratio = (field: Field, peer: ServerKind): string =>
+    spread(of('gateway', field).map((g, i) => g / of(peer, field)[i]!));
+  return [
+    {
+      scenario: `idle: RSS per subscribed socket (${sockets})`,
+      'CPU/line ÷ relay': `RSS ÷ relay: ${ratio('rssPerSocketKb', 'relay')}`,
+      'CPU/line ÷ Socket.IO': `RSS ÷ Socket.IO: ${ratio('rssPerSocketKb', 'socketio')}`,
+    },
+    {
+      scenario: `connect-and-subscribe storm (${sockets})`,
+      'CPU/line ÷ relay': `time ÷ relay: ${ratio('stormSeconds', 'relay')}`,
+      'CPU/line ÷ Socket.IO': `time ÷ Socket.IO: ${ratio('stormSeconds', 'socketio')}`,
+    },
+  ];
+}
+
+export function replayRatioRow(replay: ReplayMeasurement): Row {
+  return {
+    scenario: `replay ${replay.lines} lines (median of ${replay.runsMs.gateway.length})`,
+    'CPU/line ÷ relay': `gateway ${replay.gatewayMs} ms ÷ LRANGE ${replay.lrangeMs} ms = ${r2(replay.gatewayMs / replay.lrangeMs)}`,
+  };
+}
+
+export function browserRow(b: BrowserMeasurement, seconds: number): Row {
+  return {
+    scenario: `browser: 3 jobs × 1,000 lines/s for ${seconds} s`,
+    'CPU/line ÷ relay': `frame p95 ${b.frames.p95ms} ms, ${b.longTasks.count} long tasks`,
+    'lines lost (all)': b.delivered.reduce((sum, d) => sum + (b.expectedPerJob - d.lastSeq), 0),
+  };
 }
 
 /** Throughput, p99 and CPU per line against offered load, a line per server, a column per scenario. */
