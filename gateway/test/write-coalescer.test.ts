@@ -5,7 +5,7 @@
  * them first.
  */
 import { createServer } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -24,10 +24,31 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
+/** A call into a TCP stream's write path: `write` (one chunk) or `writev` (several). */
+type Syscall = { kind: 'write' | 'writev'; chunks: number };
+
+/** Records into `syscalls` every call into `stream`'s write path (Node makes each one syscall). */
+function recordSyscalls(stream: unknown, syscalls: Syscall[] = []): Syscall[] {
+  const writable = stream as {
+    _write: (...args: unknown[]) => void;
+    _writev: (chunks: unknown[], ...rest: unknown[]) => void;
+  };
+  const write = writable._write.bind(writable);
+  const writev = writable._writev.bind(writable);
+  writable._write = (...args: unknown[]) => {
+    syscalls.push({ kind: 'write', chunks: 1 });
+    write(...args);
+  };
+  writable._writev = (chunks: unknown[], ...rest: unknown[]) => {
+    syscalls.push({ kind: 'writev', chunks: chunks.length });
+    writev(chunks, ...rest);
+  };
+  return syscalls;
+}
+
 interface Connection {
   ws: WebSocket;
-  /** Calls into the TCP stream's write path: `write` (one chunk) or `writev` (several). */
-  syscalls: { kind: 'write' | 'writev'; chunks: number }[];
+  syscalls: Syscall[];
   /** Resolves with the first `count` messages the client receives. */
   receive(count: number): Promise<string[]>;
   client: WebSocket;
@@ -39,25 +60,7 @@ async function connection(): Promise<Connection> {
   const messages: string[] = [];
   client.on('message', (data) => messages.push(data.toString()));
   const ws = await accepted;
-  const stream = (
-    ws as unknown as {
-      _socket: {
-        _write: (...args: unknown[]) => void;
-        _writev: (chunks: unknown[], ...rest: unknown[]) => void;
-      };
-    }
-  )._socket;
-  const syscalls: Connection['syscalls'] = [];
-  const write = stream._write.bind(stream);
-  const writev = stream._writev.bind(stream);
-  stream._write = (...args: unknown[]) => {
-    syscalls.push({ kind: 'write', chunks: 1 });
-    write(...args);
-  };
-  stream._writev = (chunks: unknown[], ...rest: unknown[]) => {
-    syscalls.push({ kind: 'writev', chunks: chunks.length });
-    writev(chunks, ...rest);
-  };
+  const syscalls = recordSyscalls((ws as unknown as { _socket: unknown })._socket);
   const receive = async (count: number): Promise<string[]> => {
     while (messages.length < count) await new Promise((resolve) => client.once('message', resolve));
     return messages.slice(0, count);
@@ -138,28 +141,15 @@ describe('an upgrading socket held before the handshake', () => {
   /** An HTTP server whose upgrades are held, then handed to `ws`, which says `hello`. */
   async function upgradeServer(): Promise<{
     url: string;
-    syscalls: Connection['syscalls'];
+    syscalls: Syscall[];
     close: () => Promise<void>;
   }> {
     const writes = new WriteCoalescer();
     const upgrades = new WebSocketServer({ noServer: true, perMessageDeflate: false });
     const http = createServer();
-    const syscalls: Connection['syscalls'] = [];
-    http.on('upgrade', (request, duplex: Duplex, head) => {
-      const socket = duplex as Socket & {
-        _write: (...args: unknown[]) => void;
-        _writev: (chunks: unknown[], ...rest: unknown[]) => void;
-      };
-      const write = socket._write.bind(socket);
-      const writev = socket._writev.bind(socket);
-      socket._write = (...args: unknown[]) => {
-        syscalls.push({ kind: 'write', chunks: 1 });
-        write(...args);
-      };
-      socket._writev = (chunks: unknown[], ...rest: unknown[]) => {
-        syscalls.push({ kind: 'writev', chunks: chunks.length });
-        writev(chunks, ...rest);
-      };
+    const syscalls: Syscall[] = [];
+    http.on('upgrade', (request, socket: Duplex, head) => {
+      recordSyscalls(socket, syscalls);
       writes.holdStream(socket);
       upgrades.handleUpgrade(request, socket, head, (ws) => ws.send('{"type":"hello"}'));
     });

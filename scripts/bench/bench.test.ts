@@ -37,29 +37,22 @@ function expectLossless(rows: scenarios.Measurement[], servers: readonly string[
 }
 
 describe('bench scenarios, smoke-sized', () => {
-  it('fan-out: one job per socket, every server, every line delivered', async () => {
-    const rows = await scenarios.fanout(client, redis.url, {
-      scenario: 'smoke fan-out',
-      sockets: 20,
-      jobs: 2,
-      jobsPerSocket: 1,
-      ratesPerJob: [10],
-      seconds: 1,
-    });
-    expectLossless(rows, SERVER_KINDS);
-  }, 60_000);
-
-  it('wall: each socket watching several jobs, every server, every line delivered', async () => {
-    const rows = await scenarios.fanout(client, redis.url, {
-      scenario: 'smoke wall',
-      sockets: 6,
-      jobs: 4,
-      jobsPerSocket: 3,
-      ratesPerJob: [10],
-      seconds: 1,
-    });
-    expectLossless(rows, SERVER_KINDS);
-  }, 60_000);
+  it.each([
+    ['fan-out: one job per socket', { sockets: 20, jobs: 2, jobsPerSocket: 1 }],
+    ['wall: each socket watching several jobs', { sockets: 6, jobs: 4, jobsPerSocket: 3 }],
+  ])(
+    '%s, every server, every line delivered',
+    async (scenario, shape) => {
+      const rows = await scenarios.fanout(client, redis.url, {
+        scenario,
+        ...shape,
+        ratesPerJob: [10],
+        seconds: 1,
+      });
+      expectLossless(rows, SERVER_KINDS);
+    },
+    60_000,
+  );
 
   it('batched and unbatched runners through the gateway, every line delivered', async () => {
     const rows = await scenarios.batched(client, redis.url, {
