@@ -33,7 +33,8 @@ export class BenchServer {
 
   /**
    * Starts a server on a free port against `redisUrl`, resolving once it listens.
-   * BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load.
+   * BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load
+   * (with BENCH_PEERS_TOO=1, the peers as well, to compare profiles).
    */
   static async start(kind: ServerKind, redisUrl: string): Promise<BenchServer> {
     const port = await freePort();
