@@ -72,7 +72,7 @@ const results: Record<string, unknown> = {};
 const measurements: RunMeasurement[] = [];
 
 async function main(): Promise<void> {
-  const redis = await PrivateRedis.start();
+  const redis = (privateRedis = await PrivateRedis.start());
   const client = redis.client();
   const ratios: Row[] = [];
   try {
@@ -176,10 +176,14 @@ async function main(): Promise<void> {
   process.stdout.write('', () => process.exit(0));
 }
 
+/** The run's redis-server, stopped on every way out (it runs detached). */
+let privateRedis: PrivateRedis | null = null;
+
 // The event loop emptied with the run unfinished (something awaited what can no longer happen):
 // say where, and fail, rather than end silently with status 0.
 process.on('beforeExit', () => {
   console.error(`bench stalled during: ${scenarios.stage}`);
+  void privateRedis?.stop(); // sends its SIGKILL before the first await
   process.exit(1);
 });
 main().catch((error: unknown) => {
