@@ -7,22 +7,14 @@
 import { createServer } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { WebSocket, WebSocketServer } from 'ws';
 import { WriteCoalescer } from '../src/write-coalescer.js';
 import { prepareTextFrame, sendPreparedFrame } from '../src/ws-internals.js';
+import { wsTestServer } from './ws-test-server.js';
 
-const server = createServer();
-const wss = new WebSocketServer({ server, perMessageDeflate: false });
-let url = '';
-beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  for (const client of wss.clients) client.terminate();
-  await new Promise((resolve) => server.close(resolve));
-});
+const testServer = wsTestServer();
+const { wss } = testServer;
 
 /** A call into a TCP stream's write path: `write` (one chunk) or `writev` (several). */
 type Syscall = { kind: 'write' | 'writev'; chunks: number };
@@ -56,7 +48,7 @@ interface Connection {
 
 async function connection(): Promise<Connection> {
   const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
-  const client = new WebSocket(url);
+  const client = new WebSocket(testServer.url);
   const messages: string[] = [];
   client.on('message', (data) => messages.push(data.toString()));
   const ws = await accepted;

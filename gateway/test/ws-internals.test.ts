@@ -2,23 +2,13 @@
  * The `ws` internals frame-once relies on (gateway/src/ws-internals.ts): present in this version,
  * and byte for byte what `ws.send` writes. A `ws` upgrade that changes them fails here, loudly.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { WebSocket, WebSocketServer } from 'ws';
+import { expect, it } from '@jest/globals';
+import { WebSocket } from 'ws';
 import { canSendPreparedFrames, prepareTextFrame, sendPreparedFrame } from '../src/ws-internals.js';
+import { wsTestServer } from './ws-test-server.js';
 
-const server = createServer();
-const wss = new WebSocketServer({ server, perMessageDeflate: false });
-let url = '';
-beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  for (const client of wss.clients) client.terminate();
-  await new Promise((resolve) => server.close(resolve));
-});
+const testServer = wsTestServer();
+const { wss } = testServer;
 
 /** A server-side socket whose TCP writes are recorded, and the text its client receives. */
 async function recordedConnection(): Promise<{
@@ -27,7 +17,7 @@ async function recordedConnection(): Promise<{
   received: Promise<string>;
 }> {
   const accepted = new Promise<WebSocket>((resolve) => wss.once('connection', resolve));
-  const client = new WebSocket(url);
+  const client = new WebSocket(testServer.url);
   const received = new Promise<string>((resolve) =>
     client.once('message', (data) => resolve(data.toString())),
   );

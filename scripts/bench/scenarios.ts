@@ -80,6 +80,38 @@ function errorSummary(load: LoadClients): string {
   return [...load.stats.errors].map(([k, v]) => `${k}×${v}`).join(' ');
 }
 
+/**
+ * One measured window: `publish` offers `expected` deliveries, then the window lasts until they
+ * have all arrived (or 15 s more have passed): the server's CPU over it, the deliveries, latency.
+ */
+async function measureWindow(
+  server: BenchServer,
+  load: LoadClients,
+  expected: number,
+  publish: () => Promise<void>,
+): Promise<Omit<Measurement, 'scenario' | 'server' | 'offered'>> {
+  const deliveredBefore = load.stats.delivered;
+  load.stats.latencyUs.reset();
+  const cpuBefore = server.cpuSeconds();
+  const started = performance.now();
+  await publish();
+  await load.waitForDelivered(deliveredBefore + expected, 15_000);
+  const elapsedS = (performance.now() - started) / 1000;
+  const cpu = server.cpuSeconds() - cpuBefore;
+  const delivered = load.stats.delivered - deliveredBefore;
+  const latency = percentiles(load.stats.latencyUs, 1000);
+  return {
+    expected,
+    delivered,
+    lost: expected - delivered,
+    throughput: Math.round(delivered / elapsedS),
+    cpuPerMillion: round((cpu / Math.max(1, delivered)) * 1e6),
+    p50Ms: latency.p50,
+    p99Ms: latency.p99,
+    errors: errorSummary(load),
+  };
+}
+
 export interface FanoutOptions {
   scenario: string;
   sockets: number;
@@ -118,28 +150,14 @@ export async function fanout(redis: Redis, redisUrl: string, o: FanoutOptions): 
       for (const rate of o.ratesPerJob) {
         progress(`${o.scenario} · ${kind} · ${rate} lines/s per job for ${o.seconds} s`);
         const expected = Math.round(rate * o.seconds) * o.sockets * o.jobsPerSocket;
-        const deliveredBefore = load.stats.delivered;
-        load.stats.latencyUs.reset();
-        const cpuBefore = server.cpuSeconds();
-        const started = performance.now();
-        await atRate(rate, o.seconds, () => publisher.publishToAll());
-        await load.waitForDelivered(deliveredBefore + expected, 15_000);
-        const elapsedS = (performance.now() - started) / 1000;
-        const cpu = server.cpuSeconds() - cpuBefore;
-        const delivered = load.stats.delivered - deliveredBefore;
-        const latency = percentiles(load.stats.latencyUs, 1000);
+        const window = await measureWindow(server, load, expected, () =>
+          atRate(rate, o.seconds, () => publisher.publishToAll()),
+        );
         rows.push({
           scenario: o.scenario,
           server: kind,
           offered: rate * o.sockets * o.jobsPerSocket,
-          expected,
-          delivered,
-          lost: expected - delivered,
-          throughput: Math.round(delivered / elapsedS),
-          cpuPerMillion: round((cpu / Math.max(1, delivered)) * 1e6),
-          p50Ms: latency.p50,
-          p99Ms: latency.p99,
-          errors: errorSummary(load),
+          ...window,
         });
       }
     } finally {
@@ -193,28 +211,17 @@ export async function batched(redis: Redis, redisUrl: string, o: BatchedOptions)
       const perSlice = Math.max(1, Math.round(o.linesPerSecondPerJob / slicesPerSecond));
       const linesPerJob = perSlice * slicesPerSecond * o.seconds;
       const expected = linesPerJob * o.sockets;
-      const cpuBefore = server.cpuSeconds();
-      const started = performance.now();
-      await atRate(slicesPerSecond, o.seconds, async () => {
-        for (const p of publishers) for (let k = 0; k < perSlice; k++) p.stdout(benchLine());
+      const window = await measureWindow(server, load, expected, async () => {
+        await atRate(slicesPerSecond, o.seconds, async () => {
+          for (const p of publishers) for (let k = 0; k < perSlice; k++) p.stdout(benchLine());
+        });
+        await Promise.all(publishers.map((p) => p.flush()));
       });
-      await Promise.all(publishers.map((p) => p.flush()));
-      await load.waitForDelivered(expected, 15_000);
-      const elapsedS = (performance.now() - started) / 1000;
-      const cpu = server.cpuSeconds() - cpuBefore;
-      const latency = percentiles(load.stats.latencyUs, 1000);
       rows.push({
         scenario,
         server: 'gateway',
-        offered: o.linesPerSecondPerJob * o.jobs * (o.sockets / o.jobs),
-        expected,
-        delivered: load.stats.delivered,
-        lost: expected - load.stats.delivered,
-        throughput: Math.round(load.stats.delivered / elapsedS),
-        cpuPerMillion: round((cpu / Math.max(1, load.stats.delivered)) * 1e6),
-        p50Ms: latency.p50,
-        p99Ms: latency.p99,
-        errors: errorSummary(load),
+        offered: o.linesPerSecondPerJob * o.sockets,
+        ...window,
       });
     } finally {
       load.close();
