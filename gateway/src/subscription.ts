@@ -317,7 +317,10 @@ export class Subscription implements JobListener {
       this.socket.sendPublished(message);
       this.status = message.status;
       if (isTerminal(this.status)) this.finalSeq = message.lastSeq;
-      this.checkDone();
+      // A status is published after the lines it counts: one past what was delivered means
+      // their messages were lost, and no further line would reveal the hole (the job ended).
+      if (message.lastSeq >= this.nextSeq) this.requestCatchUp('trimmed');
+      else this.checkDone();
       return;
     }
     if (message.lastSeq < this.nextSeq) return; // already sent by the replay

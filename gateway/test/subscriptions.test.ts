@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DoneFrame, GapFrame, StatusFrame } from '../../shared/protocol.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { seededRandom, testSeed } from '../../shared/testing/seeded-random.js';
+import { jobKey, outputKey } from '../../shared/keys.js';
 import { TOPOLOGIES, startStack, type Stack } from '../../scripts/lib/stack.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import { eventually, range, SECRET, token, TestClient } from './harness.js';
@@ -187,6 +188,26 @@ describe.each(TOPOLOGIES)('on %s Redis', (topology) => {
         'UNSUBSCRIBE seen by Redis',
       );
       clients.forEach((c) => c.close());
+    });
+
+    it('a final status counting lines whose messages never came: reads them from the list, then done', async () => {
+      const id = await job('alice', 2);
+      const client = await TestClient.connect(s.url, { token: token('alice') });
+      client.send({ type: 'subscribe', jobId: id });
+      await client.waitFor(() => client.seqs(id).length === 2);
+      // Line 3 is stored as the library stores it, but its pub/sub message is lost (as in a
+      // subscriber swap): only the final status, which counts it, is announced.
+      await redis.hincrby(jobKey(id), 'seq', 1);
+      await redis.rpush(
+        outputKey(id),
+        JSON.stringify({ seq: 3, ts: Date.now(), stream: 'stdout', line: 'never announced' }),
+      );
+      await setJobStatus(redis, id, 'success');
+      const done = await client.waitFor<DoneFrame>((f) => f.type === 'done', 5000);
+      expect(done).toMatchObject({ jobId: id, lastSeq: 3 });
+      expect(client.seqs(id)).toEqual([1, 2, 3]);
+      expect(client.framesFor(id).filter((f) => f.type === 'gap')).toEqual([]);
+      client.close();
     });
   });
 
