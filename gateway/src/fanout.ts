@@ -10,14 +10,21 @@
  * down a deaf one — messages published meanwhile are lost to pub/sub: every channel is
  * re-confirmed, then every job listener is told to resynchronise from its list (`onResync`) and
  * every feed listener that it may have missed changes (`onFeedGap`).
+ *
+ * On a Redis Cluster, ioredis also replaces single connections under a Cluster that never closes:
+ * a shard's sharded subscriber (its connection ended, or the shard's primary moved) and the
+ * classic subscriber that carries the feed. Each is treated the same way, for what it carried
+ * only: the job channels served by that shard's connection, or the feed.
  */
 import { Cluster } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { isJobStatus, type JobStatus } from '../../shared/job.js';
 import { backoffDelay } from '../../shared/backoff.js';
 import { eventsChannel, JOBS_FEED } from '../../shared/keys.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
+import { onClassicSubscriberReplaced } from './ioredis-internals.js';
 import { readChannelMessage, type ChannelMessage } from './output-frames.js';
 
 /**
@@ -55,6 +62,9 @@ interface JobChannel {
   jobId: string;
   listeners: Set<JobListener>;
   ready: Promise<void>;
+  /** Cluster only: the channel's slot, and the node whose connection confirmed it (null: not now). */
+  slot: number;
+  servedBy: string | null;
 }
 
 export class Fanout {
@@ -64,6 +74,12 @@ export class Fanout {
   private readonly sharded: boolean;
   /** The subscriber connection dropped: pub/sub messages may have been missed. */
   private lostConnection = false;
+  /** Cluster only: channels to SSUBSCRIBE again and then resynchronise, and the retry state. */
+  private readonly unconfirmed = new Set<string>();
+  private confirming = false;
+  private confirmRetry: NodeJS.Timeout | null = null;
+  private confirmFailures = 0;
+  private feedConfirming = false;
 
   constructor(
     private readonly subscriber: RedisConnection,
@@ -81,6 +97,7 @@ export class Fanout {
       this.lostConnection = false;
       void this.resyncAll();
     });
+    if (subscriber instanceof Cluster) this.followClusterConnections(subscriber);
   }
 
   /**
@@ -95,7 +112,13 @@ export class Fanout {
       const ready = (this.sharded ? this.subscriber.ssubscribe(name) : this.subscriber.subscribe(name)).then(
         () => undefined,
       );
-      const created: JobChannel = { jobId, listeners: new Set(), ready };
+      const slot = this.sharded ? calculateSlot(name) : 0;
+      const created: JobChannel = { jobId, listeners: new Set(), ready, slot, servedBy: null };
+      if (this.sharded)
+        void ready.then(
+          () => (created.servedBy = this.nodeServing(slot)),
+          () => undefined,
+        );
       channel = created;
       this.channels.set(name, created);
       this.metrics.watchedJobs.set(this.channels.size);
@@ -211,7 +234,7 @@ export class Fanout {
       // Per shard: a shard that is down must not keep every other job deaf (a reconnect of the
       // whole Cluster would fail on it again and again). Confirmed channels resynchronise now;
       // the others are asked again with backoff until their shard answers.
-      await this.confirmSharded(names, 0);
+      this.reconfirm(names);
     } else {
       for (const name of names) this.resyncChannel(name);
     }
@@ -224,22 +247,126 @@ export class Fanout {
     if (channel) for (const listener of channel.listeners) listener.onResync();
   }
 
-  /** SSUBSCRIBE each channel; resync the confirmed ones, try the rest again later. */
-  private async confirmSharded(names: string[], attempt: number): Promise<void> {
-    const wanted = names.filter((name) => this.channels.has(name));
-    const results = await Promise.allSettled(wanted.map((name) => this.subscriber.ssubscribe(name)));
-    const failed: string[] = [];
-    wanted.forEach((name, i) => {
-      if (results[i]!.status === 'fulfilled') this.resyncChannel(name);
-      else failed.push(name);
+  /**
+   * Follows what ioredis replaces under a Cluster that stays up (see the module comment):
+   * - `-node` with a node key: that shard's sharded subscriber ended; its channels are deaf
+   *   until ioredis has a new connection subscribed;
+   * - `subscribersReady`: a slot refresh rebuilt the sharded subscribers; a channel whose slot
+   *   is now served by another node moved to a new connection (the old one was stopped quietly);
+   * - the classic subscriber re-selected: the feed was not heard meanwhile.
+   */
+  private followClusterConnections(cluster: Cluster): void {
+    cluster.on('-node', (_redis: unknown, nodeKey?: unknown) => {
+      if (typeof nodeKey !== 'string') return; // a command connection, not a subscriber
+      this.reconfirmWhere((channel) => channel.servedBy === nodeKey);
     });
-    if (failed.length === 0) return;
-    const delay = backoffDelay(SHARD_RETRY, attempt);
+    cluster.on('subscribersReady', () => {
+      this.reconfirmWhere(
+        (channel) => channel.servedBy !== null && channel.servedBy !== this.nodeServing(channel.slot),
+      );
+    });
+    const following = onClassicSubscriberReplaced(cluster, () => {
+      if (this.lostConnection || !this.feedReady) return; // the reconnect path, or no feed yet
+      this.metrics.subscriberReplacements.inc({ connection: 'feed' });
+      void this.confirmFeedAfterGap();
+    });
+    if (!following)
+      this.logger.warn(
+        'this ioredis hides when it replaces the feed subscriber: a feed gap may go unannounced',
+      );
+  }
+
+  /** The node that serves `slot` by the Cluster's current slot map. */
+  private nodeServing(slot: number): string | null {
+    return (this.subscriber as Cluster).slots[slot]?.[0] ?? null;
+  }
+
+  private reconfirmWhere(test: (channel: JobChannel) => boolean): void {
+    const names: string[] = [];
+    for (const [name, channel] of this.channels) if (test(channel)) names.push(name);
+    if (names.length === 0) return;
+    this.metrics.subscriberReplacements.inc({ connection: 'sharded' });
     this.logger.warn(
-      { channels: failed.length, retryInMs: Math.round(delay) },
-      'Redis did not confirm some sharded subscriptions (a shard down?); retrying',
+      { channels: names.length },
+      'a Redis Cluster subscriber connection was replaced; resynchronising its jobs',
     );
-    setTimeout(() => void this.confirmSharded(failed, attempt + 1), delay).unref();
+    this.reconfirm(names);
+  }
+
+  /**
+   * SSUBSCRIBEs `names` again and resynchronises each once Redis confirms it (from then on its
+   * messages reach us; what was published before is read from the list). Channels whose shard
+   * does not answer are asked again with backoff, all in one retry loop.
+   */
+  private reconfirm(names: Iterable<string>): void {
+    for (const name of names) {
+      const channel = this.channels.get(name);
+      if (!channel) continue;
+      channel.servedBy = null;
+      this.unconfirmed.add(name);
+    }
+    if (!this.confirming && this.confirmRetry === null) void this.confirmUnconfirmed();
+  }
+
+  private async confirmUnconfirmed(): Promise<void> {
+    this.confirming = true;
+    const wanted = [...this.unconfirmed].filter((name) => this.channels.has(name));
+    this.unconfirmed.clear();
+    const results = await Promise.allSettled(wanted.map((name) => this.subscriber.ssubscribe(name)));
+    let failed = 0;
+    wanted.forEach((name, i) => {
+      const channel = this.channels.get(name);
+      if (!channel || this.unconfirmed.has(name)) return; // gone, or lost again meanwhile
+      if (results[i]!.status === 'rejected') {
+        failed++;
+        this.unconfirmed.add(name);
+        return;
+      }
+      channel.servedBy = this.nodeServing(channel.slot);
+      this.resyncChannel(name);
+    });
+    this.confirming = false;
+    if (this.unconfirmed.size === 0) {
+      this.confirmFailures = 0;
+      return;
+    }
+    // Only failures wait; channels lost again while this round ran are asked at once.
+    const delay = failed > 0 ? backoffDelay(SHARD_RETRY, this.confirmFailures++) : 0;
+    if (failed > 0)
+      this.logger.warn(
+        { channels: failed, retryInMs: Math.round(delay) },
+        'Redis did not confirm some sharded subscriptions (a shard down?); retrying',
+      );
+    this.confirmRetry = setTimeout(() => {
+      this.confirmRetry = null;
+      void this.confirmUnconfirmed();
+    }, delay);
+    this.confirmRetry.unref();
+  }
+
+  /** The feed's connection was replaced: confirm the feed on the new one, then announce the gap. */
+  private async confirmFeedAfterGap(): Promise<void> {
+    if (!this.feedReady || this.feedConfirming) return;
+    this.feedConfirming = true;
+    try {
+      for (let failures = 0; ; failures++) {
+        try {
+          await this.subscriber.subscribe(JOBS_FEED);
+          break;
+        } catch {
+          if (this.subscriber.status === 'end') return; // shut down
+          await new Promise((resolve) => setTimeout(resolve, backoffDelay(SHARD_RETRY, failures)).unref());
+        }
+      }
+    } finally {
+      this.feedConfirming = false;
+    }
+    this.logger.warn(
+      { feedWatchers: this.feedListeners.size },
+      'the Redis feed subscriber was replaced; feed watchers told of a gap',
+    );
+    if (this.feedListeners.size > 0) this.metrics.feedGaps.inc();
+    for (const listener of this.feedListeners) listener.onFeedGap();
   }
 }
 

@@ -1,5 +1,7 @@
 /**
- * The one ioredis internal the gateway touches. With `shardedSubscribers`, ioredis refreshes the
+ * The two ioredis internals the gateway touches, each behind a capability check.
+ *
+ * 1. With `shardedSubscribers`, ioredis refreshes the
  * slot map the moment a shard's subscriber connection ends ("-node"). While a shard is down with
  * no replica to promote, its slots still point at the dead node, so every refresh builds a new
  * subscriber for it, which fails at once and ends again: a loop measured here at a full core per
@@ -8,9 +10,10 @@
  * 100 ms · 2^n, at most 2 s); this puts the "-node" path behind a backoff of its own: the first
  * refresh after a quiet spell goes at once (a failover is followed without delay), repeats wait
  * longer and longer, up to `maxDelayMs`.
+ * 2. The Cluster's classic subscriber is replaced without an event (`onClassicSubscriberReplaced`).
  *
- * Used behind a capability check: without the private emitter (an upgrade renamed it) nothing is
- * changed, and `gateway/test/ioredis-internals.test.ts` fails loudly.
+ * Without them (an upgrade renamed them) nothing is changed, a warning is logged, and
+ * `gateway/test/ioredis-internals.test.ts` fails loudly.
  */
 import type { EventEmitter } from 'node:events';
 import type { Cluster } from 'ioredis';
@@ -18,8 +21,6 @@ import type { Cluster } from 'ioredis';
 interface ClusterInternals {
   subscriberGroupEmitter?: EventEmitter;
 }
-
-type NodeLostListener = (...args: unknown[]) => void;
 
 export interface RefreshBackoff {
   /** Delay of the second refresh in a burst; doubles with each further one. */
@@ -42,36 +43,68 @@ export function canThrottleSubscriberRefresh(cluster: Cluster): boolean {
   return emitter !== undefined && emitter.listeners('-node').length === 1;
 }
 
-/** Puts ioredis's refresh-on-lost-subscriber behind a backoff. Returns false when it could not. */
+/**
+ * Puts ioredis's refresh-on-lost-subscriber behind a backoff. Returns false when it could not.
+ *
+ * ioredis's own listener does two things: it re-emits the loss on the Cluster as
+ * `-node (redis, nodeKey)` (the fan-out learns from it which shard's subscriptions may have missed
+ * messages) and refreshes the slot map. Ours does the first at once for every lost subscriber
+ * (coalescing it would hide a shard) and the second with backoff, as ioredis would: on
+ * "Failed to refresh slots cache" from every node, the Cluster reconnects.
+ */
 export function throttleSubscriberRefresh(
   cluster: Cluster,
   backoff: RefreshBackoff = DEFAULT_REFRESH_BACKOFF,
 ): boolean {
   if (!canThrottleSubscriberRefresh(cluster)) return false;
   const emitter = (cluster as unknown as Required<ClusterInternals>).subscriberGroupEmitter;
-  const original = emitter.listeners('-node')[0] as NodeLostListener;
-  emitter.removeListener('-node', original);
+  emitter.removeAllListeners('-node');
   let burst = 0;
   let lastAt = 0;
   let pending: NodeJS.Timeout | null = null;
-  let latestArgs: unknown[] = [];
+  const refresh = (): void =>
+    cluster.refreshSlotsCache((error) => {
+      if (error?.name === 'ClusterAllFailedError') cluster.disconnect(true);
+    });
   emitter.on('-node', (...args: unknown[]) => {
-    latestArgs = args;
+    cluster.emit('-node', ...args);
     if (pending) return; // one refresh is already coming: it reads the newest slot map anyway
     const now = Date.now();
     burst = now - lastAt > backoff.quietMs ? 0 : burst + 1;
     lastAt = now;
     const delay = burst === 0 ? 0 : Math.min(backoff.initialDelayMs * 2 ** (burst - 1), backoff.maxDelayMs);
     if (delay === 0) {
-      original(...latestArgs);
+      refresh();
       return;
     }
     pending = setTimeout(() => {
       pending = null;
       if (cluster.status === 'end') return;
-      original(...latestArgs);
+      refresh();
     }, delay);
     pending.unref();
   });
+  return true;
+}
+
+interface ClassicSubscriberInternals {
+  subscriber?: { selectSubscriber?: () => void };
+}
+
+/**
+ * Calls `listener` each time a Cluster's classic subscriber (the one connection that carries
+ * `jobs:feed` and the liveness probe) is replaced. ioredis replaces it on its own when its node
+ * leaves or its connection ends, and re-sends the SUBSCRIBEs on the new one; the Cluster never
+ * closes, so nothing else says that messages published in between were lost. Returns false
+ * when this ioredis has no such method to follow (an upgrade renamed it).
+ */
+export function onClassicSubscriberReplaced(cluster: Cluster, listener: () => void): boolean {
+  const subscriber = (cluster as unknown as ClassicSubscriberInternals).subscriber;
+  const select = subscriber?.selectSubscriber;
+  if (!subscriber || typeof select !== 'function') return false;
+  subscriber.selectSubscriber = function (this: unknown): void {
+    select.call(this);
+    listener();
+  };
   return true;
 }

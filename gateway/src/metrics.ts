@@ -132,6 +132,12 @@ export class GatewayMetrics {
     labelNames: ['holder'] as const,
     registers: [this.registry],
   });
+  readonly subscriberReplacements = new Counter({
+    name: 'jobstream_redis_subscriber_replacements_total',
+    help: 'Redis Cluster subscriber connections ioredis replaced under a Cluster that stayed up (their jobs, or the feed, then caught up)',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  });
   readonly feedGaps = new Counter({
     name: 'jobstream_feed_gaps_total',
     help: 'Feed gap frames sent to watchers after the subscriber reconnected',

@@ -8,6 +8,7 @@ import { JobPublisher } from '../../shared/publisher.js';
 import { appendLines, createJob, getJob, requestCancel, setJobStatus } from '../../shared/redis/functions.js';
 import { loadedLibrary } from '../../shared/redis/library.js';
 import { startStack, type Stack } from '../../scripts/lib/stack.js';
+import type { Redis } from 'ioredis';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import type { PrivateRedisCluster } from '../../shared/redis/private-cluster.js';
 import type { Gateway } from '../src/server.js';
@@ -102,5 +103,79 @@ describe('runners on a Redis Cluster', () => {
     });
     expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(0);
     expect(await getJob(redis, id)).toMatchObject({ status: 'success', lastSeq: 2 });
+  }, 30_000);
+});
+
+/**
+ * ioredis replaces single subscriber connections under a Cluster that stays up, and re-sends
+ * their SUBSCRIBEs by itself; what was published in between is lost to pub/sub. These kill one
+ * connection (as a node restart, a proxy or `CLIENT KILL` would) and publish before ioredis can
+ * have a new one subscribed, with nothing published after: only a gateway that noticed catches up.
+ */
+describe('a subscriber connection replaced under a Cluster that stays up', () => {
+  /**
+   * Kills this gateway's connections of `role` on every node; resolves how many. All are listed
+   * before any is killed, so a replacement ioredis opens meanwhile is not killed too.
+   */
+  async function killGatewayConnections(role: 'ssubscriber' | 'subscriber'): Promise<number> {
+    const victims: { client: Redis; id: string }[] = [];
+    for (const node of cluster.nodes) {
+      const client = node.client();
+      const list = String(await client.call('CLIENT', 'LIST'));
+      for (const line of list.split('\n')) {
+        const name = /\bname=(\S*)/.exec(line)?.[1] ?? '';
+        const id = /\bid=(\d+)/.exec(line)?.[1];
+        // ioredis names them "ioredis-cluster(<role>):<the gateway's connection name>"
+        if (id && name.includes(`(${role})`) && name.includes('jobstream-subscriber'))
+          victims.push({ client, id });
+      }
+    }
+    let killed = 0;
+    for (const { client, id } of victims) killed += Number(await client.call('CLIENT', 'KILL', 'ID', id));
+    return killed;
+  }
+
+  const replacements = async (connection: string): Promise<number> => {
+    const metric = await gateway.metrics.registry
+      .getSingleMetric('jobstream_redis_subscriber_replacements_total')
+      ?.get();
+    return metric?.values.find((v) => v.labels.connection === connection)?.value ?? 0;
+  };
+
+  it("a shard's sharded subscriber killed: a line published meanwhile still arrives, with no line after it", async () => {
+    const ids = ['kilo', 'lima', 'mike', 'november', 'oscar'].map((n) => `${stack.namespace()}-${n}`);
+    const client = await TestClient.connect(gateway.url, { token: token('alice') });
+    for (const id of ids) {
+      await createJob(redis, { id, owner: 'alice', title: id });
+      await setJobStatus(redis, id, 'running');
+      await appendLines(redis, id, [{ stream: 'stdout', line: `${id} 1` }]);
+      client.send({ type: 'subscribe', jobId: id });
+    }
+    for (const id of ids) await client.waitFor(() => client.seqs(id).length === 1);
+    const before = await replacements('sharded');
+    expect(await killGatewayConnections('ssubscriber')).toBeGreaterThan(0);
+    for (const id of ids) await appendLines(redis, id, [{ stream: 'stdout', line: `${id} 2` }]);
+    for (const id of ids) await client.waitFor(() => client.seqs(id).length === 2, 10_000);
+    for (const id of ids) expect(client.seqs(id)).toEqual([1, 2]);
+    expect(await replacements('sharded')).toBeGreaterThan(before);
+    // and live delivery goes on over the new connections
+    for (const id of ids) await appendLines(redis, id, [{ stream: 'stdout', line: `${id} 3` }]);
+    for (const id of ids) await client.waitFor(() => client.seqs(id).length === 3);
+    for (const id of ids) expect(client.seqs(id)).toEqual([1, 2, 3]);
+    client.close();
+  }, 30_000);
+
+  it('the feed subscriber killed: every feed watcher is told of a gap, and the feed goes on', async () => {
+    const client = await TestClient.connect(gateway.url, { token: token('alice') });
+    client.send({ type: 'watch', topic: 'jobs' });
+    await client.waitFor((f) => f.type === 'watching');
+    const before = await replacements('feed');
+    expect(await killGatewayConnections('subscriber')).toBeGreaterThanOrEqual(1);
+    await client.waitFor((f) => f.type === 'gap' && 'topic' in f && f.topic === 'jobs', 10_000);
+    expect(await replacements('feed')).toBeGreaterThan(before);
+    const id = `${stack.namespace()}-papa`;
+    await createJob(redis, { id, owner: 'alice', title: id });
+    await client.waitFor((f) => f.type === 'job' && f.job.id === id);
+    client.close();
   }, 30_000);
 });

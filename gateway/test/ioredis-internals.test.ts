@@ -1,12 +1,17 @@
 /**
- * The ioredis internal that ioredis-internals.ts relies on. If an upgrade of ioredis (pinned in
- * package-lock.json) renames or reshapes it, this fails loudly instead of the gateway quietly
- * spinning again while a Cluster shard is lost (gateway/test/scale-out.test.ts measures that).
+ * The ioredis internals that ioredis-internals.ts relies on. If an upgrade of ioredis (pinned in
+ * package-lock.json) renames or reshapes them, this fails loudly instead of the gateway quietly
+ * spinning again while a Cluster shard is lost (gateway/test/scale-out.test.ts measures that), or
+ * missing a feed gap (gateway/test/cluster.test.ts).
  */
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, jest } from '@jest/globals';
 import { Cluster } from 'ioredis';
-import { canThrottleSubscriberRefresh, throttleSubscriberRefresh } from '../src/ioredis-internals.js';
+import {
+  canThrottleSubscriberRefresh,
+  onClassicSubscriberReplaced,
+  throttleSubscriberRefresh,
+} from '../src/ioredis-internals.js';
 
 describe('ioredis internals', () => {
   it('a Cluster with sharded subscribers has the emitter and one "-node" listener to wrap', () => {
@@ -27,17 +32,25 @@ describe('ioredis internals', () => {
     jest.useFakeTimers();
     try {
       const emitter = new EventEmitter();
+      emitter.on('-node', () => undefined); // ioredis's own listener, replaced
       const refresh = jest.fn();
-      emitter.on('-node', refresh);
-      const cluster = { subscriberGroupEmitter: emitter, status: 'ready' } as unknown as Cluster;
+      const lost = jest.fn();
+      const cluster = Object.assign(new EventEmitter(), {
+        subscriberGroupEmitter: emitter,
+        status: 'ready',
+        refreshSlotsCache: refresh,
+      }) as unknown as Cluster;
+      cluster.on('-node', lost);
       expect(
         throttleSubscriberRefresh(cluster, { initialDelayMs: 100, maxDelayMs: 400, quietMs: 1000 }),
       ).toBe(true);
-      emitter.emit('-node');
+      emitter.emit('-node', null, 'a:1');
       expect(refresh).toHaveBeenCalledTimes(1); // a failover is followed without delay
-      emitter.emit('-node');
-      emitter.emit('-node'); // coalesced with the pending one
+      emitter.emit('-node', null, 'b:2');
+      emitter.emit('-node', null, 'c:3'); // coalesced with the pending one
       expect(refresh).toHaveBeenCalledTimes(1);
+      // ...but every lost subscriber is told at once, with its node: the fan-out needs each one
+      expect(lost.mock.calls.map((call) => call[1])).toEqual(['a:1', 'b:2', 'c:3']);
       jest.advanceTimersByTime(100);
       expect(refresh).toHaveBeenCalledTimes(2);
       emitter.emit('-node');
@@ -55,6 +68,19 @@ describe('ioredis internals', () => {
       expect(refresh).toHaveBeenCalledTimes(9); // quiet again: at once
     } finally {
       jest.useRealTimers();
+    }
+  });
+
+  it('a Cluster has a classic subscriber whose replacement can be followed', () => {
+    const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+    try {
+      const replaced = jest.fn();
+      expect(onClassicSubscriberReplaced(cluster, replaced)).toBe(true);
+      // ioredis selects one when the Cluster connects, and again whenever it loses it
+      (cluster as unknown as { subscriber: { selectSubscriber(): void } }).subscriber.selectSubscriber();
+      expect(replaced).toHaveBeenCalledTimes(1);
+    } finally {
+      cluster.disconnect();
     }
   });
 });
