@@ -312,7 +312,15 @@ export class Fanout {
     this.confirming = true;
     const wanted = [...this.unconfirmed].filter((name) => this.channels.has(name));
     this.unconfirmed.clear();
-    const results = await Promise.allSettled(wanted.map((name) => this.subscriber.ssubscribe(name)));
+    const nodeOf = new Map(wanted.map((name) => [name, this.nodeServing(this.channels.get(name)!.slot)]));
+    const answering = await this.answeringNodes(new Set(nodeOf.values()));
+    const results = await Promise.allSettled(
+      wanted.map((name) =>
+        answering.has(nodeOf.get(name) ?? null)
+          ? this.subscriber.ssubscribe(name)
+          : Promise.reject(new Error('its shard does not answer')),
+      ),
+    );
     let failed = 0;
     wanted.forEach((name, i) => {
       const channel = this.channels.get(name);
@@ -342,6 +350,30 @@ export class Fanout {
       void this.confirmUnconfirmed();
     }, delay);
     this.confirmRetry.unref();
+  }
+
+  /**
+   * The nodes of `nodeKeys` that answer a PING on their own connection. An SSUBSCRIBE sent to a
+   * shard that is down is retried by the Cluster with a slot refresh each time (16 of them), and
+   * ioredis turns each refresh into another failed subscriber and more refreshes: a third of a
+   * core while a shard was lost, measured. A PING to the node alone costs one refused connect.
+   */
+  private async answeringNodes(nodeKeys: Set<string | null>): Promise<Set<string | null>> {
+    const nodes = (this.subscriber as Cluster).nodes('all');
+    const answering = new Set<string | null>();
+    await Promise.all(
+      [...nodeKeys].map(async (nodeKey) => {
+        const node = nodes.find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
+        if (!node) return;
+        try {
+          await node.ping(); // the connection's commandTimeout bounds the wait
+          answering.add(nodeKey);
+        } catch {
+          // down, or not answering: asked again with backoff
+        }
+      }),
+    );
+    return answering;
   }
 
   /** The feed's connection was replaced: confirm the feed on the new one, then announce the gap. */

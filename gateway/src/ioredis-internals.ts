@@ -9,7 +9,7 @@
  * ioredis already backs off on the other path (a failed subscriber start refreshes after
  * 100 ms · 2^n, at most 2 s); this puts the "-node" path behind a backoff of its own: the first
  * refresh after a quiet spell goes at once (a failover is followed without delay), repeats wait
- * longer and longer, up to `maxDelayMs`.
+ * longer and longer, up to `maxDelayMs`, and none is added while ioredis has one scheduled.
  * 2. The Cluster's classic subscriber is replaced without an event (`onClassicSubscriberReplaced`).
  *
  * Without them (an upgrade renamed them) nothing is changed, a warning is logged, and
@@ -62,13 +62,22 @@ export function throttleSubscriberRefresh(
   let burst = 0;
   let lastAt = 0;
   let pending: NodeJS.Timeout | null = null;
+  // ioredis's other path: a subscriber that failed to start has a refresh scheduled `delay` ms on.
+  // A "-node" before then is that same subscriber ending; a refresh of ours would start a second
+  // chain of refresh → new subscriber → failure, and chains add up (measured: 3 refreshes a
+  // second, a tenth of a core, ten seconds into a shard loss).
+  let refreshScheduledUntil = 0;
+  emitter.on('subscriberConnectFailed', ({ delay }: { delay: number }) => {
+    refreshScheduledUntil = Math.max(refreshScheduledUntil, Date.now() + delay);
+  });
   const refresh = (): void =>
     cluster.refreshSlotsCache((error) => {
       if (error?.name === 'ClusterAllFailedError') cluster.disconnect(true);
     });
   emitter.on('-node', (...args: unknown[]) => {
     cluster.emit('-node', ...args);
-    if (pending) return; // one refresh is already coming: it reads the newest slot map anyway
+    // One refresh is already coming (ours, or ioredis's): it reads the newest slot map anyway.
+    if (pending || Date.now() < refreshScheduledUntil) return;
     const now = Date.now();
     burst = now - lastAt > backoff.quietMs ? 0 : burst + 1;
     lastAt = now;

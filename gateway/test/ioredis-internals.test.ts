@@ -71,6 +71,34 @@ describe('ioredis internals', () => {
     }
   });
 
+  it('adds no refresh while ioredis has one scheduled for a subscriber that failed to start', () => {
+    jest.useFakeTimers();
+    try {
+      const emitter = new EventEmitter();
+      emitter.on('-node', () => undefined);
+      const refresh = jest.fn();
+      const cluster = Object.assign(new EventEmitter(), {
+        subscriberGroupEmitter: emitter,
+        status: 'ready',
+        refreshSlotsCache: refresh,
+      }) as unknown as Cluster;
+      throttleSubscriberRefresh(cluster, { initialDelayMs: 100, maxDelayMs: 400, quietMs: 1000 });
+      emitter.emit('-node', null, 'a:1'); // a connected subscriber lost: refresh at once
+      expect(refresh).toHaveBeenCalledTimes(1);
+      // that refresh's new subscriber fails to start: ioredis schedules its own refresh, and the
+      // subscriber's end says "-node" too; ours would be a second chain of refreshes
+      emitter.emit('subscriberConnectFailed', { delay: 300, error: new Error('ECONNREFUSED') });
+      emitter.emit('-node', null, 'a:1');
+      jest.advanceTimersByTime(1000);
+      expect(refresh).toHaveBeenCalledTimes(1);
+      emitter.emit('-node', null, 'a:1'); // nothing scheduled any more: ours again
+      jest.advanceTimersByTime(400);
+      expect(refresh).toHaveBeenCalledTimes(2);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
   it('a Cluster has a classic subscriber whose replacement can be followed', () => {
     const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
     try {

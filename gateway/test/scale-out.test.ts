@@ -11,7 +11,7 @@
  * - A shard lost with its replica: the gateways back off (little CPU), say so, stream the other
  *   shards' jobs on, and catch every watcher up when the shard returns.
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Cluster } from 'ioredis';
 import { JobPublisher } from '../../shared/publisher.js';
 import { PrivateRedisCluster } from '../../shared/redis/private-cluster.js';
@@ -41,6 +41,15 @@ beforeAll(async () => {
   gateways = await Promise.all([1, 2, 3].map(() => GatewayProcess.start(env)));
   haproxy = await HaproxyProcess.start(gateways.map((g) => g.address));
 }, 120_000);
+
+/** Every follower a test started, stopped after it whether it passed or not. */
+const following: Follower[] = [];
+const follow = (bearer: string, jobIds: string[]): Follower => {
+  const follower = new Follower(haproxy.url, bearer, jobIds);
+  following.push(follower);
+  return follower;
+};
+afterEach(() => following.splice(0).forEach((f) => f.stop()));
 
 afterAll(async () => {
   await haproxy?.stop();
@@ -95,10 +104,7 @@ describeIfHaproxy('scale-out', () => {
       ids.map((id) => JobPublisher.create(redis, { id, owner: 'alice', title: id })),
     );
     await Promise.all(publishers.map((p) => p.start()));
-    const followers = Array.from(
-      { length: 60 },
-      (_, i) => new Follower(haproxy.url, token('alice'), [ids[i % 6]!]),
-    );
+    const followers = Array.from({ length: 60 }, (_, i) => follow(token('alice'), [ids[i % 6]!]));
     await Promise.all(followers.map((f) => f.start()));
 
     const busiest = ids[0]!;
@@ -137,7 +143,7 @@ describeIfHaproxy('scale-out', () => {
       ids.map((id) => JobPublisher.create(redis, { id, owner: 'bob', title: id })),
     );
     await Promise.all(publishers.map((p) => p.start()));
-    const followers = Array.from({ length: 30 }, () => new Follower(haproxy.url, token('bob'), ids));
+    const followers = Array.from({ length: 30 }, () => follow(token('bob'), ids));
     await Promise.all(followers.map((f) => f.start()));
     const victim = gateways[0]!;
     await write(publishers, { to: LINES, perTick: 100 }, async (written) => {
@@ -153,7 +159,11 @@ describeIfHaproxy('scale-out', () => {
       for (const id of ids) expect(f.lines.get(id)).toEqual(expectedLines(id, LINES));
       f.stop();
     }
-    gateways[0] = await GatewayProcess.start({ REDIS_CLUSTER_NODES: cluster.nodeList, JWT_SECRET: SECRET });
+    // Back on its address, so HAProxy has three gateways again for the tests that follow.
+    gateways[0] = await GatewayProcess.start(
+      { REDIS_CLUSTER_NODES: cluster.nodeList, JWT_SECRET: SECRET },
+      victim.port,
+    );
   }, 120_000);
 
   it('a shard lost with its replica: gateways back off, say so, stream the rest, and catch up when it returns', async () => {
@@ -162,7 +172,7 @@ describeIfHaproxy('scale-out', () => {
       ids.map((id) => JobPublisher.create(redis, { id, owner: 'carol', title: id })),
     );
     await Promise.all(publishers.map((p) => p.start()));
-    const followers = Array.from({ length: 9 }, () => new Follower(haproxy.url, token('carol'), ids));
+    const followers = Array.from({ length: 9 }, () => follow(token('carol'), ids));
     await Promise.all(followers.map((f) => f.start()));
     await write(publishers, { to: 100, perTick: 50 });
     await Promise.all(

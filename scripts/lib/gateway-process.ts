@@ -14,9 +14,12 @@ export class GatewayProcess {
     readonly exited: Promise<number | null>,
   ) {}
 
-  /** Starts `gateway/src/main.ts` with `env` over a quiet default, resolving once it listens. */
-  static async start(env: NodeJS.ProcessEnv): Promise<GatewayProcess> {
-    const port = await freePort();
+  /**
+   * Starts `gateway/src/main.ts` with `env` over a quiet default, resolving once it listens, on
+   * `port` (a restart behind a load balancer that knows the old address) or a free one.
+   */
+  static async start(env: NodeJS.ProcessEnv, port?: number): Promise<GatewayProcess> {
+    port ??= await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
       cwd: ROOT,
       env: {
