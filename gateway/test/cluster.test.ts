@@ -28,6 +28,17 @@ beforeAll(async () => {
 
 afterAll(() => stack?.stop());
 
+/** Creates `ids` as running jobs of alice's with one line each; resolves once `client` holds it. */
+async function runningAndWatched(client: TestClient, ids: string[]): Promise<void> {
+  for (const id of ids) {
+    await createJob(redis, { id, owner: 'alice', title: id });
+    await setJobStatus(redis, id, 'running');
+    await appendLines(redis, id, [{ stream: 'stdout', line: `${id} 1` }]);
+    client.send({ type: 'subscribe', jobId: id });
+  }
+  for (const id of ids) await client.waitFor(() => client.seqs(id).length === 1);
+}
+
 it('loads the library on every primary, in sharded mode', async () => {
   for (const node of cluster.nodes) {
     expect(await loadedLibrary(node.client())).toMatchObject({ eventsPublish: 'spublish' });
@@ -39,13 +50,7 @@ it('replays and streams jobs whose keys live on different shards, and the feed',
   const client = await TestClient.connect(gateway.url, { token: token('alice') });
   client.send({ type: 'watch', topic: 'jobs' });
   await client.waitFor((f) => f.type === 'watching');
-  for (const id of ids) {
-    await createJob(redis, { id, owner: 'alice', title: id });
-    await setJobStatus(redis, id, 'running');
-    await appendLines(redis, id, [{ stream: 'stdout', line: `${id} 1` }]);
-    client.send({ type: 'subscribe', jobId: id });
-  }
-  for (const id of ids) await client.waitFor(() => client.seqs(id).length === 1);
+  await runningAndWatched(client, ids);
   for (const id of ids) {
     await appendLines(redis, id, [{ stream: 'stdout', line: `${id} 2` }]);
     await setJobStatus(redis, id, 'success');
@@ -145,13 +150,7 @@ describe('a subscriber connection replaced under a Cluster that stays up', () =>
   it("a shard's sharded subscriber killed: a line published meanwhile still arrives, with no line after it", async () => {
     const ids = ['kilo', 'lima', 'mike', 'november', 'oscar'].map((n) => `${stack.namespace()}-${n}`);
     const client = await TestClient.connect(gateway.url, { token: token('alice') });
-    for (const id of ids) {
-      await createJob(redis, { id, owner: 'alice', title: id });
-      await setJobStatus(redis, id, 'running');
-      await appendLines(redis, id, [{ stream: 'stdout', line: `${id} 1` }]);
-      client.send({ type: 'subscribe', jobId: id });
-    }
-    for (const id of ids) await client.waitFor(() => client.seqs(id).length === 1);
+    await runningAndWatched(client, ids);
     const before = await replacements('sharded');
     expect(await killGatewayConnections('ssubscriber')).toBeGreaterThan(0);
     for (const id of ids) await appendLines(redis, id, [{ stream: 'stdout', line: `${id} 2` }]);

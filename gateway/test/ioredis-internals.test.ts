@@ -13,6 +13,19 @@ import {
   throttleSubscriberRefresh,
 } from '../src/ioredis-internals.js';
 
+/** What the throttle touches of a Cluster: its subscriber group's emitter and its refresh. */
+function fakeCluster() {
+  const emitter = new EventEmitter();
+  emitter.on('-node', () => undefined); // ioredis's own listener, replaced
+  const refresh = jest.fn();
+  const cluster = Object.assign(new EventEmitter(), {
+    subscriberGroupEmitter: emitter,
+    status: 'ready',
+    refreshSlotsCache: refresh,
+  }) as unknown as Cluster;
+  return { emitter, refresh, cluster };
+}
+
 describe('ioredis internals', () => {
   it('a Cluster with sharded subscribers has the emitter and one "-node" listener to wrap', () => {
     const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], {
@@ -31,15 +44,8 @@ describe('ioredis internals', () => {
   it('refreshes at once after a quiet spell, then backs off while nodes keep being lost', () => {
     jest.useFakeTimers();
     try {
-      const emitter = new EventEmitter();
-      emitter.on('-node', () => undefined); // ioredis's own listener, replaced
-      const refresh = jest.fn();
+      const { emitter, refresh, cluster } = fakeCluster();
       const lost = jest.fn();
-      const cluster = Object.assign(new EventEmitter(), {
-        subscriberGroupEmitter: emitter,
-        status: 'ready',
-        refreshSlotsCache: refresh,
-      }) as unknown as Cluster;
       cluster.on('-node', lost);
       expect(
         throttleSubscriberRefresh(cluster, { initialDelayMs: 100, maxDelayMs: 400, quietMs: 1000 }),
@@ -74,14 +80,7 @@ describe('ioredis internals', () => {
   it('adds no refresh while ioredis has one scheduled for a subscriber that failed to start', () => {
     jest.useFakeTimers();
     try {
-      const emitter = new EventEmitter();
-      emitter.on('-node', () => undefined);
-      const refresh = jest.fn();
-      const cluster = Object.assign(new EventEmitter(), {
-        subscriberGroupEmitter: emitter,
-        status: 'ready',
-        refreshSlotsCache: refresh,
-      }) as unknown as Cluster;
+      const { emitter, refresh, cluster } = fakeCluster();
       throttleSubscriberRefresh(cluster, { initialDelayMs: 100, maxDelayMs: 400, quietMs: 1000 });
       emitter.emit('-node', null, 'a:1'); // a connected subscriber lost: refresh at once
       expect(refresh).toHaveBeenCalledTimes(1);
