@@ -305,7 +305,12 @@ export class Fanout {
       channel.servedBy = null;
       this.unconfirmed.add(name);
     }
-    if (!this.confirming && this.confirmRetry === null) void this.confirmUnconfirmed();
+    if (this.confirming) return; // the round under way asks again at once when it ends
+    // Newly lost channels do not wait out the backoff of a shard that is still down (the PING
+    // first keeps asking that shard again cheap); the backoff goes on from where it was.
+    if (this.confirmRetry !== null) clearTimeout(this.confirmRetry);
+    this.confirmRetry = null;
+    void this.confirmUnconfirmed();
   }
 
   private async confirmUnconfirmed(): Promise<void> {
