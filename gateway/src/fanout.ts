@@ -209,9 +209,9 @@ export class Fanout {
   }
 
   /**
-   * After a reconnect: subscribe again (ioredis resubscribes too; a repeated SUBSCRIBE is
-   * harmless) and wait for Redis to confirm, so that from here on every message reaches us;
-   * only then let every listener re-read what it missed.
+   * After a reconnect: subscribe again (ours alone on a standalone Redis, where ioredis's own
+   * re-subscribe is off: redis-connections.ts) and wait for Redis to confirm, so that from here
+   * on every message reaches us; only then let every listener re-read what it missed.
    */
   private async resyncAll(): Promise<void> {
     this.logger.warn(
@@ -226,6 +226,7 @@ export class Fanout {
     } catch (error) {
       // Unconfirmed channels would stay deaf: reconnect, and this runs again on 'ready'.
       this.logger.error({ err: (error as Error).message }, 'resubscribe failed; reconnecting the subscriber');
+      this.metrics.redisReconnects.inc({ connection: 'subscriber' });
       this.lostConnection = true;
       this.subscriber.disconnect(true);
       return;

@@ -30,6 +30,7 @@ export class RedisLiveness {
   readonly channel = `jobstream:liveness:${randomUUID()}`;
   private problem: string | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private started = false;
   private stopped = false;
   private probeCount = 0;
   private echo: { token: string; arrived: () => void } | null = null;
@@ -44,6 +45,17 @@ export class RedisLiveness {
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.channel && this.echo?.token === message) this.echo.arrived();
     });
+    // The standalone subscriber does not re-subscribe by itself (redis-connections.ts): the probe
+    // channel is ours to take again. A failure is the next probe's to find (no echo: reconnect).
+    if (subscriber instanceof Redis)
+      subscriber.on('ready', () => {
+        if (!this.started || this.stopped) return;
+        subscriber
+          .subscribe(this.channel)
+          .catch((error: unknown) =>
+            this.logger.warn({ err: (error as Error).message }, 'liveness re-SUBSCRIBE failed'),
+          );
+      });
   }
 
   /** Subscribes to the probe channel and starts probing. */
@@ -53,6 +65,7 @@ export class RedisLiveness {
       this.options.deadlineMs,
       'liveness SUBSCRIBE',
     );
+    this.started = true;
     this.metrics.redisHealthy.set(1);
     this.schedule();
   }

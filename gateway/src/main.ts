@@ -24,10 +24,18 @@ function dashboardDir(): string | null {
 
 async function main(): Promise<void> {
   const config = configFromEnv(process.env, dashboardDir());
+  // A rejection nobody handled (a library's own promise, say) is a bug, not a reason to drop
+  // every socket: it is logged and counted, and the process goes on (Node's default exits).
+  let countRejection = (): void => undefined;
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.error({ err: reason }, 'unhandled promise rejection (survived; please report it)');
+    countRejection();
+  });
   const gateway = await startGateway(config, {
     logger,
     devSecret: config.devAuth ? (process.env.JWT_SECRET ?? null) : null,
   });
+  countRejection = () => gateway.metrics.unexpectedRejections.inc();
   console.log(
     `jobstream gateway on http://127.0.0.1:${gateway.port}${config.staticDir ? '' : ' (no dashboard build: npm run build)'}`,
   );

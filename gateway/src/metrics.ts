@@ -143,6 +143,11 @@ export class GatewayMetrics {
     help: 'Feed gap frames sent to watchers after the subscriber reconnected',
     registers: [this.registry],
   });
+  readonly unexpectedRejections = new Counter({
+    name: 'jobstream_unexpected_rejections_total',
+    help: 'Promise rejections nobody handled: logged and survived (each one is a bug to report)',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -29,8 +29,18 @@ export function connectRedis(config: GatewayConfig, role: ConnectionRole, logger
     password: config.redisPassword,
     tls: config.redisTls,
   };
+  // Re-subscribing after a reconnect is the fan-out's and the liveness probe's own, never
+  // ioredis's: its automatic re-SUBSCRIBE is a promise nobody awaits, so a Redis slower than the
+  // command timeout right after a reconnect rejected it unhandled and the process exited. (On a
+  // Cluster, ioredis's ClusterSubscriber re-subscribes with its own catch; the option is for the
+  // standalone subscriber.)
+  const autoResubscribe = !(role === 'subscriber' && !config.redisClusterNodes);
   // shardedSubscribers: SSUBSCRIBE must reach the shard that owns the channel's slot.
-  const connection = connectTo(target, { ...common, maxRetriesPerRequest: 2 }, { shardedSubscribers: true });
+  const connection = connectTo(
+    target,
+    { ...common, maxRetriesPerRequest: 2, autoResubscribe },
+    { shardedSubscribers: true },
+  );
   connection.on('error', (error: Error) =>
     logger.warn({ err: error.message, role }, 'Redis connection error'),
   );

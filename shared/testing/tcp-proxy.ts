@@ -2,6 +2,8 @@
  * A TCP proxy for fault tests: forwards every connection to a target, and on `blackHole()` stops
  * forwarding on every connection it holds — in both directions, without closing them (no FIN, no
  * RST), as a dead network path or a hung peer would — while connections made afterwards work.
+ * `silenceOnRequest(marker)` does the same to the next connection at the moment its client sends
+ * `marker` (a command name): a Redis that passes a reconnect's handshake, then stops answering.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -40,6 +42,16 @@ export class BlackHoleProxy {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /**
+   * The next connection whose client sends `marker` (matched case-insensitively within one chunk)
+   * goes silent from that chunk on, which is dropped with everything after it. Once only.
+   */
+  silenceOnRequest(marker: string): void {
+    this.silenceMarker = marker.toLowerCase();
+  }
+
+  private silenceMarker: string | null = null;
+
   /** Every connection held now goes silent; new ones are forwarded as before. Returns how many. */
   blackHole(): number {
     let count = 0;
@@ -62,7 +74,16 @@ export class BlackHoleProxy {
     const link: Link = { client, upstream, silenced: false };
     this.links.add(link);
     // Once silenced, bytes are dropped, not queued: they never arrive.
-    client.on('data', (chunk) => link.silenced || upstream.write(chunk));
+    client.on('data', (chunk: Buffer) => {
+      if (
+        this.silenceMarker !== null &&
+        chunk.toString('latin1').toLowerCase().includes(this.silenceMarker)
+      ) {
+        link.silenced = true;
+        this.silenceMarker = null; // once: the connection made to replace it works
+      }
+      if (!link.silenced) upstream.write(chunk);
+    });
     upstream.on('data', (chunk) => link.silenced || client.write(chunk));
     const end = (): void => {
       this.links.delete(link);
