@@ -14,6 +14,7 @@ const FUNCTION_ERROR_CODES = [
   'BAD_TRANSITION',
   'PROTECTED_FIELD',
   'BAD_FIELD',
+  'FIELD_TOO_LARGE',
 ] as const;
 export type FunctionErrorCode = (typeof FUNCTION_ERROR_CODES)[number];
 

@@ -43,6 +43,14 @@ export interface Job {
 export const METADATA_TEXT_FIELDS = ['title', 'errorMessage', 'mrUrl', 'branch'] as const;
 export const METADATA_INTEGER_FIELDS = ['linesAdded', 'linesRemoved', 'exitCode'] as const;
 
+/**
+ * The most a caller may store: each metadata field (and the owner), and a job's whole hash, in
+ * bytes. The function library refuses more with FIELD_TOO_LARGE, so no writer can make a feed
+ * frame or a job list huge.
+ */
+export const MAX_FIELD_BYTES = 4096;
+export const MAX_JOB_HASH_BYTES = 65_536;
+
 /** Metadata a runner may set with `jobstream_create` / `jobstream_status`. */
 export type JobMetadata = { [F in (typeof METADATA_TEXT_FIELDS)[number]]?: string } & {
   [F in (typeof METADATA_INTEGER_FIELDS)[number]]?: number;

@@ -10,11 +10,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { JOBS_FEED } from '../keys.js';
+import { MAX_FIELD_BYTES, MAX_JOB_HASH_BYTES } from '../job.js';
 import { MAX_LINE_BYTES } from '../line-limit.js';
 import type { RedisConnection } from './client.js';
 
 /** Bumped whenever the Lua changes in a way that callers depend on. */
-export const LIBRARY_VERSION = 2;
+export const LIBRARY_VERSION = 3;
 
 export interface LibraryConfig {
   /** JOBSTREAM_MAX_LINES: lines kept per job. */
@@ -49,6 +50,8 @@ export function librarySource(config: LibraryConfig): string {
     .replaceAll('__RETENTION_S__', String(config.retentionS))
     .replaceAll('__EVENTS_PUBLISH__', config.eventsPublish)
     .replaceAll('__MAX_LINE_BYTES__', String(MAX_LINE_BYTES))
+    .replaceAll('__MAX_FIELD_BYTES__', String(MAX_FIELD_BYTES))
+    .replaceAll('__MAX_HASH_BYTES__', String(MAX_JOB_HASH_BYTES))
     .replaceAll('__JOBS_FEED__', JOBS_FEED);
   const leftover = /__[A-Z_]+__/.exec(source);
   if (leftover) throw new Error(`the jobstream library has an unfilled placeholder ${leftover[0]}`);

@@ -9,6 +9,7 @@ import {
   outputKey,
   ownerIndexKey,
 } from '../keys.js';
+import { MAX_FIELD_BYTES, MAX_JOB_HASH_BYTES } from '../job.js';
 import type { OutputLine } from '../protocol.js';
 import { appendLines, createJob, getJob, setJobStatus } from '../redis/functions.js';
 import {
@@ -320,5 +321,35 @@ describe('jobstream_status', () => {
       );
     }
     expect((await getJob(redis, id))?.status).toBe('queued');
+  });
+
+  it('caps each field at 4 KiB and the whole hash at 64 KiB (FIELD_TOO_LARGE), changing nothing', async () => {
+    const big = 'x'.repeat(MAX_FIELD_BYTES + 1);
+    await expectCode(
+      createJob(redis, { id: `${server.namespace()}-big`, owner: 'alice', title: big }),
+      'FIELD_TOO_LARGE',
+    );
+    await expectCode(
+      redis.fcall('jobstream_create', 1, `job:{${server.namespace()}-big2}`, 'alice', 't', 'branch', big),
+      'FIELD_TOO_LARGE',
+    );
+    expect(
+      await redis.exists(jobKey(`${server.namespace()}-big`), jobKey(`${server.namespace()}-big2`)),
+    ).toBe(0);
+    const id = await newJob();
+    // Invalid bytes count as the U+FFFD they become: 2,000 of them are 6,000 bytes stored.
+    const invalid = Buffer.alloc(2000, 0xff);
+    await expectCode(
+      redis.fcall('jobstream_status', 2, jobKey(id), outputKey(id), 'running', 'title', invalid),
+      'FIELD_TOO_LARGE',
+    );
+    const exact = 'y'.repeat(MAX_FIELD_BYTES);
+    await setJobStatus(redis, id, 'running', { title: exact, branch: exact });
+    // A field a writer put there without the library still counts toward the whole hash.
+    await redis.hset(jobKey(id), 'junk', 'z'.repeat(MAX_JOB_HASH_BYTES));
+    await expectCode(setJobStatus(redis, id, 'running', { mrUrl: 'https://x' }), 'FIELD_TOO_LARGE');
+    const job = await getJob(redis, id);
+    expect(job?.title).toBe(exact);
+    expect(job?.mrUrl).toBeUndefined();
   });
 });

@@ -14,6 +14,8 @@
     RETENTION_S      JOBSTREAM_RETENTION_S: life of a finished job's keys
     EVENTS_PUBLISH   'publish' on a standalone Redis, 'spublish' in a Redis Cluster
     MAX_LINE_BYTES   the 16 KiB line limit (shared/line-limit.ts)
+    MAX_FIELD_BYTES  the most one metadata field (or the owner) may hold (shared/job.ts)
+    MAX_HASH_BYTES   the most a job's whole hash may hold, names and values (shared/job.ts)
     JOBS_FEED        the feed channel's name (shared/keys.ts)
   The tables of statuses and fields below are checked equal to shared/job.ts by
   shared/test/library-contract.test.ts.
@@ -32,6 +34,7 @@
     BAD_TRANSITION   a status change the design does not allow
     PROTECTED_FIELD  a field that only the library writes (id, owner, seq, status, createdAt, …)
     BAD_FIELD        an unknown field, or a numeric field whose value is not an integer
+    FIELD_TOO_LARGE  a field over MAX_FIELD_BYTES, or a change that takes the hash over MAX_HASH_BYTES
 ]]
 
 local LIBRARY_VERSION = '__LIBRARY_VERSION__'
@@ -40,6 +43,8 @@ local RETENTION_S = __RETENTION_S__
 local EVENTS_PUBLISH = '__EVENTS_PUBLISH__'
 
 local MAX_LINE_BYTES = __MAX_LINE_BYTES__
+local MAX_FIELD_BYTES = __MAX_FIELD_BYTES__
+local MAX_HASH_BYTES = __MAX_HASH_BYTES__
 local JOBS_FEED = '__JOBS_FEED__'
 local REPLACEMENT_CHAR = '\239\191\189' -- U+FFFD in UTF-8
 local PUSH_CHUNK = 1000 -- RPUSH arguments per call: unpack() is bounded by the Lua stack
@@ -205,6 +210,23 @@ local function set_status(keys, id, status, fields)
   return tonumber(hash.seq) or 0
 end
 
+-- nil when the hash at `key` with the flat `<field> <value> …` list set stays within
+-- MAX_HASH_BYTES (names and values), else the FIELD_TOO_LARGE error to return.
+local function hash_size_error(key, flat)
+  local setting = {}
+  local size = 0
+  for i = 1, #flat, 2 do
+    setting[flat[i]] = true
+    size = size + #flat[i] + #flat[i + 1]
+  end
+  local current = redis.call('HGETALL', key)
+  for i = 1, #current, 2 do
+    if not setting[current[i]] then size = size + #current[i] + #current[i + 1] end
+  end
+  if size <= MAX_HASH_BYTES then return nil end
+  return fail('FIELD_TOO_LARGE', 'the job would hold ' .. size .. ' bytes; at most ' .. MAX_HASH_BYTES)
+end
+
 -- Validates `<field> <value> …` starting at args[first] into a flat HSET argument list.
 local function metadata_fields(args, first)
   if (#args - first + 1) % 2 ~= 0 then return nil, fail('BAD_ARGUMENTS', 'fields come in <field> <value> pairs') end
@@ -218,6 +240,11 @@ local function metadata_fields(args, first)
       end
     elseif not TEXT_FIELDS[field] then
       return nil, fail('BAD_FIELD', 'unknown field ' .. field)
+    else
+      value = sanitize_utf8(value) -- measured as stored: U+FFFD is longer than the byte it replaces
+    end
+    if #value > MAX_FIELD_BYTES then
+      return nil, fail('FIELD_TOO_LARGE', field .. ' is ' .. #value .. ' bytes; at most ' .. MAX_FIELD_BYTES)
     end
     flat[#flat + 1] = field
     flat[#flat + 1] = value

@@ -17,11 +17,15 @@ local function jobstream_create(keys, args)
   if owner == nil or owner == '' or title == nil then
     return fail('BAD_ARGUMENTS', 'usage: FCALL jobstream_create 1 job:{J} <owner> <title> [<field> <value> …]')
   end
+  title = sanitize_utf8(title)
+  if #owner > MAX_FIELD_BYTES or #title > MAX_FIELD_BYTES then
+    return fail('FIELD_TOO_LARGE', 'owner and title are at most ' .. MAX_FIELD_BYTES .. ' bytes')
+  end
   local fields, field_err = metadata_fields(args, 3)
   if fields == nil then return field_err end
   if redis.call('EXISTS', keys[1]) == 1 then return fail('JOB_EXISTS', 'job ' .. id .. ' exists') end
   local created_at = now_ms()
-  redis.call('HSET', keys[1], 'id', id, 'owner', owner, 'title', sanitize_utf8(title),
+  redis.call('HSET', keys[1], 'id', id, 'owner', owner, 'title', title,
     'status', 'queued', 'createdAt', int_string(created_at), 'seq', '0')
   if #fields > 0 then
     for i = 2, #fields, 2 do fields[i] = sanitize_utf8(fields[i]) end
@@ -103,6 +107,8 @@ local function jobstream_status(keys, args)
     or (current == 'queued' and not TERMINAL[status])
     or ((current == 'queued' or current == 'running') and TERMINAL[status] ~= nil)
   if not legal then return fail('BAD_TRANSITION', 'job ' .. id .. ' cannot go from ' .. current .. ' to ' .. status) end
+  local too_large = hash_size_error(keys[1], fields)
+  if too_large then return too_large end
 
   return set_status(keys, id, status, fields)
 end
