@@ -187,9 +187,10 @@ export class Fanout {
     }
     const channel = this.channels.get(channelName);
     if (!channel) return;
-    const message = readChannelMessage(bytes);
+    const message = readChannelMessage(bytes, channel.jobId);
     if (!message) {
-      this.logger.warn({ jobId: channel.jobId }, 'ignored a message not in the jobstream.v1 form');
+      this.metrics.rejections.inc({ reason: 'foreign_message' });
+      this.logger.warn({ jobId: channel.jobId }, 'ignored a message not in the jobstream.v1 form for this job');
       return;
     }
     for (const listener of channel.listeners) listener.onMessage(message);

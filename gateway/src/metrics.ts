@@ -4,6 +4,7 @@
  * cost more than the send bookkeeping itself); they are read into their counters at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { malformedEntries } from './store.js';
 
 /** Totals bumped on every send; exported by `collect()` when /metrics is scraped. */
 export interface SendTotals {
@@ -143,6 +144,12 @@ export class GatewayMetrics {
     help: 'Feed gap frames sent to watchers after the subscriber reconnected',
     registers: [this.registry],
   });
+  readonly malformedEntries = totalCounter(
+    this.registry,
+    'jobstream_malformed_entries_total',
+    'Stored list entries not in the library\'s form (written around it), read as an error line at their seq',
+    () => malformedEntries.count,
+  );
   readonly unexpectedRejections = new Counter({
     name: 'jobstream_unexpected_rejections_total',
     help: 'Promise rejections nobody handled: logged and survived (each one is a bug to report)',

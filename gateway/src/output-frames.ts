@@ -46,9 +46,20 @@ function readInt(buffer: Buffer, at: number): number {
   return i === at ? NaN : value;
 }
 
-/** Classifies a message of `job:{J}:events`, or null for anything we did not publish. */
-export function readChannelMessage(bytes: Buffer): ChannelMessage | null {
+/** Whether `bytes`, after a `{"type":…` prefix of `at` bytes, name `jobId` as the library writes it. */
+function namesJob(bytes: Buffer, at: number, jobId: string): boolean {
+  const expected = `,"jobId":"${jobId}",`; // ids are ASCII ([A-Za-z0-9._-])
+  return bytes.toString('latin1', at, at + expected.length) === expected;
+}
+
+/**
+ * Classifies a message of `job:{J}:events` for job `jobId`, or null for anything we did not
+ * publish, including a frame naming another job (a writer going around the library): it is never
+ * delivered to this job's watchers.
+ */
+export function readChannelMessage(bytes: Buffer, jobId: string): ChannelMessage | null {
   if (bytes.subarray(0, OUTPUT_PREFIX.length).equals(OUTPUT_PREFIX)) {
+    if (!namesJob(bytes, OUTPUT_PREFIX.length, jobId)) return null;
     const first = bytes.indexOf(SEQ_MARK);
     // Inside a JSON string a quote is escaped, so `{"seq":` only ever starts an entry.
     const last = bytes.lastIndexOf(SEQ_MARK);
@@ -61,6 +72,7 @@ export function readChannelMessage(bytes: Buffer): ChannelMessage | null {
     return { kind: 'output', firstSeq, lastSeq, ts, bytes };
   }
   if (bytes.subarray(0, STATUS_PREFIX.length).equals(STATUS_PREFIX)) {
+    if (!namesJob(bytes, STATUS_PREFIX.length, jobId)) return null;
     try {
       const frame = JSON.parse(bytes.toString('utf8')) as { job?: { status?: unknown; lastSeq?: unknown } };
       const status = frame.job?.status;
