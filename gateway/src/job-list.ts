@@ -3,13 +3,14 @@
  * user's list never scans everyone's), filtered by status, paged by an opaque cursor
  * `<createdAt>:<id>` (ids break ties between jobs created in the same millisecond), searched by
  * `q` (a case-insensitive substring of the title, owner or branch). Index entries whose job has
- * expired are removed as they are met. A rare filter stops after a bounded scan with a short
+ * expired, or whose id now names another owner's job, are removed as they are met; every job
+ * listed is checked against the caller (an index is a hint, never a permission). A rare filter stops after a bounded scan with a short
  * page and a cursor where the scan stopped, never with a page that claims to be the last.
  */
 import { type Job, type JobStatus, jobFromHash } from '../../shared/job.js';
 import { jobKey, JOBS_INDEX, ownerIndexKey } from '../../shared/keys.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
-import type { Principal } from './auth.js';
+import { maySee, type Principal } from './auth.js';
 
 export interface JobListQuery {
   status?: JobStatus | undefined;
@@ -71,7 +72,9 @@ export async function listJobs(
       lastSeen = entry;
       if (cursor?.id && entry.score === cursor.score && entry.id >= cursor.id) continue;
       const job = jobFromHash(hashes[i] ?? {});
-      if (!job) {
+      // Gone, or (in an owner's index) an id reused by someone else after the first job expired:
+      // the entry is stale either way, and the job is never shown to whoever does not own it.
+      if (!job || !maySee(principal, job.owner)) {
         gone.push(entry.id);
         continue;
       }

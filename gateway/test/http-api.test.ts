@@ -151,6 +151,23 @@ describe('/api/jobs', () => {
     expect(page.jobs).toEqual([]);
     expect(await redis.zscore('jobs:owner:ghost', id)).toBeNull();
   });
+
+  it('never lists another owner’s job under a reused id, and drops the stale entry', async () => {
+    const id = `${h.redis.namespace()}-reused`;
+    await createJob(redis, { id, owner: 'carol', title: 'carol’s, expired' });
+    await redis.del(`job:{${id}}`); // expired; carol's index entry is still there
+    await createJob(redis, {
+      id,
+      owner: 'dave',
+      title: 'dave’s private title',
+      fields: { branch: 'secret' },
+    });
+    const carol = (await get('/api/jobs', token('carol'))).body as { jobs: { id: string }[] };
+    expect(carol.jobs).toEqual([]);
+    expect(await redis.zscore('jobs:owner:carol', id)).toBeNull();
+    const dave = (await get('/api/jobs', token('dave'))).body as { jobs: { id: string; owner: string }[] };
+    expect(dave.jobs.map((j) => [j.id, j.owner])).toEqual([[id, 'dave']]);
+  });
 });
 
 describe('/api/jobs/:id and its output', () => {
