@@ -347,6 +347,13 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     }
     this.principal = principal;
     this.deps.tokenExpiry.track(this, principal.expiresAt);
+    // A token with fewer rights (admin → user) ends what it may not see, as a subscribe would have
+    // been answered; the feed filter reads `principal` for every frame, so it follows by itself.
+    for (const subscription of [...this.subscriptions.values()]) {
+      if (subscription.owner === null || maySee(principal, subscription.owner)) continue;
+      this.drop(subscription.jobId);
+      this.sendFrame(notFoundFrame(subscription.jobId));
+    }
   }
 
   private reply(code: ErrorCode, message: string, jobId?: string): void {

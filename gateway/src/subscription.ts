@@ -94,6 +94,8 @@ export class Subscription implements JobListener {
   private resyncAgain: GapReason | null = null;
   private replayStartedAt = 0;
   private replayedLines = 0;
+  /** The job's owner, once opened: who may see it is checked again when the socket's token changes. */
+  owner: string | null = null;
 
   constructor(
     readonly jobId: string,
@@ -117,6 +119,7 @@ export class Subscription implements JobListener {
       return notFoundFrame(this.jobId);
     }
     const { job, firstRetained } = state;
+    this.owner = job.owner;
     this.socket.sendFrame({ type: 'status', jobId: this.jobId, job });
     this.applyJob(job);
     this.target = job.lastSeq;

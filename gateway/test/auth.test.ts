@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import jwt from 'jsonwebtoken';
+import { appendLines, createJob } from '../../shared/redis/functions.js';
 import { configFromEnv } from '../src/config.js';
 import {
   startHarness,
@@ -137,6 +138,25 @@ describe('token lifetime on an open socket', () => {
     await client.waitFor(() => errors().length === 2);
     clock.advance(61_000);
     expect(await client.waitForClose(2000)).toBe(4001); // the original expiry still stands
+  });
+
+  it('an auth frame that drops admin ends the subscriptions the new token may not see (not_found)', async () => {
+    const redis = h.redis.client();
+    const [own, other] = [`${h.redis.namespace()}-own`, `${h.redis.namespace()}-other`];
+    await createJob(redis, { id: own, owner: 'alice', title: 'hers' });
+    await createJob(redis, { id: other, owner: 'bob', title: 'his' });
+    const client = await TestClient.connect(timed.gateway.url, { token: token('alice', 'admin') });
+    for (const id of [own, other]) {
+      client.send({ type: 'subscribe', jobId: id });
+      await client.waitFor((f) => f.type === 'status' && f.jobId === id);
+    }
+    client.send({ type: 'auth', token: token('alice', 'user') });
+    await client.waitFor((f) => f.type === 'error' && f.jobId === other && f.code === 'not_found');
+    await appendLines(redis, other, [{ stream: 'stdout', line: 'not for alice' }]);
+    await appendLines(redis, own, [{ stream: 'stdout', line: 'for alice' }]);
+    await client.waitFor(() => client.seqs(own).length === 1);
+    expect(client.seqs(other)).toEqual([]);
+    client.close();
   });
 });
 
