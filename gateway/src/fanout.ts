@@ -190,7 +190,10 @@ export class Fanout {
     const message = readChannelMessage(bytes, channel.jobId);
     if (!message) {
       this.metrics.rejections.inc({ reason: 'foreign_message' });
-      this.logger.warn({ jobId: channel.jobId }, 'ignored a message not in the jobstream.v1 form for this job');
+      this.logger.warn(
+        { jobId: channel.jobId },
+        'ignored a message not in the jobstream.v1 form for this job',
+      );
       return;
     }
     for (const listener of channel.listeners) listener.onMessage(message);

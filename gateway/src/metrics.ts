@@ -147,7 +147,7 @@ export class GatewayMetrics {
   readonly malformedEntries = totalCounter(
     this.registry,
     'jobstream_malformed_entries_total',
-    'Stored list entries not in the library\'s form (written around it), read as an error line at their seq',
+    "Stored list entries not in the library's form (written around it), read as an error line at their seq",
     () => malformedEntries.count,
   );
   readonly unexpectedRejections = new Counter({

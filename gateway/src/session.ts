@@ -10,7 +10,6 @@
  * `rate_limited` (naming the job of a `subscribe`, with `retryAfterMs`), never dropped unanswered.
  * Once the socket has closed nothing queued is handled and nothing it asked for is kept.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket, type RawData } from 'ws';
 import { CLOSE_CODES, type ClientFrame, type ErrorCode, type ServerFrame } from '../../shared/protocol.js';
 import { AuthError, maySee, verifyToken, type Principal } from './auth.js';
@@ -20,9 +19,9 @@ import type { FeedJob, FeedListener } from './fanout.js';
 import { encodeFrame, errorFrame, notFoundFrame } from './frames.js';
 import type { HeartbeatTarget } from './heartbeat.js';
 import { FrameBudget, rawText, type BudgetVerdict } from './frame-budget.js';
-import { SEND_HIGH_WATER_BYTES } from './limits.js';
+import { REPLAY_PAGE_BYTES, SEND_HIGH_WATER_BYTES } from './limits.js';
 import type { ChannelMessage } from './output-frames.js';
-import { prepareTextFrame, sendPreparedFrame } from './ws-internals.js';
+import { onceDrained, prepareTextFrame, sendPreparedFrame } from './ws-internals.js';
 import type { Clock, TokenExpiry } from './token-expiry.js';
 import { isTimeout, withDeadline } from './redis-connections.js';
 import { readJobState } from './store.js';
@@ -72,6 +71,11 @@ export interface SessionDeps extends SubscriptionDeps {
   closed(session: Session): void;
 }
 
+/** Waiters a drain wakes at once: the pages of REPLAY_PAGE_BYTES the high-water mark holds. */
+const WAKE_PER_DRAIN = Math.max(1, Math.floor(SEND_HIGH_WATER_BYTES / REPLAY_PAGE_BYTES));
+/** How soon queued waiters are looked at again while the socket is not congested. */
+const DRAIN_RECHECK_MS = 10;
+
 /** One options object for every send on the hot path (text frames, never binary). */
 const TEXT_FRAME = { binary: false } as const;
 
@@ -81,6 +85,12 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
   private queue: Promise<void> = Promise.resolve();
   private watchingFeed = false;
   private closed = false;
+  /** Subscriptions (and a feed gap) waiting for the socket to drain, woken a few at a time. */
+  private drainWaiters: (() => void)[] = [];
+  private awaitingDrain = false;
+  private drainRecheck: NodeJS.Timeout | null = null;
+  /** Feed frames were dropped while the socket was congested: a feed `gap` is owed. */
+  private feedGapOwed = false;
   /** Protocol-level pings sent since the last pong. */
   unansweredPings = 0;
 
@@ -132,12 +142,44 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     this.send(encodeFrame(frame));
   }
 
-  async drained(): Promise<void> {
-    // ws has no drain event of its own; a short poll runs only while a socket is congested.
-    while (!this.closed && this.ws.bufferedAmount > SEND_HIGH_WATER_BYTES / 2) {
-      await sleep(10);
-    }
+  /**
+   * Resolves once the socket can take more (below half the high-water mark), or closed. Waiters
+   * hold nothing (guarantee 5) and are woken by the TCP stream's `drain`, never by a timer while
+   * the socket stays congested: a stalled client costs no CPU. A drain wakes a few waiters at a
+   * time, as many pages as the high-water mark holds, so 200 replaying subscriptions do not all
+   * read a page into a socket that can take four; the rest are woken as it drains again.
+   */
+  drained(): Promise<void> {
+    if (this.closed || (this.drainWaiters.length === 0 && !this.congested(SEND_HIGH_WATER_BYTES / 2)))
+      return Promise.resolve();
+    const woken = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    this.wakeDrainWaiters();
+    return woken;
   }
+
+  private congested(threshold = SEND_HIGH_WATER_BYTES): boolean {
+    return this.ws.bufferedAmount > threshold;
+  }
+
+  private readonly wakeDrainWaiters = (): void => {
+    if (this.drainRecheck) clearTimeout(this.drainRecheck);
+    this.drainRecheck = null;
+    if (!this.closed && this.congested(SEND_HIGH_WATER_BYTES / 2)) {
+      if (this.awaitingDrain) return;
+      this.awaitingDrain = true;
+      const onDrain = (): void => {
+        this.awaitingDrain = false;
+        this.wakeDrainWaiters();
+      };
+      if (!onceDrained(this.ws, onDrain)) this.drainRecheck = setTimeout(onDrain, DRAIN_RECHECK_MS);
+      return;
+    }
+    const batch = this.closed ? this.drainWaiters.length : WAKE_PER_DRAIN;
+    for (const wake of this.drainWaiters.splice(0, batch)) wake();
+    // Those woken may end without writing anything (done, unsubscribed): look again shortly,
+    // which only ever happens while the socket is not congested and someone still waits.
+    if (this.drainWaiters.length > 0) this.drainRecheck = setTimeout(this.wakeDrainWaiters, DRAIN_RECHECK_MS);
+  };
 
   ended(subscription: Subscription): void {
     if (this.subscriptions.get(subscription.jobId) === subscription) {
@@ -147,7 +189,19 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
   }
 
   onFeedFrame(job: FeedJob, bytes: Buffer): void {
-    if (maySee(this.principal, job.owner)) this.send(bytes);
+    if (!maySee(this.principal, job.owner)) return;
+    if (!this.congested()) {
+      this.send(bytes);
+      return;
+    }
+    // A congested socket gets no growing queue of feed frames: one `gap` once it drains tells the
+    // client to list jobs again (guarantee 6).
+    if (this.feedGapOwed) return;
+    this.feedGapOwed = true;
+    void this.drained().then(() => {
+      this.feedGapOwed = false;
+      if (this.watchingFeed) this.onFeedGap();
+    });
   }
 
   onFeedGap(): void {
@@ -369,5 +423,6 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     this.deps.metrics.subscriptions.dec(this.subscriptions.size);
     this.subscriptions.clear();
     if (this.watchingFeed) this.deps.fanout.unwatchFeed(this);
+    this.wakeDrainWaiters(); // every waiter, at once: they find the socket closed
   }
 }

@@ -34,7 +34,7 @@ import { MAX_PENDING_BYTES, SEND_HIGH_WATER_BYTES } from './limits.js';
 import type { Logger } from './logger.js';
 import type { GatewayMetrics } from './metrics.js';
 import { outputFrameFromEntries, sliceOutputFrame, type ChannelMessage } from './output-frames.js';
-import { replayPages } from './replay.js';
+import { replayPages, type ReplayTarget } from './replay.js';
 import { readJobState } from './store.js';
 
 /**
@@ -90,6 +90,8 @@ export class Subscription implements JobListener {
   /** The job's last seq once it is terminal: `done` follows it. */
   private finalSeq: number | null = null;
   private syncing = false;
+  /** A status message was not sent (congested socket): the next catch-up sends the job's latest. */
+  private statusOwed = false;
   /** A catch-up was asked for while one ran: re-read the job's state once it finishes. */
   private resyncAgain: GapReason | null = null;
   private replayStartedAt = 0;
@@ -97,11 +99,18 @@ export class Subscription implements JobListener {
   /** The job's owner, once opened: who may see it is checked again when the socket's token changes. */
   owner: string | null = null;
 
+  private readonly replayTarget: ReplayTarget;
+
   constructor(
     readonly jobId: string,
     private readonly socket: SubscriberSocket,
     private readonly deps: SubscriptionDeps,
-  ) {}
+  ) {
+    this.replayTarget = {
+      congested: () => socket.bufferedAmount > SEND_HIGH_WATER_BYTES,
+      drained: () => socket.drained(),
+    };
+  }
 
   /**
    * Steps 1 to 3 up to `status` (and `gap`). Resolves with an error frame when the job does not
@@ -159,6 +168,7 @@ export class Subscription implements JobListener {
     if (this.pendingBytes + bytes > MAX_PENDING_BYTES || this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) {
       this.dropPending();
       this.pendingOverflow = true;
+      this.statusOwed = true; // a status may have been among what was dropped
       return;
     }
     this.pending.push(message);
@@ -281,16 +291,25 @@ export class Subscription implements JobListener {
       this.socket.ended(this);
       return false;
     }
-    if (state.job.status !== this.status) {
+    if (state.job.status !== this.status || this.statusOwed) {
       this.socket.sendFrame({ type: 'status', jobId: this.jobId, job: state.job });
     }
+    this.statusOwed = false;
     this.applyJob(state.job);
     this.target = state.job.lastSeq;
     return true;
   }
 
   private async replayToTarget(gapReason: GapReason): Promise<void> {
-    for await (const page of replayPages(this.deps.redis, this.jobId, this.nextSeq, this.target)) {
+    // Never adds to a send buffer that is already full: replayPages waits for the client to
+    // drain it, holding no page meanwhile.
+    for await (const page of replayPages(
+      this.deps.redis,
+      this.jobId,
+      this.nextSeq,
+      this.target,
+      this.replayTarget,
+    )) {
       if (this.isEnded) return;
       if (page.fromSeq > this.nextSeq) this.sendGap(Math.min(page.fromSeq, this.target + 1), gapReason);
       if (page.entries.length === 0) {
@@ -298,9 +317,6 @@ export class Subscription implements JobListener {
         if (this.nextSeq <= this.target) this.sendGap(this.target + 1, gapReason);
         return;
       }
-      // Never add to a send buffer that is already full: wait for the client to drain it.
-      if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
-      if (this.isEnded) return;
       this.socket.send(outputFrameFromEntries(this.jobId, page.entries), page.entries.length);
       this.nextSeq = page.fromSeq + page.entries.length;
       this.replayedLines += page.entries.length;
@@ -317,6 +333,13 @@ export class Subscription implements JobListener {
 
   private deliver(message: ChannelMessage): void {
     if (message.kind === 'status') {
+      if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) {
+        // A congested socket gets no queue of status frames: the latest one is read again
+        // once it drains (with any lines it missed).
+        this.statusOwed = true;
+        this.requestCatchUp('lagged');
+        return;
+      }
       this.socket.sendPublished(message);
       this.status = message.status;
       if (isTerminal(this.status)) this.finalSeq = message.lastSeq;

@@ -6,7 +6,8 @@
  * not reading a Blob — the gateway does neither, but a queued frame must never be overtaken);
  * otherwise the public `ws.send` is used. `gateway/test/ws-internals.test.ts` fails loudly if an
  * upgrade of `ws` (pinned exactly in package.json) changes what this relies on. The TCP stream
- * under a socket (`_socket`) is reached here too, for write coalescing (write-coalescer.ts).
+ * under a socket (`_socket`) is reached here too, for write coalescing (write-coalescer.ts) and
+ * to wake a congested socket's subscriptions on its `drain` instead of a timer.
  */
 import * as wsModule from 'ws';
 import type { WebSocket } from 'ws';
@@ -78,4 +79,24 @@ export function streamOf(ws: WebSocket): CorkableStream | null {
     typeof stream.writableCorked === 'number'
     ? (stream as CorkableStream)
     : null;
+}
+
+/**
+ * Calls `callback` once the TCP stream under `ws` has written everything it held (its `drain`),
+ * or closed. `ws` has no drain event of its own, and its `bufferedAmount` is that stream's
+ * buffer (plus a sender queue the gateway never fills). False when the stream cannot be reached:
+ * the caller then falls back to looking again on a timer.
+ */
+export function onceDrained(ws: WebSocket, callback: () => void): boolean {
+  const stream = (ws as unknown as { _socket?: { once?: unknown; off?: unknown } | null })._socket;
+  if (!stream || typeof stream.once !== 'function' || typeof stream.off !== 'function') return false;
+  const emitter = stream as NodeJS.EventEmitter;
+  const done = (): void => {
+    emitter.off('drain', done);
+    emitter.off('close', done);
+    callback();
+  };
+  emitter.once('drain', done);
+  emitter.once('close', done);
+  return true;
 }

@@ -12,6 +12,7 @@ import type { Redis } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
 import type { ServerFrame } from '../../shared/protocol.js';
+import { cpuSeconds } from '../../scripts/lib/processes.js';
 import { SECRET, token, TestClient } from './harness.js';
 
 const MB = 1024 * 1024;
@@ -150,4 +151,77 @@ it('200 stalled readers of one job stay under 1 MB each', async () => {
     expect(seqs.every((seq, i) => seq === i + 1)).toBe(true);
     reader.close();
   }
+}, 120_000);
+
+/** A finished job of `lines` lines of ~`bytes` bytes, written in batches of 1,000. */
+async function finishedJob(name: string, lines: number, bytes: number): Promise<string> {
+  const id = `${server.namespace()}-${name}`;
+  await createJob(redis, { id, owner: 'alice', title: name });
+  const line = 'y'.repeat(bytes - 60);
+  for (let written = 0; written < lines; written += 1000)
+    await appendLines(
+      redis,
+      id,
+      Array.from({ length: Math.min(1000, lines - written) }, () => ({ stream: 'stdout' as const, line })),
+    );
+  await setJobStatus(redis, id, 'success');
+  return id;
+}
+
+it('stalled sockets with 100 replaying subscriptions each hold no pages and burn no CPU', async () => {
+  const ids: string[] = [];
+  for (let i = 0; i < 100; i++) ids.push(await finishedJob(`replaying-${i}`, 3000, 300));
+  const before = gatewayRss();
+  const readers = await Promise.all([1, 2, 3].map(() => TestClient.connect(url, { token: token('alice') })));
+  const sockets = readers.map(stall);
+  for (const reader of readers) for (const id of ids) reader.send({ type: 'subscribe', jobId: id });
+  // A measured window, not a wait for an event: the gateway fills what the kernel takes, then
+  // every subscription should sit on its position only.
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const cpuBefore = cpuSeconds(gateway.pid!);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const cpu = cpuSeconds(gateway.pid!) - cpuBefore;
+  const growth = gatewayRss() - before;
+  console.log(
+    `3 stalled sockets × 100 replaying subscriptions: RSS +${(growth / MB).toFixed(1)} MB, ` +
+      `CPU ${(cpu * 1000).toFixed(0)} ms over 2 s`,
+  );
+  expect(growth).toBeLessThan(40 * MB); // was ~140 MB a socket: a page sent plus one read ahead per subscription
+  expect(cpu).toBeLessThan(0.1); // was a 10 ms poll per subscription
+
+  // Resumed, one of them gets every line of every job once.
+  for (const tcp of sockets) tcp.resume();
+  for (const reader of readers.slice(1)) reader.close();
+  const [reader] = readers;
+  await reader!.waitFor(() => reader!.frames.filter((f) => f.type === 'done').length === ids.length, 60_000);
+  for (const id of ids) expect(reader!.seqs(id)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+  reader!.close();
+}, 180_000);
+
+it('a stalled socket on the feed and a job whose metadata changes 3,000 times holds no queue of them', async () => {
+  const id = await runningJob('busy-metadata');
+  const reader = await TestClient.connect(url, { token: token('alice', 'admin') });
+  reader.send({ type: 'watch', topic: 'jobs' });
+  await reader.waitFor((f) => f.type === 'watching');
+  reader.send({ type: 'subscribe', jobId: id });
+  await reader.waitFor((f) => f.type === 'status');
+  const tcp = stall(reader);
+  const before = gatewayRss();
+  const title = (n: number): string => `${n} `.padEnd(4000, 'z');
+  let peak = 0;
+  for (let n = 1; n <= 3000; n++) {
+    await setJobStatus(redis, id, 'running', { title: title(n) });
+    if (n % 100 === 0) peak = Math.max(peak, gatewayRss());
+  }
+  const growth = peak - before;
+  console.log(`stalled feed watcher, 3,000 × 4 KB status changes: RSS +${(growth / MB).toFixed(1)} MB`);
+  tcp.resume();
+  // What it is owed: a feed gap (list again) and the job's latest status, not 6,000 frames.
+  await reader.waitFor((f) => f.type === 'gap' && 'topic' in f, 20_000);
+  await reader.waitFor((f) => f.type === 'status' && f.job.title === title(3000), 20_000);
+  const statuses = reader.frames.filter((f) => f.type === 'status').length;
+  console.log(`frames after resuming: ${reader.frames.length} (${statuses} status)`);
+  expect(statuses).toBeLessThan(3000);
+  expect(growth).toBeLessThan(16 * MB); // 6,000 frames of 4 KB queued would be 25 MB
+  reader.close();
 }, 120_000);
