@@ -74,6 +74,15 @@ export const EXPIRY_TICK_MS = 1000;
 export const DOWNLOAD_PAGE_LINES = 1000;
 /** Lines and bytes per page while searching a log: bounded memory for any job size. */
 export const SEARCH_PAGE_LINES = 2000;
-export const SEARCH_PAGE_BYTES = 4 * 1024 * 1024;
+export const SEARCH_PAGE_BYTES = 1024 * 1024;
+/**
+ * Searches running at once, per user and in the whole process; one more is refused with 429 and
+ * `Retry-After` (a search of a 1,000,000-line log takes seconds of CPU: unbounded, 100 of them
+ * starved every socket and probe of the process).
+ */
+export const SEARCH_CONCURRENCY = { perUser: 2, perProcess: 4 } as const;
+export const SEARCH_RETRY_AFTER_S = 1;
+/** CPU a search may take in one event-loop turn before it yields, so pings and probes stay prompt. */
+export const SEARCH_SLICE_MS = 5;
 /** Largest listen backlog the kernel grants here; a connect storm overflows node's default 511. */
 export const LISTEN_BACKLOG = 4096;

@@ -1,7 +1,9 @@
 /**
- * Nothing takes a gateway down (issue 18): a gateway in a process of its own survives a Redis
- * that stalls its re-subscribe after a reconnect. Before, ioredis re-sent the SUBSCRIBE itself,
- * nobody handled its timeout, and the process exited (every socket closed 1006).
+ * Nothing takes a gateway down (issue 18), each with a gateway in a process of its own:
+ * - it survives a Redis that stalls its re-subscribe after a reconnect (before, ioredis re-sent
+ *   the SUBSCRIBE itself, nobody handled its timeout, and the process exited: every socket 1006);
+ * - a storm of searches is refused beyond its bounds (429, Retry-After, why) and leaves pings and
+ *   /readyz prompt; searches whose clients left stop (before, they burned a core for a minute).
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
@@ -9,6 +11,7 @@ import { appendLines, createJob, setJobStatus } from '../../shared/redis/functio
 import { PrivateRedis } from '../../shared/redis/private-server.js';
 import { BlackHoleProxy } from '../../shared/testing/tcp-proxy.js';
 import { GatewayProcess } from '../../scripts/lib/gateway-process.js';
+import { cpuSeconds } from '../../scripts/lib/processes.js';
 import { eventually, metric, range, SECRET, TestClient, token } from './harness.js';
 
 describe('a Redis that stalls the subscriber’s re-subscribe', () => {
@@ -62,4 +65,98 @@ describe('a Redis that stalls the subscriber’s re-subscribe', () => {
     await watcher.waitFor((f) => f.type === 'pong');
     watcher.close();
   }, 60_000);
+});
+
+describe('a storm of searches', () => {
+  let server: PrivateRedis;
+  let gateway: GatewayProcess;
+  let redis: Redis;
+  beforeAll(async () => {
+    server = await PrivateRedis.start();
+    gateway = await GatewayProcess.start({ JWT_SECRET: SECRET, REDIS_URL: server.url });
+    redis = server.client();
+  }, 60_000);
+  afterAll(async () => {
+    await gateway.kill();
+    await server.stop();
+  });
+
+  async function jobOfLines(id: string, lines: number, bytes: number): Promise<void> {
+    await createJob(redis, { id, owner: 'alice', title: id });
+    const line = `searchable ${'x'.repeat(bytes - 11)}`;
+    for (let written = 0; written < lines; written += 500)
+      await appendLines(
+        redis,
+        id,
+        Array.from({ length: Math.min(500, lines - written) }, () => ({ stream: 'stdout' as const, line })),
+      );
+    await setJobStatus(redis, id, 'success');
+  }
+
+  const search = (id: string, user: string, signal?: AbortSignal): Promise<Response> =>
+    fetch(`${gateway.url}/api/jobs/${id}/search?q=needle`, {
+      headers: { authorization: `Bearer ${token(user, 'admin')}` },
+      ...(signal ? { signal } : {}),
+    });
+
+  it('100 at once: the excess is refused with 429, Retry-After and why; pings and /readyz stay prompt', async () => {
+    const id = 'wide-lines';
+    await jobOfLines(id, 3000, 8192);
+    const watcher = await TestClient.connect(gateway.url, { token: token('alice') });
+    let worstPingMs = 0;
+    let worstReadyMs = 0;
+    const readyStatuses = new Set<number>();
+    let storming = true;
+    const probing = (async () => {
+      for (let n = 0; storming; n++) {
+        const sentAt = Date.now();
+        watcher.send({ type: 'ping', id: n });
+        await watcher.waitFor((f) => f.type === 'pong' && f.id === n, 10_000);
+        worstPingMs = Math.max(worstPingMs, Date.now() - sentAt);
+        const askedAt = Date.now();
+        readyStatuses.add((await fetch(`${gateway.url}/readyz`)).status);
+        worstReadyMs = Math.max(worstReadyMs, Date.now() - askedAt);
+      }
+    })();
+    const responses = await Promise.all(range(1, 100).map((n) => search(id, `user-${n % 20}`)));
+    storming = false;
+    await probing;
+    const refused = responses.filter((r) => r.status === 429);
+    const answered = responses.filter((r) => r.status === 200);
+    console.log(
+      `100 searches of 3,000 × 8 KB lines: ${answered.length} answered, ${refused.length} refused; ` +
+        `worst ping ${worstPingMs} ms, worst /readyz ${worstReadyMs} ms`,
+    );
+    expect(answered.length + refused.length).toBe(100);
+    expect(answered.length).toBeGreaterThanOrEqual(1);
+    expect(refused.length).toBeGreaterThanOrEqual(50);
+    for (const response of refused) {
+      expect(Number(response.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      expect(body.error.code).toBe('rate_limited');
+      expect(body.error.message).toMatch(/running \d+ searches|searches running/);
+    }
+    expect([...readyStatuses]).toEqual([200]);
+    expect(worstPingMs).toBeLessThan(1000);
+    expect(worstReadyMs).toBeLessThan(1000);
+    watcher.close();
+  }, 120_000);
+
+  it('searches whose clients left stop: the gateway is idle again within a second', async () => {
+    const id = 'long-log';
+    await jobOfLines(id, 300_000, 100);
+    const aborts = range(1, 20).map(() => new AbortController());
+    const pending = aborts.map((abort, n) => search(id, `leaver-${n}`, abort.signal).catch(() => null));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const abort of aborts) abort.abort();
+    await Promise.all(pending);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // the gateway notices the closes
+    const before = cpuSeconds(gateway.pid);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a measured window
+    const cpu = cpuSeconds(gateway.pid) - before;
+    console.log(
+      `20 abandoned searches of 300,000 lines: gateway CPU ${(cpu * 1000).toFixed(0)} ms in the next second`,
+    );
+    expect(cpu).toBeLessThan(0.3);
+  }, 120_000);
 });

@@ -62,6 +62,10 @@ export class GatewayProcess {
     return `127.0.0.1:${this.port}`;
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** User + system CPU seconds the process has used so far. */
   cpuSeconds(): number {
     return cpuSeconds(this.child.pid!);

@@ -353,3 +353,41 @@ describe('jobstream_status', () => {
     expect(job?.mrUrl).toBeUndefined();
   });
 });
+
+describe('jobstream_read', () => {
+  it('pages by seq within maxBytes: the longest prefix that fits, at least one entry, for any mix of sizes', async () => {
+    const id = `${server.namespace()}-read`;
+    await createJob(redis, { id, owner: 'alice', title: 'read' });
+    // 40 lines (MAX_LINES is 50) of sizes that vary, so batches sized from an average misjudge.
+    const sizes = Array.from({ length: 40 }, (_, i) => (i % 7 === 0 ? 3000 : 10 + i * 13));
+    await appendLines(
+      redis,
+      id,
+      sizes.map((n) => ({ stream: 'stdout' as const, line: 'z'.repeat(n) })),
+    );
+    const stored = await redis.lrange(outputKey(id), 0, -1);
+    for (const maxBytes of [1, 200, 1000, 3500, 8000, 1_000_000]) {
+      for (const from of [1, 5, 20, 39]) {
+        const [lastSeq, start, entries] = (await redis.fcall(
+          'jobstream_read',
+          2,
+          jobKey(id),
+          outputKey(id),
+          from,
+          30,
+          40,
+          maxBytes,
+        )) as [number, number, string[]];
+        let expected = 0;
+        let bytes = 0;
+        for (const entry of stored.slice(from - 1, Math.min(from - 1 + 30, 40))) {
+          bytes += Buffer.byteLength(entry);
+          if (bytes > maxBytes && expected > 0) break;
+          expected++;
+        }
+        expect([lastSeq, start]).toEqual([40, from]);
+        expect(entries).toEqual(stored.slice(from - 1, from - 1 + expected));
+      }
+    }
+  });
+});

@@ -47,7 +47,14 @@ export function authenticator(jwt: JwtConfig, redis: RedisConnection): Authentic
       bucket = new TokenBucket(HTTP_REQUEST_RATE.perSecond, HTTP_REQUEST_RATE.burst);
       buckets.set(principal.sub, bucket);
     }
-    if (!bucket.take()) return next(new HttpError('rate_limited', 'too many requests; slow down'));
+    if (!bucket.take())
+      return next(
+        new HttpError(
+          'rate_limited',
+          `more than ${HTTP_REQUEST_RATE.perSecond} requests a second; slow down`,
+          Math.max(1, Math.ceil(bucket.msUntilNext() / 1000)),
+        ),
+      );
     principals.set(req, principal);
     next();
   }

@@ -25,6 +25,8 @@ export class HttpError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Seconds after which the same request may succeed (sent as `Retry-After`). */
+    readonly retryAfterS?: number,
   ) {
     super(message);
   }
@@ -67,6 +69,7 @@ export function errorHandler(logger: Logger, metrics: GatewayMetrics) {
     if (!known) logger.error({ err }, 'request failed');
     const code: ErrorCode = known?.code ?? 'unavailable';
     metrics.rejections.inc({ reason: code });
+    if (known?.retryAfterS !== undefined) res.setHeader('Retry-After', String(known.retryAfterS));
     res
       .status(STATUS_OF[code])
       .json({ error: { code, message: known?.message ?? 'the request could not be served' } });

@@ -18,8 +18,8 @@ import { joinEntries } from '../output-frames.js';
 import { readJobState, readOutput } from '../store.js';
 import { authenticator, principalOf } from './authenticate.js';
 import { HttpError, parse } from './errors.js';
-import { DOWNLOAD_PAGE_LINES } from '../limits.js';
-import { plainText, searchOutput } from '../log-search.js';
+import { DOWNLOAD_PAGE_LINES, SEARCH_RETRY_AFTER_S } from '../limits.js';
+import { plainText, searchOutput, SearchSlots } from '../log-search.js';
 import { issueDownloadToken } from './download-tokens.js';
 
 const listQuery = z.object({
@@ -88,10 +88,28 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
       );
   });
 
+  const searches = new SearchSlots();
   router.get('/api/jobs/:id/search', authenticate.bearer, async (req, res) => {
     const job = await visibleJob(req);
     const { q, limit } = parse(searchQuery, req.query);
-    res.json(await searchOutput(redis, job.id, { query: q, limit, toSeq: job.lastSeq }));
+    const slot = searches.take(principalOf(req).sub);
+    if ('refused' in slot) throw new HttpError('rate_limited', slot.refused, SEARCH_RETRY_AFTER_S);
+    // A search whose client has gone stops: nobody would read its answer.
+    const left = new AbortController();
+    res.once('close', () => left.abort(new Error('the client closed the request')));
+    try {
+      const result = await searchOutput(redis, job.id, {
+        query: q,
+        limit,
+        toSeq: job.lastSeq,
+        signal: left.signal,
+      });
+      res.json(result);
+    } catch (error) {
+      if (!left.signal.aborted) throw error;
+    } finally {
+      slot.release();
+    }
   });
 
   router.post('/api/jobs/:id/download-token', authenticate.bearer, async (req, res) => {
