@@ -121,7 +121,9 @@ async function up(gatewayCount: number): Promise<void> {
         PORT: String(port),
         HOST: '127.0.0.1',
         REDIS_CLUSTER_NODES: nodes,
-        DEV_AUTH: '1',
+        // Signed in as production is: tokens from the secret (npm run token), never the demo's
+        // DEV_AUTH route, which would hand anyone an admin token through HAProxy.
+        DEV_AUTH: '',
         LOG_LEVEL: 'warn',
       };
       const args = compiled
@@ -161,7 +163,11 @@ async function up(gatewayCount: number): Promise<void> {
     console.log(
       `jobstream topology up: HAProxy ${url} (stats ${state.stats}) → ${gateways.length} gateways → Redis Cluster 3+3 (${nodes})`,
     );
-    console.log(`JWT_SECRET=${secret} for tokens (npm run token); npm run topology -- down stops everything`);
+    console.log(
+      `signed in as production is (no DEV_AUTH): the link above carries an admin token for 8 h; ` +
+        `more with JWT_SECRET=${secret} npm run token -- --sub <user> [--role admin]`,
+    );
+    console.log('npm run topology -- down stops everything');
   } catch (error) {
     for (const m of members) stopGroup(m.pid);
     rmSync(DIR, { recursive: true, force: true });

@@ -44,6 +44,10 @@ const topology = (...args: string[]) =>
         library: { eventsPublish: string };
       };
       expect(ready.library.eventsPublish).toBe('spublish'); // the gateways run on the Cluster
+      // A reference deployment signs in as production does: no dev route hands out admin tokens.
+      const dev = await fetch(`${state.url}/api/dev/token?sub=mallory&role=admin`);
+      expect(dev.status).toBe(404);
+      expect(up.stdout).toMatch(/no DEV_AUTH/);
       const status = topology('status');
       expect(status.status).toBe(0);
       expect(status.stdout).toMatch(/through HAProxy: ready/);
