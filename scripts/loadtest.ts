@@ -14,12 +14,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
-import { Redis } from 'ioredis';
+import { connectTo } from '../shared/redis/connect.js';
 import { createJob, setJobStatus } from '../shared/redis/functions.js';
 import { ensureLibrary } from '../shared/redis/library.js';
 import { signToken } from '../shared/tokens.js';
 import { newConnectHistogram, newLatencyHistogram, percentiles } from './lib/load.js';
-import { processCount, scenarioFromCli, type Scenario } from './loadtest/options.js';
+import { processCount, redisTargetOf, scenarioFromCli, type Scenario } from './loadtest/options.js';
 import { publishOpenLoop, type PublishResult } from './loadtest/publisher.js';
 import { describeViolation } from './loadtest/tracker.js';
 import {
@@ -126,7 +126,7 @@ async function run(scenario: Scenario): Promise<number> {
   const tokens = tokensFor(scenario);
   const prefix = scenario.jobPrefix ?? `load-${Date.now().toString(36)}`;
   const jobIds = scenario.jobIds ?? Array.from({ length: scenario.jobs }, (_, i) => `${prefix}-${i}`);
-  const redis = scenario.redis ? new Redis(scenario.redis, { maxRetriesPerRequest: 1 }) : null;
+  const redis = scenario.redis ? connectTo(redisTargetOf(scenario.redis), { maxRetriesPerRequest: 1 }) : null;
   if (redis) {
     try {
       await ensureLibrary(redis);

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { RedisTarget } from '../../shared/redis/connect.js';
 
 /** `20s`, `2m`, `20` → seconds. */
 export function parseSeconds(text: string): number {
@@ -172,4 +173,18 @@ export const processCount = (s: Scenario): number =>
 /** The source address for socket `index`: spread evenly, so no address runs out of ephemeral ports. */
 export function localAddressFor(index: number, addresses: readonly string[]): string | undefined {
   return addresses.length === 0 ? undefined : addresses[index % addresses.length];
+}
+
+/**
+ * `--redis`: a URL (a standalone Redis), or the nodes of a Redis Cluster as `host:port,…`
+ * (jobs are then created and fed through the Cluster client, as the gateway reads them).
+ */
+export function redisTargetOf(value: string): RedisTarget {
+  if (/^rediss?:\/\//.test(value))
+    return { url: value, clusterNodes: null, tls: value.startsWith('rediss:') };
+  const nodes = value
+    .split(',')
+    .map((node) => node.trim())
+    .filter(Boolean);
+  return { url: `redis://${nodes[0] ?? '127.0.0.1:6379'}`, clusterNodes: nodes, tls: false };
 }

@@ -6,7 +6,7 @@
  * out in one call, as JobPublisher sends them; without, one line per call.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../shared/redis/client.js';
 import { appendLines, type LineToAppend } from '../../shared/redis/functions.js';
 import { microsNow, stampedLine } from './stamp.js';
 
@@ -21,7 +21,7 @@ export interface PublishResult {
 const TICK_MS = 5;
 
 export async function publishOpenLoop(
-  redis: Redis,
+  redis: RedisConnection,
   jobIds: string[],
   ratePerJob: number,
   batch: boolean,

@@ -122,6 +122,25 @@ describe('against a real gateway', () => {
   }, 30_000);
 });
 
+describe('against a gateway on a Redis Cluster', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ secret: SECRET, topology: 'cluster' });
+  }, 120_000);
+  afterAll(() => stack.stop());
+
+  it('--redis with the Cluster’s nodes creates and feeds the jobs through the Cluster client', async () => {
+    const run = await loadtest([
+      ...['--url', stack.url, '--redis', stack.cluster!.nodeList, '--jobs', '6', '--rate', '40/s'],
+      ...['--sockets', '60', '--duration', '2s'],
+    ]);
+    expect(run.code).toBe(0);
+    expect(run.summary.violations).toEqual({ missing: 0, repeated: 0, 'out of order': 0 });
+    expect(run.summary.subscriptionsDone).toBe(60);
+    expect(run.summary.linesDelivered).toBeGreaterThan(0);
+  }, 90_000);
+});
+
 describe('against a faulty server', () => {
   /** Speaks jobstream.v1, but drops line 5 and sends line 8 twice. */
   let server: Server;
