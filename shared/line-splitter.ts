@@ -42,6 +42,27 @@ export class LineSplitter {
     this.append(chunk, start, chunk.length);
   }
 
+  /**
+   * The text of the line still being written (no newline yet: a prompt, or a progress bar
+   * redrawn with `\r`, as a terminal shows it now), or null when there is none. A character cut
+   * at the end of the bytes read so far is left out until the rest arrives.
+   */
+  openLine(): string | null {
+    if (this.keptLength === 0) return null;
+    let end = this.keptLength;
+    // Back off an incomplete UTF-8 sequence at the end (at most 3 bytes of one).
+    for (let back = 1; back <= 3 && back <= end; back++) {
+      const byte = this.kept[end - back]!;
+      if (byte < 0x80) break; // ASCII: complete
+      if (byte >= 0xc0) {
+        const need = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : 2;
+        if (need > back) end -= back;
+        break;
+      }
+    }
+    return this.kept.toString('utf8', 0, end);
+  }
+
   /** Emits the last line if it did not end with a newline. */
   end(): void {
     if (this.keptLength > 0 || this.droppedBytes > 0) this.emit();

@@ -103,6 +103,18 @@ export interface DoneFrame {
   status: JobStatus;
   lastSeq: number;
 }
+/**
+ * The text of a line still being written (a `\r` progress bar, a prompt without a newline):
+ * shown as the pending last line, never stored. Live subscriptions only; a client ignores one
+ * whose `afterSeq` is below the last seq it holds, and drops it when the next `output` arrives.
+ */
+export interface ProgressFrame {
+  type: 'progress';
+  jobId: string;
+  afterSeq: number;
+  stream: OutputStream;
+  line: string;
+}
 export interface JobFrame {
   type: 'job';
   job: Job;
@@ -127,6 +139,7 @@ export type ServerFrame =
   | GapFrame
   | FeedGapFrame
   | DoneFrame
+  | ProgressFrame
   | WatchingFrame
   | JobFrame
   | ErrorFrame

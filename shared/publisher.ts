@@ -12,9 +12,16 @@
  *   the job's `seq` before it appends again, and when the promoted replica never received lines
  *   the old primary had acknowledged, it appends them again first (acked-lines.ts), so each seq
  *   keeps the content it had.
- * - While Redis is unreachable it retries with exponential backoff and keeps at most
- *   `maxBufferedLines`; past that it drops the oldest, counts them (`droppedLines`, the `drop`
- *   event) and, once Redis is back, writes a stderr line into the job saying how many were lost.
+ * - Never a line dropped because Redis is slower than the writer or unreachable for a while:
+ *   lines past an in-memory window (`maxBufferedLines`, `maxBufferedBytes`) wait in a spool file
+ *   (`spoolMaxBytes`, default 1 GiB; outgoing-lines.ts) and go out in order as Redis keeps up,
+ *   with exponential backoff while it does not answer. Only a full spool drops lines: they are
+ *   counted (`droppedLines`, the `drop` event, with why), and a stderr line in the job, where
+ *   they were, says how many and why. `write` returns false while the memory window is full
+ *   (the line was spooled or dropped) and `drain` follows once it has room again: a writer that
+ *   can wait uses that as backpressure; one that cannot (a command's output) relies on the spool.
+ * - `progress(stream, text)` publishes the text of a line still being written (a `\r` progress
+ *   bar) with `jobstream_progress`, only while every earlier line is stored; nothing is kept.
  * - A status change goes out after every line written before it; `flush()` and `close()`
  *   resolve once everything written so far is in Redis.
  * - From creation until the job ends it heartbeats every `heartbeatMs` and emits `cancel` once
@@ -30,7 +37,16 @@ import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
 import { jobKey } from './keys.js';
 import { limitLine } from './line-limit.js';
 import type { OutputStream } from './protocol.js';
-import { appendLines, createJob, setJobStatus, type LineToAppend, type NewJob } from './redis/functions.js';
+import {
+  appendLines,
+  createJob,
+  publishProgress,
+  setJobStatus,
+  type LineToAppend,
+  type NewJob,
+} from './redis/functions.js';
+import { OutgoingLines, type DropReason } from './outgoing-lines.js';
+export type { DropReason } from './outgoing-lines.js';
 import { ensureLibrary, isFunctionMissing, loadLibraryWhereMissing } from './redis/library.js';
 import type { RedisConnection } from './redis/client.js';
 import { RunnerSignals } from './runner-signals.js';
@@ -42,8 +58,12 @@ export interface JobPublisherOptions {
   lingerMs?: number;
   maxBatchLines?: number;
   maxBatchBytes?: number;
-  /** Lines kept while Redis is unreachable; older ones are dropped (and reported) past this. */
+  /** Lines (and bytes of text) kept in memory; past this they wait in the spool file. */
   maxBufferedLines?: number;
+  maxBufferedBytes?: number;
+  /** The spool: its folder (the system's temporary folder by default) and its size limit (0: none). */
+  spoolDir?: string;
+  spoolMaxBytes?: number;
   /** How often the runner's sign of life is sent while the job is queued or running (≤ 10 s). */
   heartbeatMs?: number;
   /** Backoff between retries while Redis is unreachable. */
@@ -59,6 +79,9 @@ const DEFAULTS: Required<JobPublisherOptions> = {
   maxBatchLines: 1000,
   maxBatchBytes: 512 * 1024,
   maxBufferedLines: 100_000,
+  maxBufferedBytes: 32 * 1024 * 1024,
+  spoolDir: '',
+  spoolMaxBytes: 1024 * 1024 * 1024,
   heartbeatMs: 5000,
   retryMinMs: 50,
   // A failover ends within the cluster's node timeout: retry often enough to follow it at once.
@@ -68,8 +91,10 @@ const DEFAULTS: Required<JobPublisherOptions> = {
 };
 
 export interface JobPublisherEvents {
-  /** Lines dropped because the buffer was full while Redis was unreachable. */
-  drop: [count: number];
+  /** Lines dropped because the spool was full, and why (Redis unreachable, or only slower). */
+  drop: [count: number, reason: DropReason];
+  /** The memory window has room again after `write` returned false. */
+  drain: [];
   /** A Redis error the publisher is retrying through (for logs; nothing to do). */
   retry: [error: Error];
   /** Lines the library refused (the job ended or vanished): retrying cannot help. */
@@ -84,7 +109,7 @@ export interface JobPublisherEvents {
 
 export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private readonly options: Required<JobPublisherOptions>;
-  private queue: LineToAppend[] = [];
+  private readonly queue: OutgoingLines;
   /** Lines to append again (a failover lost them) before anything else. */
   private resend: LineToAppend[] = [];
   private readonly acked: AckedLines;
@@ -92,7 +117,13 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private suspect = false;
   private lingerTimer: NodeJS.Timeout | null = null;
   private pump: Promise<void> | null = null;
-  private pendingDropNotice = 0;
+  /** The last Redis call failed on a connection error (drops are then "unreachable"). */
+  private unreachable = false;
+  /** `write` returned false: `drain` is owed once the window has room. */
+  private drainOwed = false;
+  /** The newest progress text asked for, and when one was last published. */
+  private progressText: { stream: OutputStream; text: string } | null = null;
+  private progressSending = false;
   /** Heartbeat and cancel (runner-signals.ts), from creation until the job ends. */
   private signals: RunnerSignals | null = null;
   private status: JobStatus;
@@ -112,6 +143,12 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     this.options = { ...DEFAULTS, ...options };
     this.status = status;
     this.acked = new AckedLines(this.options.ackedWindowLines, this.options.ackedWindowBytes);
+    this.queue = new OutgoingLines({
+      windowLines: this.options.maxBufferedLines,
+      windowBytes: this.options.maxBufferedBytes,
+      spoolDir: this.options.spoolDir || undefined,
+      spoolMaxBytes: this.options.spoolMaxBytes,
+    });
     watchConnectionLoss(redis, () => (this.suspect = true));
   }
 
@@ -143,7 +180,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
       ended: (error) => {
         if (!isTerminal(publisher.status)) publisher.emit('ended', error);
       },
-      retry: (error) => publisher.emit('retry', error),
+      retry: (error) => publisher.retryingThrough(error),
     });
     return publisher;
   }
@@ -157,7 +194,11 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     return this.queue.length + this.resend.length;
   }
 
-  write(stream: OutputStream, line: string): void {
+  /**
+   * Queues a line. False when the memory window is full (the line was spooled, or dropped if the
+   * spool is full too): a writer that can wait should wait for `drain`.
+   */
+  write(stream: OutputStream, line: string): boolean {
     if (this.closed || isTerminal(this.status)) {
       this.droppedLines++;
       this.emit(
@@ -165,17 +206,34 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
         new JobstreamError('JOB_FINISHED', `job ${this.jobId} has ended; line not written`),
         1,
       );
-      return;
+      return false;
     }
-    this.queue.push({ stream, line: limitLine(line) });
-    if (this.queue.length > this.options.maxBufferedLines) {
-      // Drop a sixteenth at once, not one line per write, so a full buffer stays cheap.
-      this.drop(
-        Math.max(this.queue.length - this.options.maxBufferedLines, this.options.maxBufferedLines >> 4),
-      );
+    const reason: DropReason = this.unreachable ? 'unreachable' : 'slower';
+    if (!this.queue.push({ stream, line: limitLine(line) }, reason)) {
+      this.droppedLines++;
+      this.emit('drop', 1, reason);
     }
     if (this.bufferedLines >= this.options.maxBatchLines || this.options.lingerMs === 0) this.kick();
     else this.lingerTimer ??= setTimeout(() => this.kick(), this.options.lingerMs);
+    if (!this.queue.windowFull) return true;
+    this.drainOwed = true;
+    return false;
+  }
+
+  /** Lines waiting in the spool file (past the memory window). */
+  get spooledLines(): number {
+    return this.queue.spooled;
+  }
+
+  /**
+   * The text of a line still being written (after a `\r`, or a prompt without a newline), shown
+   * live and never stored: published once every earlier line is stored, at most once per call
+   * (the caller paces it, DESIGN.md: every 250 ms). Newer text replaces older text not yet sent.
+   */
+  progress(stream: OutputStream, text: string): void {
+    if (this.closed || isTerminal(this.status)) return;
+    this.progressText = { stream, text: limitLine(text) };
+    this.sendProgressIfIdle();
   }
 
   stdout(line: string): void {
@@ -224,12 +282,13 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     while (this.pump) await this.pump;
   }
 
-  /** Flushes, stops the heartbeat and closes the publisher's connection. */
+  /** Flushes, stops the heartbeat, closes the publisher's connection and frees the spool. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
     this.signals?.stop();
+    this.queue.close();
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 
@@ -244,7 +303,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
       } catch (error) {
         if (error instanceof JobstreamError) throw error;
         this.suspect = true;
-        this.emit('retry', error as Error);
+        this.retryingThrough(error as Error);
         await this.reloadLibraryIfMissing(error);
         await sleep(this.backoff(attempt));
       }
@@ -253,17 +312,26 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     if (isTerminal(status)) this.signals?.stop();
   }
 
-  private drop(count: number): void {
-    this.queue.splice(0, count);
-    this.droppedLines += count;
-    this.pendingDropNotice += count;
-    this.emit('drop', count);
+  private sendProgressIfIdle(): void {
+    if (!this.progressText || this.progressSending || this.bufferedLines > 0 || this.pump) return;
+    const { stream, text } = this.progressText;
+    this.progressText = null;
+    this.progressSending = true;
+    // Nothing is retried: a progress line that could not be shown is replaced by the next one.
+    publishProgress(this.redis, this.jobId, stream, text)
+      .catch((error: unknown) => {
+        if (!(error instanceof JobstreamError)) this.emit('retry', error as Error);
+      })
+      .finally(() => (this.progressSending = false));
   }
 
   private kick(): void {
     if (this.lingerTimer) clearTimeout(this.lingerTimer);
     this.lingerTimer = null;
-    this.pump ??= this.sendAll().finally(() => (this.pump = null));
+    this.pump ??= this.sendAll().finally(() => {
+      this.pump = null;
+      this.sendProgressIfIdle();
+    });
   }
 
   private async sendAll(): Promise<void> {
@@ -284,25 +352,12 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   }
 
   private takeBatch(): LineToAppend[] {
-    const batch: LineToAppend[] = [];
-    if (this.pendingDropNotice > 0) {
-      batch.push({
-        stream: 'stderr',
-        line: `[jobstream] ${this.pendingDropNotice} lines were dropped while Redis was unreachable`,
-      });
-      this.pendingDropNotice = 0;
+    const batch = this.queue.take(this.options.maxBatchLines, this.options.maxBatchBytes);
+    if (this.drainOwed && !this.queue.windowFull) {
+      this.drainOwed = false;
+      this.emit('drain');
     }
-    let count = 0;
-    let bytes = 0;
-    while (
-      count < this.queue.length &&
-      count < this.options.maxBatchLines &&
-      bytes < this.options.maxBatchBytes
-    ) {
-      bytes += this.queue[count]!.line.length;
-      count++;
-    }
-    return batch.concat(this.queue.splice(0, count));
+    return batch;
   }
 
   private async sendBatch(batch: LineToAppend[]): Promise<void> {
@@ -327,6 +382,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
       try {
         const seq = await appendLines(this.redis, this.jobId, batch);
         this.lastSeq = seq;
+        this.unreachable = false;
         this.acked.record(batch, seq);
         return;
       } catch (error) {
@@ -337,7 +393,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
           return;
         }
         this.suspect = true;
-        this.emit('retry', error as Error);
+        this.retryingThrough(error as Error);
         await this.reloadLibraryIfMissing(error);
       }
       await sleep(this.backoff(attempt));
@@ -380,13 +436,21 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private async retrying<T>(operation: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await operation();
+        const result = await operation();
+        this.unreachable = false;
+        return result;
       } catch (error) {
         if (error instanceof JobstreamError) throw error;
-        this.emit('retry', error as Error);
+        this.retryingThrough(error as Error);
         await sleep(this.backoff(attempt));
       }
     }
+  }
+
+  /** A Redis call failed on the connection: lines dropped until one succeeds are "unreachable". */
+  private retryingThrough(error: Error): void {
+    this.unreachable = true;
+    this.emit('retry', error);
   }
 
   private backoff(attempt: number): number {

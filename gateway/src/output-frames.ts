@@ -13,6 +13,8 @@ const SEQ_MARK = Buffer.from('{"seq":');
 const TS_MARK = Buffer.from('"ts":');
 const OUTPUT_PREFIX = Buffer.from('{"type":"output"');
 const STATUS_PREFIX = Buffer.from('{"type":"status"');
+const PROGRESS_PREFIX = Buffer.from('{"type":"progress"');
+const AFTER_SEQ_MARK = '"afterSeq":';
 
 export interface OutputMessage {
   kind: 'output';
@@ -33,7 +35,16 @@ export interface StatusMessage {
   frame?: PreparedFrame | null;
 }
 
-export type ChannelMessage = OutputMessage | StatusMessage;
+/** A `progress` frame: the text of a line still being written, for live watchers only. */
+export interface ProgressMessage {
+  kind: 'progress';
+  /** The job's seq when it was published: it follows that line. */
+  afterSeq: number;
+  bytes: Buffer;
+  frame?: PreparedFrame | null;
+}
+
+export type ChannelMessage = OutputMessage | StatusMessage | ProgressMessage;
 
 function readInt(buffer: Buffer, at: number): number {
   let value = 0;
@@ -70,6 +81,14 @@ export function readChannelMessage(bytes: Buffer, jobId: string): ChannelMessage
     const ts = tsAt < 0 ? NaN : readInt(bytes, tsAt + TS_MARK.length);
     if (!Number.isFinite(firstSeq) || !Number.isFinite(lastSeq)) return null;
     return { kind: 'output', firstSeq, lastSeq, ts, bytes };
+  }
+  if (bytes.subarray(0, PROGRESS_PREFIX.length).equals(PROGRESS_PREFIX)) {
+    if (!namesJob(bytes, PROGRESS_PREFIX.length, jobId)) return null;
+    // `{"type":"progress","jobId":"J","afterSeq":N,…`: the seq follows the job id.
+    const at = PROGRESS_PREFIX.length + `,"jobId":"${jobId}",`.length;
+    if (bytes.toString('latin1', at, at + AFTER_SEQ_MARK.length) !== AFTER_SEQ_MARK) return null;
+    const afterSeq = readInt(bytes, at + AFTER_SEQ_MARK.length);
+    return Number.isFinite(afterSeq) ? { kind: 'progress', afterSeq, bytes } : null;
   }
   if (bytes.subarray(0, STATUS_PREFIX.length).equals(STATUS_PREFIX)) {
     if (!namesJob(bytes, STATUS_PREFIX.length, jobId)) return null;

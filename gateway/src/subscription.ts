@@ -161,7 +161,8 @@ export class Subscription implements JobListener {
       this.deliver(message);
       return;
     }
-    if (this.phase === 'ended' || this.pendingOverflow) return;
+    // A progress line is for live watchers only: never replayed, never held (the line itself comes).
+    if (this.phase === 'ended' || this.pendingOverflow || message.kind === 'progress') return;
     // Keep payloads only while they will be sent soon: not past the byte bound, and not while
     // the socket cannot take more (then the list is the buffer, guarantee 5).
     const bytes = message.bytes.length;
@@ -332,6 +333,13 @@ export class Subscription implements JobListener {
   }
 
   private deliver(message: ChannelMessage): void {
+    if (message.kind === 'progress') {
+      // Only right after the last line sent (older is stale; newer means lines are on their way),
+      // and never queued for a congested socket: dropped instead, the next one replaces it.
+      if (message.afterSeq === this.nextSeq - 1 && this.socket.bufferedAmount <= SEND_HIGH_WATER_BYTES)
+        this.socket.sendPublished(message);
+      return;
+    }
     if (message.kind === 'status') {
       if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) {
         // A congested socket gets no queue of status frames: the latest one is read again

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { DoneFrame, GapFrame, StatusFrame } from '../../shared/protocol.js';
-import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
+import type { DoneFrame, GapFrame, ProgressFrame, StatusFrame } from '../../shared/protocol.js';
+import { appendLines, createJob, publishProgress, setJobStatus } from '../../shared/redis/functions.js';
 import { seededRandom, testSeed } from '../../shared/testing/seeded-random.js';
-import { jobKey, outputKey } from '../../shared/keys.js';
+import { eventsChannel, jobKey, outputKey } from '../../shared/keys.js';
 import { TOPOLOGIES, startStack, type Stack } from '../../scripts/lib/stack.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import { eventually, range, SECRET, token, TestClient } from './harness.js';
@@ -208,6 +208,55 @@ describe.each(TOPOLOGIES)('on %s Redis', (topology) => {
       expect(client.seqs(id)).toEqual([1, 2, 3]);
       expect(client.framesFor(id).filter((f) => f.type === 'gap')).toEqual([]);
       client.close();
+    });
+  });
+
+  describe('progress', () => {
+    it('goes to live subscriptions right after the line it follows, never replayed, stale ones dropped', async () => {
+      const id = await job('alice', 30);
+      const live = await TestClient.connect(s.url, { token: token('alice') });
+      live.send({ type: 'subscribe', jobId: id });
+      await live.waitFor(() => live.seqs(id).length === 30);
+      expect(await publishProgress(redis, id, 'stdout', 'Downloading  42%')).toBe(30);
+      const shown = await live.waitFor<ProgressFrame>((f) => f.type === 'progress');
+      expect(shown).toEqual({
+        type: 'progress',
+        jobId: id,
+        afterSeq: 30,
+        stream: 'stdout',
+        line: 'Downloading  42%',
+      });
+
+      // One that comes later gets the lines, not a progress frame that was only ever live.
+      const late = await TestClient.connect(s.url, { token: token('alice') });
+      late.send({ type: 'subscribe', jobId: id });
+      await late.waitFor(() => late.seqs(id).length === 30);
+      await appendLines(redis, id, [{ stream: 'stdout', line: 'Downloading 100%' }]);
+      await late.waitFor(() => late.seqs(id).length === 31);
+      // A frame naming an older line (a writer going around the library) is dropped.
+      const stale = JSON.stringify({ ...shown, afterSeq: 29, line: 'stale' });
+      if (s.cluster) await redis.call('SPUBLISH', eventsChannel(id), stale);
+      else await redis.publish(eventsChannel(id), stale);
+      await publishProgress(redis, id, 'stderr', 'Linking');
+      await live.waitFor((f) => f.type === 'progress' && f.line === 'Linking');
+      await late.waitFor((f) => f.type === 'progress' && f.line === 'Linking');
+      await setJobStatus(redis, id, 'success');
+      await live.waitFor((f) => f.type === 'done');
+      await late.waitFor((f) => f.type === 'done');
+      expect(
+        live
+          .framesFor(id)
+          .filter((f) => f.type === 'progress')
+          .map((f) => (f as ProgressFrame).line),
+      ).toEqual(['Downloading  42%', 'Linking']);
+      expect(
+        late
+          .framesFor(id)
+          .filter((f) => f.type === 'progress')
+          .map((f) => (f as ProgressFrame).afterSeq),
+      ).toEqual([31]);
+      live.close();
+      late.close();
     });
   });
 

@@ -63,6 +63,23 @@ export async function setJobStatus(
   );
 }
 
+/**
+ * Publishes the text of a line still being written (a `progress` frame; nothing is stored).
+ * Returns the job's seq, the frame's `afterSeq`.
+ */
+export async function publishProgress(
+  redis: RedisConnection,
+  jobId: string,
+  stream: OutputStream,
+  text: string,
+): Promise<number> {
+  return Number(
+    await redis
+      .fcall('jobstream_progress', 2, jobKey(jobId), outputKey(jobId), stream, text)
+      .catch(rethrowTyped),
+  );
+}
+
 /** The runner's sign of life (Redis time). Returns `cancelRequestedAt`, 0 when no cancel was asked. */
 export async function heartbeat(redis: RedisConnection, jobId: string): Promise<number> {
   return Number(await redis.fcall('jobstream_heartbeat', 1, jobKey(jobId)).catch(rethrowTyped));

@@ -15,7 +15,7 @@ import { MAX_LINE_BYTES } from '../line-limit.js';
 import type { RedisConnection } from './client.js';
 
 /** Bumped whenever the Lua changes in a way that callers depend on. */
-export const LIBRARY_VERSION = 3;
+export const LIBRARY_VERSION = 3; // 3: field caps, jobstream_progress, jobstream_read by size
 
 export interface LibraryConfig {
   /** JOBSTREAM_MAX_LINES: lines kept per job. */

@@ -11,7 +11,7 @@ import {
 } from '../keys.js';
 import { MAX_FIELD_BYTES, MAX_JOB_HASH_BYTES } from '../job.js';
 import type { OutputLine } from '../protocol.js';
-import { appendLines, createJob, getJob, setJobStatus } from '../redis/functions.js';
+import { appendLines, createJob, getJob, publishProgress, setJobStatus } from '../redis/functions.js';
 import {
   DEFAULT_LIBRARY_CONFIG,
   ensureLibrary,
@@ -227,6 +227,49 @@ describe('jobstream_append', () => {
     await setJobStatus(redis, id, 'success');
     await expectCode(appendLines(redis, id, [{ stream: 'stdout', line: 'late' }]), 'JOB_FINISHED');
     expect(await redis.llen(outputKey(id))).toBe(0);
+  });
+});
+
+describe('jobstream_progress', () => {
+  it("publishes the open line stamped with the job's seq, stores nothing, and is refused after the end", async () => {
+    const id = await newJob();
+    await appendLines(redis, id, [{ stream: 'stdout', line: 'Downloading' }]);
+    const events = await collectMessages(server, eventsChannel(id));
+    expect(await publishProgress(redis, id, 'stderr', 'Downloading  42% \u001b[32m###\u001b[0m')).toBe(1);
+    const [frame] = await events.next(1);
+    await events.close();
+    expect(JSON.parse(frame!)).toEqual({
+      type: 'progress',
+      jobId: id,
+      afterSeq: 1,
+      stream: 'stderr',
+      line: 'Downloading  42% \u001b[32m###\u001b[0m',
+    });
+    expect(await redis.llen(outputKey(id))).toBe(1);
+    expect((await getJob(redis, id))?.lastSeq).toBe(1);
+    await expectCode(publishProgress(redis, id, 'stdlog' as 'stdout', 'x'), 'BAD_STREAM');
+    await expectCode(publishProgress(redis, 'nope', 'stdout', 'x'), 'NOT_FOUND');
+    await setJobStatus(redis, id, 'success');
+    await expectCode(publishProgress(redis, id, 'stdout', '100%'), 'JOB_FINISHED');
+  });
+
+  it('cuts the text to 16 KiB and makes it valid UTF-8, as for a line', async () => {
+    const id = await newJob();
+    const events = await collectMessages(server, eventsChannel(id));
+    await redis.fcall(
+      'jobstream_progress',
+      2,
+      jobKey(id),
+      outputKey(id),
+      'stdout',
+      Buffer.from([0x61, 0xff, 0x62]),
+    );
+    await publishProgress(redis, id, 'stdout', 'é'.repeat(20_000));
+    const [bad, long] = (await events.next(2)).map((f) => JSON.parse(f) as { line: string });
+    await events.close();
+    expect(bad?.line).toBe('a\ufffdb');
+    expect(Buffer.byteLength(long!.line)).toBeLessThanOrEqual(16 * 1024 + 64);
+    expect(long!.line.startsWith('é'.repeat(100))).toBe(true);
   });
 });
 

@@ -127,11 +127,11 @@ describe('JobPublisher', () => {
     expect((await getJob(check, id))?.status).toBe('success');
   }, 20_000);
 
-  it('drops the oldest lines past its buffer while Redis is down and says so in the job', async () => {
+  it('keeps every line past its memory window in the spool while Redis is down, and sends them in order', async () => {
     const id = newId();
     const publisher = await JobPublisher.create(
       redis,
-      { id, owner: 'alice', title: 'overflow' },
+      { id, owner: 'alice', title: 'spooled' },
       { retryMaxMs: 100, maxBufferedLines: 160 },
     );
     await publisher.start();
@@ -141,20 +141,61 @@ describe('JobPublisher', () => {
     await retried;
     const drops: number[] = [];
     publisher.on('drop', (n) => drops.push(n));
-    for (let i = 1; i <= 400; i++) publisher.stdout(`line ${i}`);
+    let refusedWrites = 0;
+    for (let i = 1; i <= 4000; i++)
+      if (!publisher.write(i % 3 === 0 ? 'stderr' : 'stdout', `line ${i}`)) refusedWrites++;
+    expect(publisher.spooledLines).toBeGreaterThan(3000); // past the window: on disk, not dropped
+    expect(refusedWrites).toBeGreaterThan(3000); // write() says the window is full (backpressure)
+    const drained = new Promise<void>((resolve) => publisher.once('drain', resolve));
     await server.restart();
+    await drained;
     await publisher.close();
-    const check = server.client();
-    const lines = await storedLines(check, id);
-    const dropped = drops.reduce((a, b) => a + b, 0);
-    expect(dropped).toBe(publisher.droppedLines);
-    expect(dropped).toBeGreaterThan(0);
-    const notice = lines.find((l) => l.stream === 'stderr');
-    expect(notice?.line).toContain(`${dropped} lines were dropped`);
-    // what survived is the newest lines, still in order, ending with the last one written
-    const kept = lines.filter((l) => l.stream === 'stdout').map((l) => l.line);
-    expect(kept.at(-1)).toBe('line 400');
-    expect(kept.length + dropped).toBeGreaterThanOrEqual(400);
+    const lines = await storedLines(server.client(), id);
+    expect(drops).toEqual([]);
+    expect(publisher.droppedLines).toBe(0);
+    expect(lines.map((l) => l.line)).toEqual([
+      'first',
+      ...Array.from({ length: 4000 }, (_, i) => `line ${i + 1}`),
+    ]);
+    expect(lines.filter((l) => l.stream === 'stderr')).toHaveLength(1333);
+    expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i + 1));
+  }, 20_000);
+
+  it('drops only when the spool is full too, and the job says where, how many and why', async () => {
+    const id = newId();
+    const publisher = await JobPublisher.create(
+      redis,
+      { id, owner: 'alice', title: 'overflow' },
+      { retryMaxMs: 100, maxBufferedLines: 100, spoolMaxBytes: 100 * 13 }, // 100 records of 'line NNN'
+    );
+    await publisher.start();
+    const retried = new Promise((resolve) => publisher.once('retry', resolve));
+    await server.kill();
+    publisher.stdout('first');
+    await retried;
+    const drops: string[] = [];
+    publisher.on('drop', (n, reason) => drops.push(`${n} ${reason}`));
+    for (let i = 1; i <= 400; i++) publisher.stdout(`line ${String(i).padStart(3, '0')}`);
+    const drained = new Promise<void>((resolve) => publisher.once('drain', resolve));
+    await server.restart();
+    await drained;
+    publisher.stdout('after');
+    await publisher.close();
+    const lines = await storedLines(server.client(), id);
+    const dropped = publisher.droppedLines;
+    expect(drops).toHaveLength(dropped);
+    expect(new Set(drops)).toEqual(new Set(['1 unreachable']));
+    // the window (100 lines) and the spool (100 records) kept the oldest; the rest were dropped
+    expect(dropped).toBeGreaterThanOrEqual(150);
+    expect(dropped).toBeLessThanOrEqual(250);
+    const kept = Array.from({ length: 400 - dropped }, (_, i) => `line ${String(i + 1).padStart(3, '0')}`);
+    expect(lines.map((l) => l.line)).toEqual([
+      'first',
+      ...kept,
+      `[jobstream] ${dropped} lines were dropped here: the runner's spool (1 KiB) was full while Redis was unreachable`,
+      'after',
+    ]);
+    expect(lines.at(-2)?.stream).toBe('stderr');
   }, 20_000);
 
   /**

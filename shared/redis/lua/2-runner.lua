@@ -1,4 +1,4 @@
---[[ The runner contract: create, append, status, heartbeat, cancel (docs/runners.md). ]]
+--[[ The runner contract: create, append, status, heartbeat, cancel, progress (docs/runners.md). ]]
 
 --[[
   jobstream_create
@@ -169,8 +169,42 @@ local function jobstream_cancel(keys, args)
   return now
 end
 
+--[[
+  jobstream_progress
+  KEYS[1]  job:{J}
+  KEYS[2]  job:{J}:output
+  ARGV     <stream> <text>
+  Returns  the job's seq (the frame's afterSeq)
+  Effects  PUBLISH (or SPUBLISH) job:{J}:events
+           {"type":"progress","jobId":"J","afterSeq":S,"stream":"stdout","line":"…"}: the current
+           text of a line still being written (a `\r` progress bar, a prompt without a newline),
+           made valid UTF-8 and cut to 16 KiB like a line. Stores nothing; the line is appended as
+           usual when it ends. A runner sends it at most every 250 ms, and only once every earlier
+           line is stored (so afterSeq is the seq of the line before it).
+  Errors   NOT_FOUND, JOB_FINISHED (nothing is written after the end), BAD_STREAM
+]]
+local function jobstream_progress(keys, args)
+  local id, err = check_keys(keys, 2)
+  if id == nil then return err end
+  if #args ~= 2 then
+    return fail('BAD_ARGUMENTS', 'usage: FCALL jobstream_progress 2 job:{J} job:{J}:output <stream> <text>')
+  end
+  if args[1] ~= 'stdout' and args[1] ~= 'stderr' then
+    return fail('BAD_STREAM', 'stream must be stdout or stderr, not ' .. args[1])
+  end
+  local fields = redis.call('HMGET', keys[1], 'status', 'seq')
+  local status = fields[1]
+  if not status then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
+  if TERMINAL[status] then return fail('JOB_FINISHED', 'job ' .. id .. ' is ' .. status) end
+  local seq = tonumber(fields[2]) or 0
+  redis.call(EVENTS_PUBLISH, keys[1] .. ':events', '{"type":"progress","jobId":"' .. id .. '","afterSeq":'
+    .. int_string(seq) .. ',"stream":"' .. args[1] .. '","line":' .. cjson.encode(limit_line(sanitize_utf8(args[2]))) .. '}')
+  return seq
+end
+
 redis.register_function('jobstream_create', jobstream_create)
 redis.register_function('jobstream_append', jobstream_append)
 redis.register_function('jobstream_status', jobstream_status)
 redis.register_function('jobstream_heartbeat', jobstream_heartbeat)
 redis.register_function('jobstream_cancel', jobstream_cancel)
+redis.register_function('jobstream_progress', jobstream_progress)
