@@ -150,6 +150,16 @@ export class GatewayMetrics {
     "Stored list entries not in the library's form (written around it), read as an error line at their seq",
     () => malformedEntries.count,
   );
+  readonly searchesRunning = new Gauge({
+    name: 'jobstream_searches_running',
+    help: 'Log searches running now (bounded per user and per process; limits.ts SEARCH_CONCURRENCY)',
+    registers: [this.registry],
+  });
+  readonly searchesRefused = new Counter({
+    name: 'jobstream_searches_refused_total',
+    help: 'Log searches refused with 429 because too many were running',
+    registers: [this.registry],
+  });
   readonly unexpectedRejections = new Counter({
     name: 'jobstream_unexpected_rejections_total',
     help: 'Promise rejections nobody handled: logged and survived (each one is a bug to report)',

@@ -136,9 +136,12 @@ describe('a storm of searches', () => {
       expect(body.error.code).toBe('rate_limited');
       expect(body.error.message).toMatch(/running \d+ searches|searches running/);
     }
+    // Before the bounds: /readyz passed its 3 s Redis deadline (503: a balancer drops the gateway)
+    // and pings waited seconds. Here the worst is tens of ms on an idle machine; the bound leaves
+    // room for CI, where another suite shares the two cores.
     expect([...readyStatuses]).toEqual([200]);
-    expect(worstPingMs).toBeLessThan(1000);
-    expect(worstReadyMs).toBeLessThan(1000);
+    expect(worstPingMs).toBeLessThan(2500);
+    expect(worstReadyMs).toBeLessThan(2500);
     watcher.close();
   }, 120_000);
 
@@ -150,7 +153,13 @@ describe('a storm of searches', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     for (const abort of aborts) abort.abort();
     await Promise.all(pending);
-    await new Promise((resolve) => setTimeout(resolve, 500)); // the gateway notices the closes
+    // Every search notices its client left within a turn or a page (1 MB) of Redis reading.
+    const running = (): Promise<number> => metric(gateway.url, 'jobstream_searches_running');
+    await eventually(
+      async () => (await running()) === 0,
+      1000,
+      'no search running a second after its client left',
+    );
     const before = cpuSeconds(gateway.pid);
     await new Promise((resolve) => setTimeout(resolve, 1000)); // a measured window
     const cpu = cpuSeconds(gateway.pid) - before;

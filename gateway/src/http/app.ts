@@ -42,7 +42,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     }),
   );
   app.use(devAuth(config.devAuth ? deps.devSecret : null));
-  app.use(jobApi(redis, config.jwt));
+  app.use(jobApi(redis, config.jwt, metrics));
   app.use('/api', (_req, _res, next) => next(new HttpError('not_found', 'no such API route')));
   const site = dashboard(config.staticDir);
   if (site) app.use(site);

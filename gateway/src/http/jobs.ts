@@ -20,6 +20,7 @@ import { authenticator, principalOf } from './authenticate.js';
 import { HttpError, parse } from './errors.js';
 import { DOWNLOAD_PAGE_LINES, SEARCH_RETRY_AFTER_S } from '../limits.js';
 import { plainText, searchOutput, SearchSlots } from '../log-search.js';
+import type { GatewayMetrics } from '../metrics.js';
 import { issueDownloadToken } from './download-tokens.js';
 
 const listQuery = z.object({
@@ -39,7 +40,7 @@ const outputQuery = z
 const searchQuery = z.object({ q: z.string().min(1).max(1000), limit: pageLimit });
 const downloadQuery = z.object({ ansi: z.enum(['keep', 'strip']).default('strip') });
 
-export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
+export function jobApi(redis: RedisConnection, jwt: JwtConfig, metrics: GatewayMetrics): Router {
   const router = Router();
   const authenticate = authenticator(jwt, redis);
 
@@ -93,7 +94,11 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
     const job = await visibleJob(req);
     const { q, limit } = parse(searchQuery, req.query);
     const slot = searches.take(principalOf(req).sub);
-    if ('refused' in slot) throw new HttpError('rate_limited', slot.refused, SEARCH_RETRY_AFTER_S);
+    if ('refused' in slot) {
+      metrics.searchesRefused.inc();
+      throw new HttpError('rate_limited', slot.refused, SEARCH_RETRY_AFTER_S);
+    }
+    metrics.searchesRunning.inc();
     // A search whose client has gone stops: nobody would read its answer.
     const left = new AbortController();
     res.once('close', () => left.abort(new Error('the client closed the request')));
@@ -109,6 +114,7 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig): Router {
       if (!left.signal.aborted) throw error;
     } finally {
       slot.release();
+      metrics.searchesRunning.dec();
     }
   });
 
