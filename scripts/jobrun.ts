@@ -1,101 +1,139 @@
 /**
- * npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] -- <command…>
+ * npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] [--pty] -- <command…>
  *
- * Runs a real command as a job: creates it, streams stdout and stderr line by line (and passes
- * them through to this terminal), sets success/failed from the exit code. Ctrl-C, SIGTERM and a
- * cancel asked for from the dashboard or the API are forwarded to the command as SIGTERM; a
- * command still running `--kill-grace` seconds later (JOBRUN_KILL_GRACE_S, default 10: shorter
- * than the gateway's JOBSTREAM_CANCEL_GRACE_S, so the runner, not the reaper, finishes the job
- * with what the command printed) is killed with SIGKILL. The job then ends `cancelled`. Prints
- * the job id on stderr first.
+ * Runs a real command as a job (DESIGN.md: "What the command wrote is what the job holds"):
+ * every line it writes is stored, in order, however fast it writes (lines Redis has not taken yet
+ * wait in a spool file; only a full spool drops, and the job and this terminal say so); a line
+ * still being written (a `\r` progress bar) is live on the dashboard. Without `--pty`, stdout and
+ * stderr are kept apart and interleaved in the order their bytes arrived; with it, the command
+ * runs under a pseudo-terminal: one stream in exactly the order written, colours and animations
+ * as in a terminal. The exit code is passed through; the job ends only once every line is stored.
+ *
+ * Ctrl-C, SIGTERM and a cancel asked for from the dashboard or the API are forwarded to the
+ * command as SIGTERM; a command still running `--kill-grace` seconds later (JOBRUN_KILL_GRACE_S,
+ * default 10: shorter than the gateway's JOBSTREAM_CANCEL_GRACE_S, so the runner, not the reaper,
+ * finishes the job with what the command printed) is killed with SIGKILL; the job then ends
+ * `cancelled`.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
+import { constants, userInfo } from 'node:os';
 import { JOB_ID_PATTERN } from '../shared/job.js';
-import { LineSplitter } from '../shared/line-splitter.js';
-import { JobPublisher } from '../shared/publisher.js';
+import { JobPublisher, type DropReason } from '../shared/publisher.js';
 import { connectTo, describeTarget, redisTargetFromEnv } from '../shared/redis/connect.js';
+import { readCommandLine, usageError } from './lib/cli.js';
+import { ptySize, startCommand, type CommandOutcome } from './lib/job-command.js';
+import { OutputRelay } from './lib/output-relay.js';
 
-const USAGE = 'usage: npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] -- <command…>';
+const HELP = {
+  usage: 'usage: npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] [--pty] -- <command…>',
+  description: `
+Runs <command…> as a jobstream job: every line it writes to stdout and stderr is stored in
+Redis in order (however fast it writes), a line still being written (a \\r progress bar) is
+shown live, and the command's exit code is passed through.
+
+  --title T         the job's title (default: the command line)
+  --owner U         who owns the job (default: JOBSTREAM_OWNER, else your user name)
+  --id J            the job's id (default: a new one), [A-Za-z0-9._-]{1,128}
+  --kill-grace S    seconds between SIGTERM and SIGKILL when stopping the command
+                    (default: JOBRUN_KILL_GRACE_S, else 10)
+  --pty             run the command under a pseudo-terminal (util-linux \`script\`): one stream in
+                    exactly the order written, colours and progress bars as in a terminal
+  -h, --help        this text
+
+Environment: REDIS_URL or REDIS_CLUSTER_NODES (and REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS),
+as the gateway reads them; JOBSTREAM_DASHBOARD_URL, the dashboard's address, to print the job's;
+JOBRUN_SPOOL_MAX_BYTES (default 1 GiB) and JOBRUN_SPOOL_DIR (default the system's temporary
+folder) for the spool that holds lines Redis has not taken yet.`,
+};
 const DEFAULT_KILL_GRACE_S = 10;
+const DEFAULT_SPOOL_MAX_BYTES = 1024 ** 3;
 
 function newJobId(): string {
   return `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
+/** A whole number from the environment or a flag, or a usage error naming it. */
+function wholeNumber(text: string, what: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value) || value < 0)
+    usageError(HELP, `jobrun: ${what} "${text}" must be a number ≥ 0`);
+  return value;
+}
+
+/** What the shell says for a command that ended: its code, or 128 + the signal's number. */
+function exitCodeOf({ code, signal }: CommandOutcome): number {
+  return signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1);
+}
+
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values, positionals } = readCommandLine(HELP, {
     options: {
       title: { type: 'string' },
       owner: { type: 'string' },
       id: { type: 'string' },
       'kill-grace': { type: 'string' },
+      pty: { type: 'boolean', default: false },
     },
     allowPositionals: true,
   });
   const [command, ...args] = positionals;
-  if (command === undefined) {
-    console.error(USAGE);
-    return 2;
-  }
-  const graceText = values['kill-grace'] ?? process.env.JOBRUN_KILL_GRACE_S ?? String(DEFAULT_KILL_GRACE_S);
-  const killGraceS = Number(graceText);
-  if (graceText.trim() === '' || !Number.isFinite(killGraceS) || killGraceS < 0) {
-    console.error(`jobrun: --kill-grace "${graceText}" must be a number of seconds ≥ 0`);
-    return 2;
-  }
+  if (command === undefined) usageError(HELP, 'jobrun: no command given');
+  const killGraceS = wholeNumber(
+    values['kill-grace'] ?? process.env.JOBRUN_KILL_GRACE_S ?? String(DEFAULT_KILL_GRACE_S),
+    '--kill-grace',
+  );
+  const spoolMaxBytes = wholeNumber(
+    process.env.JOBRUN_SPOOL_MAX_BYTES ?? String(DEFAULT_SPOOL_MAX_BYTES),
+    'JOBRUN_SPOOL_MAX_BYTES',
+  );
   const id = values.id ?? newJobId();
-  if (!JOB_ID_PATTERN.test(id)) {
-    console.error(`jobrun: job id "${id}" must match [A-Za-z0-9._-]{1,128}`);
-    return 2;
-  }
+  if (!JOB_ID_PATTERN.test(id)) usageError(HELP, `jobrun: job id "${id}" must match [A-Za-z0-9._-]{1,128}`);
+
   // REDIS_CLUSTER_NODES or REDIS_URL (and credentials), exactly as the gateway reads them.
   const target = redisTargetFromEnv();
   const redis = connectTo(target, { lazyConnect: true, maxRetriesPerRequest: 3 }, { lazyConnect: true });
   let publisher: JobPublisher;
   try {
-    publisher = await JobPublisher.create(redis, {
-      id,
-      owner: values.owner ?? process.env.JOBSTREAM_OWNER ?? userInfo().username,
-      title: values.title ?? [command, ...args].join(' '),
-    });
+    publisher = await JobPublisher.create(
+      redis,
+      {
+        id,
+        owner: values.owner ?? process.env.JOBSTREAM_OWNER ?? userInfo().username,
+        title: values.title ?? [command, ...args].join(' '),
+      },
+      { spoolMaxBytes, ...(process.env.JOBRUN_SPOOL_DIR ? { spoolDir: process.env.JOBRUN_SPOOL_DIR } : {}) },
+    );
   } catch (error) {
     redis.disconnect();
     // Never run the command with nowhere to write its output: say where it tried, and fail.
     throw new Error(`could not create the job in ${describeTarget(target)}: ${(error as Error).message}`);
   }
   redis.disconnect(); // the publisher runs on a connection of its own
-  publisher.on('drop', (count) => console.error(`jobrun: Redis unreachable, dropped ${count} lines`));
-  console.error(`jobrun: job ${id}`);
+  const dashboard = process.env.JOBSTREAM_DASHBOARD_URL?.replace(/\/+$/, '');
+  console.error(
+    dashboard ? `jobrun: job ${id}: ${dashboard}/jobs/${encodeURIComponent(id)}` : `jobrun: job ${id}`,
+  );
+  const reportRemainingDrops = reportDrops(publisher);
   await publisher.start();
 
-  const child = spawn(command, args, { stdio: ['inherit', 'pipe', 'pipe'] });
-  const out = new LineSplitter((line) => publisher.stdout(line));
-  const err = new LineSplitter((line) => publisher.stderr(line));
-  child.stdout.on('data', (chunk: Buffer) => {
-    out.write(chunk);
-    process.stdout.write(chunk);
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    err.write(chunk);
-    process.stderr.write(chunk);
-  });
+  const running = startCommand(command, args, values.pty ? ptySize() : null);
+  const relay = new OutputRelay(publisher);
+  relay.add('stdout', running.stdout, process.stdout);
+  if (running.stderr) relay.add('stderr', running.stderr, process.stderr);
 
   let interrupted = false;
   let killTimer: NodeJS.Timeout | undefined;
   const forward = (signal: NodeJS.Signals): void => {
     if (interrupted) {
-      child.kill('SIGKILL'); // a second Ctrl-C does not wait
+      running.signal('SIGKILL'); // a second Ctrl-C does not wait
       return;
     }
     interrupted = true;
-    child.kill(signal);
+    running.signal(signal);
     // A command that ignores SIGTERM is not allowed to outlive the grace.
     killTimer = setTimeout(() => {
       console.error(`jobrun: ${command} still running ${killGraceS} s after ${signal}; sending SIGKILL`);
-      child.kill('SIGKILL');
+      running.signal('SIGKILL');
     }, killGraceS * 1000);
   };
   process.on('SIGINT', forward);
@@ -113,42 +151,87 @@ async function main(): Promise<number> {
     forward('SIGTERM');
   });
 
-  const outcome = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
-    (resolve) => {
-      child.once('error', (error) => resolve({ code: null, signal: null, error }));
-      // 'close', not 'exit': every byte of stdout and stderr has been read by then
-      child.once('close', (code, signal) => resolve({ code, signal }));
-    },
-  );
+  const outcome = await running.outcome;
   clearTimeout(killTimer);
-  out.end();
-  err.end();
+  relay.end();
+  giveUpOnSignal(publisher);
+  if (publisher.bufferedLines > 10_000)
+    console.error(
+      `jobrun: ${command} ended; storing the ${publisher.bufferedLines} lines Redis has not taken yet`,
+    );
 
-  let exitCode: number;
   if (endedElsewhere !== null) {
     await publisher.close();
-    console.error(`jobrun: job ${id} had already ended: ${endedElsewhere}`);
+    reportRemainingDrops();
+    console.error(
+      `jobrun: job ${id} had already ended (${endedElsewhere}); ${publisher.droppedLines} lines could not be stored`,
+    );
     return 1;
   }
-  if (outcome.error) {
-    publisher.stderr(`jobrun: could not start ${command}: ${outcome.error.message}`);
-    await publisher.finish(127, { errorMessage: `could not start ${command}: ${outcome.error.message}` });
-    exitCode = 127;
+  let exitCode: number;
+  if (outcome.notStarted) {
+    const { exitCode: code, message } = outcome.notStarted;
+    console.error(`jobrun: ${message}`);
+    publisher.stderr(`jobrun: ${message}`);
+    await publisher.finish(code, { errorMessage: message });
+    exitCode = code;
   } else if (interrupted) {
     await publisher.cancel(
       `${publisher.cancelRequested > 0 ? 'cancelled on request' : 'interrupted'} (${outcome.signal ?? `exit code ${outcome.code}`})`,
     );
     exitCode = 130;
-  } else if (outcome.signal) {
-    await publisher.finish(128, { errorMessage: `killed by ${outcome.signal}` });
-    exitCode = 128;
   } else {
-    exitCode = outcome.code ?? 1;
-    await publisher.finish(exitCode);
+    exitCode = exitCodeOf(outcome);
+    await publisher.finish(exitCode, outcome.signal ? { errorMessage: `killed by ${outcome.signal}` } : {});
   }
   await publisher.close();
+  reportRemainingDrops();
   console.error(`jobrun: job ${id} ended: ${publisher.currentStatus}`);
-  return exitCode;
+  // The command's code, unless lines it wrote were lost: then the run did not do what it says.
+  return publisher.droppedLines > 0 && exitCode === 0 ? 1 : exitCode;
+}
+
+/**
+ * Dropped lines (only a full spool drops) are told on this terminal at once, then at most once a
+ * second; returns what tells the rest before jobrun exits.
+ */
+function reportDrops(publisher: JobPublisher): () => void {
+  const counts = new Map<DropReason, number>();
+  let scheduled: NodeJS.Timeout | null = null;
+  let reportedAt = 0;
+  const report = (): void => {
+    if (scheduled) clearTimeout(scheduled);
+    scheduled = null;
+    reportedAt = Date.now();
+    for (const [reason, count] of counts)
+      console.error(
+        `jobrun: the spool is full: dropped ${count} lines ${
+          reason === 'unreachable'
+            ? 'while Redis was unreachable'
+            : 'because Redis stored lines more slowly than the command wrote them'
+        } (JOBRUN_SPOOL_MAX_BYTES raises the limit)`,
+      );
+    counts.clear();
+  };
+  publisher.on('drop', (count, reason) => {
+    counts.set(reason, (counts.get(reason) ?? 0) + count);
+    scheduled ??= setTimeout(report, Math.max(0, reportedAt + 1000 - Date.now()));
+  });
+  return report;
+}
+
+/**
+ * After the command ended, jobrun waits until every line is stored. Ctrl-C (or SIGTERM) then
+ * stops waiting: say how many lines were never stored and exit non-zero.
+ */
+function giveUpOnSignal(publisher: JobPublisher): void {
+  process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
+  const giveUp = (): void => {
+    console.error(`jobrun: stopped waiting for Redis; ${publisher.bufferedLines} lines were not stored`);
+    process.exit(1);
+  };
+  process.on('SIGINT', giveUp);
+  process.on('SIGTERM', giveUp);
 }
 
 main().then(

@@ -208,6 +208,8 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
       );
       return false;
     }
+    // The open line this progress text showed has ended: its final text is this line.
+    if (this.progressText?.stream === stream) this.progressText = null;
     const reason: DropReason = this.unreachable ? 'unreachable' : 'slower';
     if (!this.queue.push({ stream, line: limitLine(line) }, reason)) {
       this.droppedLines++;

@@ -4,6 +4,7 @@
  * RST), as a dead network path or a hung peer would — while connections made afterwards work.
  * `silenceOnRequest(marker)` does the same to the next connection at the moment its client sends
  * `marker` (a command name): a Redis that passes a reconnect's handshake, then stops answering.
+ * With `latencyMs`, every chunk is held that long in each direction: a slow link (order kept).
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
@@ -18,7 +19,10 @@ export class BlackHoleProxy {
   private readonly server: Server;
   private listening: Promise<number>;
 
-  private constructor(target: { host: string; port: number }) {
+  private constructor(
+    target: { host: string; port: number },
+    private readonly latencyMs: number,
+  ) {
     this.server = createServer((client) => this.forward(client, connect(target.port, target.host)));
     this.listening = new Promise((resolve, reject) => {
       this.server.once('error', reject);
@@ -30,8 +34,11 @@ export class BlackHoleProxy {
     });
   }
 
-  static async start(target: { host: string; port: number }): Promise<BlackHoleProxy> {
-    const proxy = new BlackHoleProxy(target);
+  static async start(
+    target: { host: string; port: number },
+    { latencyMs = 0 }: { latencyMs?: number } = {},
+  ): Promise<BlackHoleProxy> {
+    const proxy = new BlackHoleProxy(target, latencyMs);
     proxy.port = await proxy.listening;
     return proxy;
   }
@@ -82,14 +89,20 @@ export class BlackHoleProxy {
         link.silenced = true;
         this.silenceMarker = null; // once: the connection made to replace it works
       }
-      if (!link.silenced) upstream.write(chunk);
+      if (!link.silenced) this.pass(chunk, upstream);
     });
-    upstream.on('data', (chunk) => link.silenced || client.write(chunk));
+    upstream.on('data', (chunk: Buffer) => link.silenced || this.pass(chunk, client));
     const end = (): void => {
       this.links.delete(link);
       client.destroy();
       upstream.destroy();
     };
     for (const socket of [client, upstream]) socket.on('error', end).on('close', end);
+  }
+
+  /** Timers of one delay fire in the order they were set: a delayed stream keeps its order. */
+  private pass(chunk: Buffer, to: Socket): void {
+    if (this.latencyMs === 0) to.write(chunk);
+    else setTimeout(() => to.destroyed || to.write(chunk), this.latencyMs);
   }
 }
