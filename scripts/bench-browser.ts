@@ -8,19 +8,27 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { readCommandLine } from './lib/cli.js';
 import { JobPublisher } from '../shared/publisher.js';
 import { launchBrowser } from './lib/browser.js';
 import { ROOT } from './lib/build.js';
 import { startStack } from './lib/stack.js';
 
-const { values: args } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '30' },
-    rate: { type: 'string', default: '1000' },
-    jobs: { type: 'string', default: '3' },
+const { values: args } = readCommandLine(
+  {
+    usage: 'usage: npx tsx scripts/bench-browser.ts [--seconds 30] [--rate 1000] [--jobs 3]',
+    description: `
+Headless Chromium follows --jobs jobs on the watch page while each receives --rate lines a
+second for --seconds: long tasks, frame times and the JS heap, as a table and JSON.`,
   },
-});
+  {
+    options: {
+      seconds: { type: 'string', default: '30' },
+      rate: { type: 'string', default: '1000' },
+      jobs: { type: 'string', default: '3' },
+    },
+  },
+);
 const seconds = Number(args.seconds);
 const rate = Number(args.rate);
 

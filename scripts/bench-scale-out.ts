@@ -15,7 +15,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { readCommandLine } from './lib/cli.js';
 import { jobKey } from '../shared/keys.js';
 import { JobPublisher } from '../shared/publisher.js';
 import { appendLines, createJob, setJobStatus } from '../shared/redis/functions.js';
@@ -27,14 +27,23 @@ import { GatewayProcess } from './lib/gateway-process.js';
 import { HaproxyProcess } from './lib/haproxy.js';
 import { benchLine, LoadClients, percentiles } from './lib/load.js';
 
-const { values: args } = parseArgs({
-  options: {
-    sockets: { type: 'string', default: '3000' },
-    jobs: { type: 'string', default: '30' },
-    rate: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '15' },
+const { values: args } = readCommandLine(
+  {
+    usage: 'usage: npm run bench:scale-out [-- --sockets 3000 --jobs 30 --rate 10 --seconds 15]',
+    description: `
+The reference deployment under load: three gateways behind HAProxy on a Redis Cluster with
+replicas, against one gateway alone; then a primary killed and a gateway killed mid-run. Figures
+as a table and JSON in bench-results/ (docs/benchmarks.md).`,
   },
-});
+  {
+    options: {
+      sockets: { type: 'string', default: '3000' },
+      jobs: { type: 'string', default: '30' },
+      rate: { type: 'string', default: '10' },
+      seconds: { type: 'string', default: '15' },
+    },
+  },
+);
 const SOCKETS = Number(args.sockets);
 const JOBS = Number(args.jobs);
 const RATE = Number(args.rate);

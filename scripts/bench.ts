@@ -16,7 +16,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { readCommandLine } from './lib/cli.js';
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../shared/redis/library.js';
 import { PrivateRedis } from '../shared/redis/private-server.js';
 import { ROOT } from './lib/build.js';
@@ -36,21 +36,44 @@ import {
 import * as scenarios from './bench/scenarios.js';
 import { SERVER_KINDS, type ServerKind } from './bench/servers.js';
 
-const { values: args } = parseArgs({
-  options: {
-    only: { type: 'string', default: 'fanout,wall,batched,idle,replay,browser,publisher' },
-    runs: { type: 'string', default: '3' },
-    seconds: { type: 'string', default: '10' },
-    fanout: { type: 'string', multiple: true, default: ['2000x10@10,20,40', '10000x100@2,4,8'] },
-    wall: { type: 'string', default: '200x100x50@2,4' },
-    batched: { type: 'string', default: '100x10@500' },
-    storm: { type: 'string', default: '15000' },
-    'replay-lines': { type: 'string', default: '100000' },
-    'browser-seconds': { type: 'string', default: '30' },
-    chart: { type: 'string' },
-    servers: { type: 'string', default: 'gateway,relay,socketio' },
+const { values: args } = readCommandLine(
+  {
+    usage:
+      'usage: npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher] [--runs 3] [--seconds 10] …',
+    description: `
+Every scenario of docs/benchmarks.md against a private redis-server: the jobstream gateway, a
+bare ws relay and Socket.IO under the same load. Prints the measurements and a table of ratios
+(medians of --runs runs, with their spread), writes JSON to bench-results/ and an SVG chart.
+
+  --only LIST          scenarios to run (default: all of them)
+  --runs N             runs of each, for medians and spreads (default 3)
+  --seconds S          length of each timed run (default 10)
+  --fanout SxJ@R,…     sockets x jobs @ lines a second per job (repeatable)
+  --wall SxJxW@R       the wall display scenario
+  --batched SxJ@R      batched appends
+  --storm N            sockets in the reconnect storm
+  --replay-lines N     lines in the replay scenario
+  --browser-seconds S  length of the browser scenario
+  --chart FILE         where the SVG chart goes
+  --servers LIST       gateway,relay,socketio (default: all three)
+  -h, --help           this text`,
   },
-});
+  {
+    options: {
+      only: { type: 'string', default: 'fanout,wall,batched,idle,replay,browser,publisher' },
+      runs: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '10' },
+      fanout: { type: 'string', multiple: true, default: ['2000x10@10,20,40', '10000x100@2,4,8'] },
+      wall: { type: 'string', default: '200x100x50@2,4' },
+      batched: { type: 'string', default: '100x10@500' },
+      storm: { type: 'string', default: '15000' },
+      'replay-lines': { type: 'string', default: '100000' },
+      'browser-seconds': { type: 'string', default: '30' },
+      chart: { type: 'string' },
+      servers: { type: 'string', default: 'gateway,relay,socketio' },
+    },
+  },
+);
 
 /** `2000x10@10,20` → [[2000, 10], [10, 20]]. */
 function shape(spec: string): [number[], number[]] {

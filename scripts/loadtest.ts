@@ -12,7 +12,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { readCommandLine } from './lib/cli.js';
 import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { connectTo } from '../shared/redis/connect.js';
 import { createJob, setJobStatus } from '../shared/redis/functions.js';
@@ -31,6 +31,24 @@ import {
 } from './loadtest/worker.js';
 
 const EXIT = { clean: 0, incorrect: 1, couldNotRun: 2 } as const;
+
+const LOADTEST_HELP = {
+  usage: 'usage: npm run loadtest -- --url ws://HOST:PORT/ws --redis redis://HOST:PORT [options]',
+  description: `
+Drives many sockets at a gateway, publishes lines through Redis and checks every subscription
+exactly-once. Exit code: 0 clean, 1 a line missing, repeated or out of order, 2 could not run.
+Every flag, the scenario file and how to read the report: docs/loadtest.md.
+
+  --url U (repeatable)      gateway WebSocket address(es)
+  --redis URL|host:port,…   where the test's jobs are created and fed (a list: a Redis Cluster)
+  --sockets N --processes P --local-addresses A,B   how many sockets, over how many processes
+  --ramp S --seconds S      connect ramp and measured time
+  --jobs N --rate R --subs-per-socket K --batch     the jobs, lines a second, subscriptions
+  --auth MODE --tokens FILE                         how sockets sign in
+  --reconnect-storm-at S --storm-fraction F --churn R --stall N --stall-for S   faults
+  --scenario FILE --json FILE --job-prefix P --job-ids A,B
+  -h, --help                this text`,
+};
 
 class CouldNotRun extends Error {}
 
@@ -288,7 +306,7 @@ if (process.argv.includes('--worker')) {
 } else {
   let code: number = EXIT.couldNotRun;
   try {
-    const { values } = parseArgs({
+    const { values } = readCommandLine(LOADTEST_HELP, {
       options: {
         url: { type: 'string', multiple: true },
         sockets: { type: 'string' },

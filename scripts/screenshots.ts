@@ -9,6 +9,17 @@ import { launchBrowser } from './lib/browser.js';
 import { ROOT } from './lib/build.js';
 import { startStack } from './lib/stack.js';
 import { startDemoRunners } from './lib/demo-runners.js';
+import { readCommandLine } from './lib/cli.js';
+
+readCommandLine(
+  {
+    usage: 'usage: npx tsx scripts/screenshots.ts',
+    description: `
+Regenerates the README's pictures (docs/*.png) from the real stack (a private Redis, the gateway
+serving the built dashboard, the demo runners) in headless Chromium.`,
+  },
+  { options: {} },
+);
 
 const stack = await startStack({ secret: 'screenshots', dashboard: true });
 const { gateway } = stack;

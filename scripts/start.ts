@@ -14,7 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { readCommandLine } from './lib/cli.js';
 import { Redis } from 'ioredis';
 import { DEMO_OWNERS, DEMO_USERS } from '../shared/demo.js';
 import { connectTo, describeTarget, redisTargetFromEnv } from '../shared/redis/connect.js';
@@ -98,7 +98,19 @@ async function findRedis(): Promise<{ url: string; version: string; owned: Priva
 let ownedRedis: PrivateRedis | null = null;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'no-demo': { type: 'boolean', default: false } } });
+  const { values } = readCommandLine(
+    {
+      usage: 'usage: npm start [-- --no-demo]',
+      description: `
+Everything for a local look: Redis (REDIS_URL if it answers, else a private redis-server), the
+gateway serving the dashboard on PORT (8080), demo jobs, and the address to open, signed in.
+Ctrl-C stops everything.
+
+  --no-demo     no demo runners: an empty dashboard, for your own jobs (npm run jobrun)
+  -h, --help    this text`,
+    },
+    { options: { 'no-demo': { type: 'boolean', default: false } } },
+  );
   // REDIS_CLUSTER_NODES: the gateway and the demo runners use that Cluster as it is.
   const target = redisTargetFromEnv();
   if (target.clusterNodes) {

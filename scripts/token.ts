@@ -2,12 +2,22 @@
  * npm run token -- --sub <user> [--role admin] [--ttl 1h]
  * Prints a JWT (HS256) signed with JWT_SECRET, for the gateway and the load tester.
  */
-import { parseArgs } from 'node:util';
+import { readCommandLine } from './lib/cli.js';
 import { signToken, parseTtl } from '../shared/tokens.js';
 
 const USAGE = 'usage: JWT_SECRET=… npm run token -- --sub <user> [--role user|admin] [--ttl 1h]';
 
-const { values } = parseArgs({
+const HELP = {
+  usage: USAGE,
+  description: `
+Prints a JWT (HS256) signed with JWT_SECRET, for the gateway, the dashboard and the load tester.
+
+  --sub <user>          who the token names (required)
+  --role user|admin     admins see every job and the wall (default: user)
+  --ttl 1h              how long it is valid: 90s, 15m, 1h, 7d (default: 1h)
+  -h, --help            this text`,
+};
+const { values } = readCommandLine(HELP, {
   options: {
     sub: { type: 'string' },
     role: { type: 'string', default: 'user' },

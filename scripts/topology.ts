@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { readCommandLine } from './lib/cli.js';
 import { answersPing, freePort } from '../shared/redis/private-server.js';
 import { signToken } from '../shared/tokens.js';
 import { buildDashboardIfStale, ROOT } from './lib/build.js';
@@ -221,10 +221,21 @@ async function down(): Promise<void> {
   console.log('jobstream topology down');
 }
 
-const { values, positionals } = parseArgs({
-  options: { gateways: { type: 'string', default: '3' } },
-  allowPositionals: true,
-});
+const { values, positionals } = readCommandLine(
+  {
+    usage: 'usage: npm run topology -- up [--gateways N] | status | down',
+    description: `
+The reference deployment on this machine, left running: a Redis Cluster of 3 primaries with a
+replica each, N gateway processes and HAProxy in front (deploy/haproxy.cfg).
+
+  up            starts it and prints the dashboard's address (then how to make tokens)
+  status        says what runs (exit 1 when something is down)
+  down          stops everything it started and removes its files (.tmp/topology/)
+  --gateways N  how many gateway processes \`up\` starts (default 3)
+  -h, --help    this text`,
+  },
+  { options: { gateways: { type: 'string', default: '3' } }, allowPositionals: true },
+);
 const command = positionals[0];
 try {
   if (command === 'up') await up(Math.max(1, Number(values.gateways)));
