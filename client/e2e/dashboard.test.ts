@@ -229,6 +229,35 @@ describe('dashboard', () => {
     await page.close();
   }, 60_000);
 
+  it('a line still being written shows live as the pending last line, then its stored line replaces it', async () => {
+    const publisher = await newJob('alice', 'download');
+    publisher.stdout('fetching the archive');
+    await publisher.flush();
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${token('alice')}`);
+    await page.locator('.line[data-seq="1"]').waitFor({ timeout: 10_000 });
+    const pending = page.getByTestId('pending-line');
+    // The subscription goes live once the replay is sent; a progress frame before that is not
+    // for this page (never replayed), so keep drawing the bar, as a runner does every 250 ms.
+    let percent = 0;
+    const drawing = setInterval(
+      () => publisher.progress('stdout', `Downloading ${String(++percent).padStart(3)}%`),
+      100,
+    );
+    try {
+      await pending.getByText(/Downloading +\d+%/).waitFor({ timeout: 10_000 });
+    } finally {
+      clearInterval(drawing);
+    }
+    expect(await page.locator('.line[data-seq]').count()).toBe(1); // shown, not a stored line
+    publisher.stdout('Downloading 100%');
+    await page.locator('.line[data-seq="2"]', { hasText: 'Downloading 100%' }).waitFor();
+    expect(await pending.count()).toBe(0);
+    await publisher.finish(0);
+    await publisher.close();
+    await page.close();
+  }, 60_000);
+
   it('signs a new tab in from local storage, and downloads without a sign-in token in any URL', async () => {
     const publisher = await newJob('alice', 'download me');
     publisher.stdout('\u001b[31mred\u001b[0m text');

@@ -3,7 +3,8 @@
  * colours from the line store (parsed once per line, rendered as spans, never innerHTML);
  * stderr marked; seq line numbers as permalinks (#L123); follow mode that pauses when the reader
  * scrolls up, with "Jump to latest (N new)"; timestamps and wrap toggles; download of the whole
- * output; notices for gaps.
+ * output; notices for gaps; the line still being written (a `\r` progress bar) as a pending last
+ * row, replaced by the stored line when it ends.
  *
  * Long logs, honestly: the live view holds the last 10,000 lines and says which ("Lines
  * 90,001–100,000 of 100,000 · Load earlier"); scrolling to the top pages earlier lines in over
@@ -38,6 +39,8 @@ export function OutputViewer({
   compact?: boolean;
 }) {
   const { lines: liveLines, gaps } = stream.lines;
+  // Shown only under the live lines (not in a window of older ones).
+  const pending = stream.lines.pending;
   const log = useLogWindow(jobId);
   const first = liveLines[0];
   const joined = log.earlier.length > 0 && first !== undefined && log.earlier.at(-1)!.seq + 1 === first.seq;
@@ -121,14 +124,14 @@ export function OutputViewer({
   }, [jobId, query]);
 
   useEffect(() => {
-    if (follow && lines.length > 0 && !log.around) {
+    if (follow && (lines.length > 0 || pending) && !log.around) {
       // One scrollTop write (the browser clamps it to the bottom). scrollToIndex reads the
       // layout to find its target: a forced layout per pane per batch, a profile's top cost.
       const el = parentRef.current;
-      if (el) el.scrollTop = virtualizer.getTotalSize();
+      if (el) el.scrollTop = virtualizer.getTotalSize() + (pending ? ROW_HEIGHT : 0);
       setSeenCount(lines.length);
     }
-  }, [follow, lines.length, virtualizer, log.around]);
+  }, [follow, lines.length, virtualizer, log.around, pending]);
 
   const openedFor = useRef(0);
   // A permalink: brought into view once (new batches on a running job do not snap back to it).
@@ -330,6 +333,18 @@ export function OutputViewer({
             );
           })}
         </div>
+        {pending && !log.around && (
+          <div
+            className={`line pending ${pending.stream}`}
+            data-testid="pending-line"
+            title="being written: stored when its line ends"
+          >
+            <span className="seq" aria-hidden="true">
+              ›
+            </span>
+            <LineText line={pending} />
+          </div>
+        )}
       </div>
       {!follow && !log.around && fresh > 0 && (
         <button className="jump" onClick={() => setFollow(true)}>

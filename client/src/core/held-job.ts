@@ -57,6 +57,7 @@ export class HeldJob {
   }
 
   done(frame: DoneFrame): void {
+    this.store.clearPending();
     this.view = { ...this.view, done: { status: frame.status, lastSeq: frame.lastSeq } };
     if (this.view.job && !isTerminal(this.view.job.status))
       this.view.job = { ...this.view.job, status: frame.status };

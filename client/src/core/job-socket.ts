@@ -267,6 +267,9 @@ export class JobSocket {
       case 'done':
         this.jobs.get(frame.jobId)?.done(frame);
         return;
+      case 'progress':
+        this.jobs.get(frame.jobId)?.store.setPending(frame);
+        return;
     }
   }
 

@@ -69,6 +69,28 @@ describe('LineStore', () => {
     expect(store.getSnapshot().lines.map((l) => l.seq)).toEqual([41]);
   });
 
+  it('holds a progress line as pending until the next output replaces it; a stale one is ignored', () => {
+    const frames = manualScheduler();
+    const store = new LineStore(100, frames.schedule);
+    store.append([line(1, '\u001b[32mgreen'), line(2, 'Downloading')]);
+    store.setPending({ afterSeq: 2, stream: 'stderr', line: ' 42% ###' });
+    frames.flush();
+    const pending = store.getSnapshot().pending;
+    expect(pending).toMatchObject({ seq: 3, stream: 'stderr', line: ' 42% ###' });
+    expect(pending!.spans[0]!.fg).toBe('#3fb950'); // the colours in effect, as the next line would have
+    store.setPending({ afterSeq: 1, stream: 'stdout', line: 'stale' }); // follows an older line
+    frames.flush();
+    expect(store.getSnapshot().pending?.line).toBe(' 42% ###');
+    store.append([line(3, ' 100% ######\u001b[0m')]);
+    frames.flush();
+    expect(store.getSnapshot().pending).toBeNull();
+    expect(store.getSnapshot().lines.at(-1)!.spans[0]!.fg).toBe('#3fb950'); // the preview carried nothing
+    store.setPending({ afterSeq: 3, stream: 'stdout', line: 'next' });
+    store.clearPending();
+    frames.flush();
+    expect(store.getSnapshot().pending).toBeNull();
+  });
+
   it('parses ANSI colours once and carries them to the next line until a reset', () => {
     const frames = manualScheduler();
     const store = new LineStore(100, frames.schedule);

@@ -7,10 +7,14 @@
  * arriving at most once every `RENDER_INTERVAL_MS`. A log streaming 1,000 lines a second into
  * several panes is re-rendered ten times a second, not sixty, so the main thread stays free for
  * scrolling and typing; a line after a quiet spell still shows on the next frame.
+ *
+ * A `progress` frame (a line still being written: a `\r` progress bar, a prompt) is held as the
+ * pending last line, shown after the stored ones until the next `output` replaces it; one that
+ * follows an older line than the last held is stale and ignored (DESIGN.md).
  */
 import Anser from 'anser';
 import { background, foreground } from './ansi-palette.js';
-import type { OutputLine } from '../../../shared/protocol.js';
+import type { OutputLine, ProgressFrame } from '../../../shared/protocol.js';
 
 export interface StyledSpan {
   text: string;
@@ -37,6 +41,8 @@ export interface LineStoreSnapshot {
   /** Lines dropped from the view by the cap. */
   dropped: number;
   gaps: readonly GapNotice[];
+  /** The line still being written (from a `progress` frame), shown after the last one; not stored. */
+  pending: ViewLine | null;
   version: number;
 }
 
@@ -60,6 +66,7 @@ export class LineStore {
   private gaps: GapNotice[] = [];
   private dropped = 0;
   private lastSeq = 0;
+  private pending: ViewLine | null = null;
   private version = 0;
   private snapshot: LineStoreSnapshot;
   private readonly listeners = new Set<() => void>();
@@ -90,11 +97,27 @@ export class LineStore {
       added = true;
     }
     if (!added) return;
+    this.pending = null; // the line it showed has been stored, or a newer one came
     const over = this.lines.length - this.maxLines;
     if (over > 0) {
       this.lines.splice(0, over);
       this.dropped += over;
     }
+    this.changed();
+  }
+
+  /** A line still being written; ignored when it follows an older line than the last held. */
+  setPending(frame: Pick<ProgressFrame, 'afterSeq' | 'stream' | 'line'>): void {
+    if (frame.afterSeq < this.lastSeq) return;
+    const line = { seq: frame.afterSeq + 1, ts: Date.now(), stream: frame.stream, line: frame.line };
+    this.pending = this.styler.preview(line);
+    this.changed();
+  }
+
+  /** The job ended or the subscription went away: no line is being written any more. */
+  clearPending(): void {
+    if (this.pending === null) return;
+    this.pending = null;
     this.changed();
   }
 
@@ -130,6 +153,7 @@ export class LineStore {
       lastSeq: this.lastSeq,
       dropped: this.dropped,
       gaps: this.gaps.slice(),
+      pending: this.pending,
       version: this.version,
     };
   }
@@ -151,6 +175,14 @@ export class AnsiStyler {
 
   style(line: OutputLine): ViewLine {
     return { ...line, spans: this.parse(line.line) };
+  }
+
+  /** Styles a line as the next one would be, without carrying its colours on (a pending line). */
+  preview(line: OutputLine): ViewLine {
+    const carry = this.carry;
+    const styled = this.style(line);
+    this.carry = carry;
+    return styled;
   }
 
   private parse(text: string): StyledSpan[] {

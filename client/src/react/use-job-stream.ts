@@ -8,7 +8,14 @@ import { useJobSocket } from './socket-context.js';
 import { useConnectionState } from './use-connection-state.js';
 
 const EMPTY_VIEW: JobView = { job: null, done: null, error: null };
-const EMPTY_LINES: LineStoreSnapshot = { lines: [], lastSeq: 0, dropped: 0, gaps: [], version: 0 };
+const EMPTY_LINES: LineStoreSnapshot = {
+  lines: [],
+  lastSeq: 0,
+  dropped: 0,
+  gaps: [],
+  pending: null,
+  version: 0,
+};
 
 export interface JobStream extends JobView {
   lines: LineStoreSnapshot;
