@@ -128,6 +128,8 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private signals: RunnerSignals | null = null;
   private status: JobStatus;
   private closed = false;
+  /** `ended` was emitted (the job was finished by someone else). */
+  private endedByOthers = false;
   /** Lines dropped so far (buffer full while Redis was down, or refused by the library). */
   droppedLines = 0;
 
@@ -177,9 +179,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
       cancel: (requestedAt) => {
         if (!isTerminal(publisher.status)) publisher.emit('cancel', requestedAt);
       },
-      ended: (error) => {
-        if (!isTerminal(publisher.status)) publisher.emit('ended', error);
-      },
+      ended: (error) => publisher.endedElsewhere(error),
       retry: (error) => publisher.retryingThrough(error),
     });
     return publisher;
@@ -392,6 +392,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
           // The library refused the batch (the job ended or vanished): retrying cannot help.
           this.droppedLines += batch.length;
           this.emit('refused', error, batch.length);
+          if (error.code === 'JOB_FINISHED') this.endedElsewhere(error); // sooner than a heartbeat
           return;
         }
         this.suspect = true;
@@ -447,6 +448,13 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
         await sleep(this.backoff(attempt));
       }
     }
+  }
+
+  /** The job was finished by someone else (the reaper): say so once; nothing of ours will be accepted. */
+  private endedElsewhere(error: JobstreamError): void {
+    if (isTerminal(this.status) || this.endedByOthers) return;
+    this.endedByOthers = true;
+    this.emit('ended', error);
   }
 
   /** A Redis call failed on the connection: lines dropped until one succeeds are "unreachable". */

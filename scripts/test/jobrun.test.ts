@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { eventsChannel } from '../../shared/keys.js';
 import type { OutputLine, ProgressFrame, ServerFrame } from '../../shared/protocol.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
-import { getJob, requestCancel } from '../../shared/redis/functions.js';
+import { getJob, requestCancel, setJobStatus } from '../../shared/redis/functions.js';
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../../shared/redis/library.js';
 import { PrivateRedisCluster } from '../../shared/redis/private-cluster.js';
 import { PrivateRedis } from '../../shared/redis/private-server.js';
@@ -306,6 +306,26 @@ describe('what the command wrote is what the job holds', () => {
     expect(kept.slice(0, 1000)).toEqual(range(1, 1000));
     expect(stored.at(-1)?.stream).toBe('stderr'); // seq outran the paused Redis to its end: the notice is last
   }, 120_000);
+
+  it('a job finished by someone else (the reaper) stops the command; jobrun says what was not stored, exits 1', async () => {
+    const job = id('reaped');
+    let ended = false;
+    const run = await jobrun(
+      job,
+      ['bash', '-c', 'for i in $(seq 1 600); do echo line $i; sleep 0.05; done'],
+      {
+        onStdout: (out) => {
+          if (ended || !out.includes('line 5\n')) return;
+          ended = true;
+          void setJobStatus(redis, job, 'failed', { errorMessage: 'runner lost' });
+        },
+      },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toMatch(/had already ended \(.*\); \d+ lines could not be stored/);
+    expect(run.stdout).not.toContain('line 600'); // the command was stopped, not run to its end
+    expect(await getJob(redis, job)).toMatchObject({ status: 'failed', errorMessage: 'runner lost' });
+  }, 60_000);
 
   it('--pty: one stream in exactly the order written, a terminal for the command', async () => {
     const job = id('pty');
