@@ -53,7 +53,9 @@ export function prepareTextFrame(data: Buffer): PreparedFrame | null {
 export function sendPreparedFrame(ws: WebSocket, frame: PreparedFrame): boolean {
   const sender = (ws as unknown as { _sender?: SenderInstance })._sender;
   if (!sender || typeof sender.sendFrame !== 'function') return false;
-  if (sender._state !== undefined && sender._state !== SENDER_IDLE) return false;
+  // Fail closed: a sender whose state cannot be read as idle may have a frame queued, which a
+  // prepared frame must never overtake; the public path queues correctly.
+  if (sender._state !== SENDER_IDLE) return false;
   sender.sendFrame(frame);
   return true;
 }

@@ -56,3 +56,16 @@ it.each([
   expect(sendPreparedFrame(again.ws, frame)).toBe(true);
   expect(await again.received).toBe(text);
 });
+
+it('a sender whose state is not idle, or cannot be read, is left to ws.send (fail closed)', async () => {
+  const { ws } = await recordedConnection();
+  const sender = (ws as unknown as { _sender: { _state?: number } })._sender;
+  expect(sender._state).toBe(0); // this ws's idle state, as ws-internals.ts assumes
+  const frame = prepareTextFrame(Buffer.from('"x"'))!;
+  sender._state = 2; // reading a Blob: a frame is queued
+  expect(sendPreparedFrame(ws, frame)).toBe(false);
+  delete sender._state; // a ws that no longer keeps this field
+  expect(sendPreparedFrame(ws, frame)).toBe(false);
+  sender._state = 0;
+  expect(sendPreparedFrame(ws, frame)).toBe(true);
+});
