@@ -4,14 +4,10 @@
  * Contract:
  * - Lines are appended in the order written, in batches: a batch closes after `lingerMs` or at
  *   `maxBatchLines`/`maxBatchBytes`, and goes out as one `FCALL jobstream_append`.
- * - A batch is never appended twice. The publisher's connection does not resend commands after a
- *   reconnect (ioredis would, by default); when a batch's reply is lost, the publisher reads the
- *   job's `seq` (on whichever node owns the slot now) and resends only if the batch did not land.
- *   This assumes the publisher is the job's only writer, which is how runners work.
- * - A failover loses no line and renumbers none: after any connection loss the publisher reads
- *   the job's `seq` before it appends again, and when the promoted replica never received lines
- *   the old primary had acknowledged, it appends them again first (acked-lines.ts), so each seq
- *   keeps the content it had.
+ * - A batch is never appended twice, and a failover loses no line and renumbers none: the job's
+ *   writer (exact-writer.ts) reads the job's `seq` after any connection loss and appends again
+ *   only what did not land, or what a promoted replica never received. This assumes the
+ *   publisher is the job's only writer, which is how runners work.
  * - Never a line dropped because Redis is slower than the writer or unreachable for a while:
  *   lines past an in-memory window (`maxBufferedLines`, `maxBufferedBytes`) wait in a spool file
  *   (`spoolMaxBytes`, default 1 GiB; outgoing-lines.ts) and go out in order as Redis keeps up,
@@ -29,29 +25,20 @@
  *   `cancel()`), and `ended` when the job was finished by someone else (the reaper): the runner
  *   should stop its work; no status of its own will be accepted (runner-signals.ts).
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { EventEmitter } from 'node:events';
-import { backoffDelay } from './backoff.js';
 import { JobstreamError } from './errors.js';
+import { ExactWriter } from './exact-writer.js';
 import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
-import { jobKey } from './keys.js';
 import { limitLine } from './line-limit.js';
-import type { OutputStream } from './protocol.js';
-import {
-  appendLines,
-  createJob,
-  publishProgress,
-  setJobStatus,
-  type LineToAppend,
-  type NewJob,
-} from './redis/functions.js';
 import { OutgoingLines, type DropReason } from './outgoing-lines.js';
-export type { DropReason } from './outgoing-lines.js';
-import { ensureLibrary, isFunctionMissing, loadLibraryWhereMissing } from './redis/library.js';
+import type { OutputStream } from './protocol.js';
 import type { RedisConnection } from './redis/client.js';
+import { createJob, publishProgress, type LineToAppend, type NewJob } from './redis/functions.js';
+import { ensureLibrary } from './redis/library.js';
+import { writerConnection } from './redis/writer-connection.js';
 import { RunnerSignals } from './runner-signals.js';
-import { AckedLines } from './acked-lines.js';
-import { watchConnectionLoss, writerConnection } from './redis/writer-connection.js';
+
+export type { DropReason } from './outgoing-lines.js';
 
 export interface JobPublisherOptions {
   /** How long a batch waits for more lines before it is sent. 0 sends every line on its own. */
@@ -110,15 +97,9 @@ export interface JobPublisherEvents {
 export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   private readonly options: Required<JobPublisherOptions>;
   private readonly queue: OutgoingLines;
-  /** Lines to append again (a failover lost them) before anything else. */
-  private resend: LineToAppend[] = [];
-  private readonly acked: AckedLines;
-  /** A connection dropped since the last append: check the job's seq before the next one. */
-  private suspect = false;
+  private readonly writer: ExactWriter;
   private lingerTimer: NodeJS.Timeout | null = null;
   private pump: Promise<void> | null = null;
-  /** The last Redis call failed on a connection error (drops are then "unreachable"). */
-  private unreachable = false;
   /** `write` returned false: `drain` is owed once the window has room. */
   private drainOwed = false;
   /** The newest progress text asked for, and when one was last published. */
@@ -137,21 +118,26 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     private readonly redis: RedisConnection,
     readonly jobId: string,
     status: JobStatus,
-    /** The job's seq after the last batch this publisher knows landed. */
-    private lastSeq: number,
     options: JobPublisherOptions,
   ) {
     super();
     this.options = { ...DEFAULTS, ...options };
     this.status = status;
-    this.acked = new AckedLines(this.options.ackedWindowLines, this.options.ackedWindowBytes);
     this.queue = new OutgoingLines({
       windowLines: this.options.maxBufferedLines,
       windowBytes: this.options.maxBufferedBytes,
       spoolDir: this.options.spoolDir || undefined,
       spoolMaxBytes: this.options.spoolMaxBytes,
     });
-    watchConnectionLoss(redis, () => (this.suspect = true));
+    this.writer = new ExactWriter(redis, jobId, 0, this.options, {
+      retry: (error) => this.emit('retry', error),
+      refused: (error, lines) => {
+        this.droppedLines += lines;
+        this.emit('refused', error, lines);
+        if (error.code === 'JOB_FINISHED') this.endedElsewhere(error); // sooner than a heartbeat
+      },
+      lost: (fromSeq, toSeq) => this.emit('lost', fromSeq, toSeq),
+    });
   }
 
   /**
@@ -173,14 +159,14 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
       connection.disconnect();
       throw error;
     }
-    const publisher = new JobPublisher(connection, job.id, 'queued', 0, options);
+    const publisher = new JobPublisher(connection, job.id, 'queued', options);
     // Alive from creation: a queued job whose runner died is reaped as well as a running one.
     publisher.signals = await RunnerSignals.start(connection, job.id, publisher.options.heartbeatMs, {
       cancel: (requestedAt) => {
         if (!isTerminal(publisher.status)) publisher.emit('cancel', requestedAt);
       },
       ended: (error) => publisher.endedElsewhere(error),
-      retry: (error) => publisher.retryingThrough(error),
+      retry: (error) => publisher.writer.retryingThrough(error),
     });
     return publisher;
   }
@@ -191,7 +177,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
 
   /** Lines written but not yet confirmed in Redis. */
   get bufferedLines(): number {
-    return this.queue.length + this.resend.length;
+    return this.queue.length + this.writer.resending;
   }
 
   /**
@@ -210,7 +196,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     }
     // The open line this progress text showed has ended: its final text is this line.
     if (this.progressText?.stream === stream) this.progressText = null;
-    const reason: DropReason = this.unreachable ? 'unreachable' : 'slower';
+    const reason: DropReason = this.writer.unreachable ? 'unreachable' : 'slower';
     if (!this.queue.push({ stream, line: limitLine(line) }, reason)) {
       this.droppedLines++;
       this.emit('drop', 1, reason);
@@ -295,21 +281,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   }
 
   private async setStatus(status: JobStatus, fields: JobMetadata): Promise<void> {
-    // A status change is idempotent (a status to itself is legal), so a lost reply is simply
-    // retried, each time after a flush: lines a failover lost are rebuilt before the status.
-    for (let attempt = 0; ; attempt++) {
-      await this.flush();
-      try {
-        this.lastSeq = await setJobStatus(this.redis, this.jobId, status, fields);
-        break;
-      } catch (error) {
-        if (error instanceof JobstreamError) throw error;
-        this.suspect = true;
-        this.retryingThrough(error as Error);
-        await this.reloadLibraryIfMissing(error);
-        await sleep(this.backoff(attempt));
-      }
-    }
+    await this.writer.setStatus(status, fields, () => this.flush());
     this.status = status;
     if (isTerminal(status)) this.signals?.stop();
   }
@@ -338,18 +310,12 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
 
   private async sendAll(): Promise<void> {
     for (;;) {
-      if (this.bufferedLines === 0) {
-        // Nothing to send, but a connection dropped: lines acknowledged before it may need
-        // rebuilding before a status change (or close) puts anything after them.
-        if (!this.suspect) return;
-        this.suspect = false;
-        const seqNow = await this.retrying(() => this.readSeq());
-        if (seqNow < this.lastSeq) this.rebuildAfter(seqNow, []);
-        if (this.bufferedLines === 0) return;
-      }
-      const batch =
-        this.resend.length > 0 ? this.resend.splice(0, this.options.maxBatchLines) : this.takeBatch();
-      await this.sendBatch(batch);
+      // Nothing to send, but a connection dropped: lines acknowledged before it may need
+      // rebuilding before a status change (or close) puts anything after them.
+      if (this.bufferedLines === 0) await this.writer.checkAfterLoss();
+      if (this.bufferedLines === 0) return;
+      const resend = this.writer.takeResend(this.options.maxBatchLines);
+      await this.writer.append(resend.length > 0 ? resend : this.takeBatch());
     }
   }
 
@@ -362,109 +328,10 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     return batch;
   }
 
-  private async sendBatch(batch: LineToAppend[]): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const seqBefore = this.lastSeq;
-      if (this.suspect) {
-        // A connection dropped (a lost reply, a failover): Redis's seq, on whichever node owns
-        // the slot now, says whether the last attempt landed and whether acknowledged lines
-        // were lost with an old primary.
-        this.suspect = false;
-        const seqNow = await this.retrying(() => this.readSeq());
-        if (attempt > 0 && seqNow >= seqBefore + batch.length) {
-          this.lastSeq = seqNow;
-          this.acked.record(batch, seqNow);
-          return;
-        }
-        if (seqNow < seqBefore) {
-          this.rebuildAfter(seqNow, batch);
-          return;
-        }
-      }
-      try {
-        const seq = await appendLines(this.redis, this.jobId, batch);
-        this.lastSeq = seq;
-        this.unreachable = false;
-        this.acked.record(batch, seq);
-        return;
-      } catch (error) {
-        if (error instanceof JobstreamError) {
-          // The library refused the batch (the job ended or vanished): retrying cannot help.
-          this.droppedLines += batch.length;
-          this.emit('refused', error, batch.length);
-          if (error.code === 'JOB_FINISHED') this.endedElsewhere(error); // sooner than a heartbeat
-          return;
-        }
-        this.suspect = true;
-        this.retryingThrough(error as Error);
-        await this.reloadLibraryIfMissing(error);
-      }
-      await sleep(this.backoff(attempt));
-    }
-  }
-
-  /**
-   * Redis now ends at `seqNow`, before lines it had acknowledged: append those again (same
-   * order, so the same seqs), then `batch`, then whatever else was waiting to be resent.
-   */
-  private rebuildAfter(seqNow: number, batch: LineToAppend[]): void {
-    const lost = this.acked.after(seqNow);
-    if (lost) {
-      this.resend = [...lost, ...batch, ...this.resend];
-    } else {
-      // Older than the window: those seqs will hold other lines. Say so in the job itself.
-      this.emit('lost', seqNow + 1, this.lastSeq);
-      const notice: LineToAppend = {
-        stream: 'stderr',
-        line: `[jobstream] lines ${seqNow + 1}–${this.lastSeq} were lost in a Redis failover`,
-      };
-      this.resend = [notice, ...batch, ...this.resend];
-    }
-    this.lastSeq = seqNow;
-  }
-
-  /** The node that owns the job lost the library (and no gateway has reloaded it yet): load it. */
-  private async reloadLibraryIfMissing(error: unknown): Promise<void> {
-    if (!isFunctionMissing(error)) return;
-    await loadLibraryWhereMissing(this.redis).catch((loadError: unknown) =>
-      this.emit('retry', loadError as Error),
-    );
-  }
-
-  private async readSeq(): Promise<number> {
-    return Number((await this.redis.hget(jobKey(this.jobId), 'seq')) ?? 0);
-  }
-
-  /** Runs `operation` until Redis answers; JobstreamErrors (refusals) are thrown, not retried. */
-  private async retrying<T>(operation: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await operation();
-        this.unreachable = false;
-        return result;
-      } catch (error) {
-        if (error instanceof JobstreamError) throw error;
-        this.retryingThrough(error as Error);
-        await sleep(this.backoff(attempt));
-      }
-    }
-  }
-
   /** The job was finished by someone else (the reaper): say so once; nothing of ours will be accepted. */
   private endedElsewhere(error: JobstreamError): void {
     if (isTerminal(this.status) || this.endedByOthers) return;
     this.endedByOthers = true;
     this.emit('ended', error);
-  }
-
-  /** A Redis call failed on the connection: lines dropped until one succeeds are "unreachable". */
-  private retryingThrough(error: Error): void {
-    this.unreachable = true;
-    this.emit('retry', error);
-  }
-
-  private backoff(attempt: number): number {
-    const { retryMinMs, retryMaxMs } = this.options;
-    return backoffDelay({ initialMs: retryMinMs, maxMs: retryMaxMs }, attempt);
   }
 }
