@@ -10,6 +10,7 @@
 import { type Job, type JobStatus, jobFromHash } from '../../shared/job.js';
 import { jobKey, JOBS_INDEX, ownerIndexKey } from '../../shared/keys.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
+import type { JobListPage } from '../../shared/http-api.js';
 import { maySee, type Principal } from './auth.js';
 
 export interface JobListQuery {
@@ -17,11 +18,6 @@ export interface JobListQuery {
   limit: number;
   before?: string | undefined;
   q?: string | undefined;
-}
-
-export interface JobListPage {
-  jobs: Job[];
-  next: string | null;
 }
 
 const SCAN_BATCH = 200;

@@ -7,23 +7,12 @@
  * (SearchSlots), in CPU per event-loop turn, and stops when its client leaves.
  */
 import stripAnsi from 'strip-ansi';
+import type { SearchMatch, SearchResult } from '../../shared/http-api.js';
 import type { OutputLine } from '../../shared/protocol.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { SEARCH_CONCURRENCY, SEARCH_PAGE_BYTES, SEARCH_PAGE_LINES, SEARCH_SLICE_MS } from './limits.js';
 import { readOutput } from './store.js';
-
-export interface SearchMatch {
-  seq: number;
-  line: string;
-}
-
-export interface SearchResult {
-  matches: SearchMatch[];
-  /** Every match in the retained lines, also those past `limit`. */
-  total: number;
-  truncated: boolean;
-}
 
 /** The line as a reader sees it: no ANSI codes, for matching and for plain-text downloads. */
 export function plainText(line: string): string {

@@ -7,7 +7,7 @@
  */
 import type { RedisConnection } from '../../shared/redis/client.js';
 import { REPLAY_PAGE_BYTES, REPLAY_PAGE_LINES } from './limits.js';
-import { readOutput, type OutputPage } from './store.js';
+import { readOutput, type StoredPage } from './store.js';
 
 /** What replay needs to know of the socket it reads for. */
 export interface ReplayTarget {
@@ -33,10 +33,10 @@ export async function* replayPages(
   fromSeq: number,
   toSeq: number,
   target: ReplayTarget,
-): AsyncGenerator<OutputPage> {
-  const read = (from: number): Promise<OutputPage> =>
+): AsyncGenerator<StoredPage> {
+  const read = (from: number): Promise<StoredPage> =>
     readOutput(redis, jobId, from, REPLAY_PAGE_LINES, { toSeq, maxBytes: REPLAY_PAGE_BYTES });
-  let next: Promise<OutputPage> | null = null;
+  let next: Promise<StoredPage> | null = null;
   let from = fromSeq;
   try {
     while (from <= toSeq) {
@@ -45,7 +45,7 @@ export async function* replayPages(
         next = null;
         await target.drained();
       }
-      const page: OutputPage = await (next ?? read(from));
+      const page: StoredPage = await (next ?? read(from));
       next = null;
       if (target.congested()) continue; // filled while we read: hold nothing, read it again later
       const after = page.fromSeq + page.entries.length;

@@ -13,7 +13,7 @@ export interface JobState {
   firstRetained: number;
 }
 
-export interface OutputPage {
+export interface StoredPage {
   /** Seq of entries[0]; greater than the asked-for seq when those lines were trimmed. */
   fromSeq: number;
   /** Stored entries as Redis holds them (JSON bytes): passed on without decoding. */
@@ -91,7 +91,7 @@ export async function readOutput(
   fromSeq: number,
   limit: number,
   { toSeq = Number.MAX_SAFE_INTEGER, maxBytes }: { toSeq?: number; maxBytes?: number } = {},
-): Promise<OutputPage> {
+): Promise<StoredPage> {
   const args: number[] = [fromSeq, limit, toSeq];
   if (maxBytes !== undefined) args.push(maxBytes);
   try {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
+import type { SearchResult } from '../../shared/http-api.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { startHarness, token, type Harness } from './harness.js';
 
@@ -264,7 +265,7 @@ describe('GET /api/jobs/:id/search', () => {
       id,
       lines.map((line) => ({ stream: 'stdout' as const, line })),
     );
-    type Result = { matches: { seq: number; line: string }[]; total: number; truncated: boolean };
+    type Result = SearchResult;
     const all = (await get(`/api/jobs/${id}/search?q=error`, token('alice'))).body as Result;
     expect(all.total).toBe(10);
     expect(all.truncated).toBe(false);

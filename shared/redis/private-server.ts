@@ -35,6 +35,23 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** The offset of a cluster node's bus port from its client port (Redis's default). */
+const CLUSTER_BUS_OFFSET = 10_000;
+
+/** A free port whose cluster bus port (port + 10000, at most 65535) is free too. */
+async function freeClusterPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + CLUSTER_BUS_OFFSET > 65_535) continue;
+    const busFree = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port + CLUSTER_BUS_OFFSET, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (busFree) return port;
+  }
+}
+
 /**
  * One PING over a plain socket: true when Redis answers PONG. (An ioredis probe leaves its
  * connect-timeout timer running after a refused connection, which keeps a test process alive.)
@@ -69,9 +86,18 @@ export class PrivateRedis {
 
   static async start(options: PrivateRedisOptions = {}): Promise<PrivateRedis> {
     const dir = mkdtempSync(join(tmpdir(), 'jobstream-redis-'));
-    const redis = new PrivateRedis(await freePort(), dir, options);
-    await redis.startProcess();
-    return redis;
+    // A port found free can be taken before redis-server binds it (tests start servers in
+    // parallel), and a cluster node also binds port + 10000 for its bus: try another port then.
+    for (let attempt = 1; ; attempt++) {
+      const port = options.cluster ? await freeClusterPort() : await freePort();
+      const redis = new PrivateRedis(port, dir, options);
+      try {
+        await redis.startProcess();
+        return redis;
+      } catch (error) {
+        if (attempt >= 5 || !/Address already in use/.test((error as Error).message)) throw error;
+      }
+    }
   }
 
   get url(): string {

@@ -6,7 +6,8 @@
  */
 import type { InfiniteData, QueryClient } from '@tanstack/react-query';
 import type { Job } from '../../../shared/job.js';
-import { JOB_LISTS_KEY, jobKey, type JobList } from './queries.js';
+import type { JobListPage } from '../../../shared/http-api.js';
+import { JOB_LISTS_KEY, jobKey } from './queries.js';
 
 export { JOB_LISTS_KEY };
 
@@ -20,7 +21,7 @@ function listShows(key: readonly unknown[], job: Job): boolean {
 
 export function applyJobToCache(queryClient: QueryClient, job: Job): void {
   queryClient.setQueryData(jobKey(job.id), job);
-  for (const [key, list] of queryClient.getQueriesData<InfiniteData<JobList, string>>({
+  for (const [key, list] of queryClient.getQueriesData<InfiniteData<JobListPage, string>>({
     queryKey: JOB_LISTS_KEY,
   })) {
     if (!list) {
@@ -43,6 +44,6 @@ export function applyJobToCache(queryClient: QueryClient, job: Job): void {
     });
     if (!found && keep && pages[0])
       pages[0] = { ...pages[0], jobs: [job, ...pages[0].jobs].sort((a, b) => b.createdAt - a.createdAt) };
-    queryClient.setQueryData<InfiniteData<JobList, string>>(key, { ...list, pages });
+    queryClient.setQueryData<InfiniteData<JobListPage, string>>(key, { ...list, pages });
   }
 }

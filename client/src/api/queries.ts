@@ -1,7 +1,8 @@
 /** HTTP API calls and react-query option factories and keys (one place that knows the URLs). */
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
 import type { Job, JobStatus } from '../../../shared/job.js';
-import type { ErrorCode, OutputLine, Role } from '../../../shared/protocol.js';
+import type { ErrorCode, Role } from '../../../shared/protocol.js';
+import type { JobListPage, OutputPage, SearchResult } from '../../../shared/http-api.js';
 import { getToken } from '../core/token.js';
 
 export class ApiError extends Error {
@@ -25,11 +26,6 @@ async function api<T>(path: string, method: 'GET' | 'POST' = 'GET'): Promise<T> 
   return body as T;
 }
 
-export interface JobList {
-  jobs: Job[];
-  next: string | null;
-}
-
 /** Every cached job list starts with this key; then the status filter (or 'all') and the search. */
 export const JOB_LISTS_KEY = ['jobs'] as const;
 export interface JobListFilter {
@@ -46,12 +42,12 @@ export function fetchJobPage({
   q,
   before,
   limit = 50,
-}: JobListFilter & { before?: string; limit?: number }): Promise<JobList> {
+}: JobListFilter & { before?: string; limit?: number }): Promise<JobListPage> {
   const params = new URLSearchParams({ limit: String(limit) });
   if (status) params.set('status', status);
   if (q) params.set('q', q);
   if (before) params.set('before', before);
-  return api<JobList>(`/api/jobs?${params}`);
+  return api<JobListPage>(`/api/jobs?${params}`);
 }
 
 /** Pages of 50, newest first, searched on the server; `next` is the API's cursor. */
@@ -63,11 +59,6 @@ export const jobListQuery = (filter: JobListFilter) =>
     getNextPageParam: (last) => last.next ?? undefined,
   });
 
-export interface OutputPage {
-  lines: OutputLine[];
-  lastSeq: number;
-}
-
 /** Retained lines just before seq `before`, oldest first (paging back into a long log). */
 export const outputBefore = (id: string, before: number, limit: number): Promise<OutputPage> =>
   api<OutputPage>(`/api/jobs/${encodeURIComponent(id)}/output?before=${before}&limit=${limit}`);
@@ -75,12 +66,6 @@ export const outputBefore = (id: string, before: number, limit: number): Promise
 /** Retained lines after seq `since`. */
 export const outputSince = (id: string, since: number, limit: number): Promise<OutputPage> =>
   api<OutputPage>(`/api/jobs/${encodeURIComponent(id)}/output?since=${since}&limit=${limit}`);
-
-export interface SearchResult {
-  matches: { seq: number; line: string }[];
-  total: number;
-  truncated: boolean;
-}
 
 /** Every retained line of the job whose text (ANSI removed) contains `q`, case-insensitive. */
 export const searchOutput = (id: string, q: string): Promise<SearchResult> =>

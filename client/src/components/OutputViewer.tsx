@@ -21,7 +21,8 @@ import {
   useSyncExternalStore,
 } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { downloadOutput, searchOutput, type SearchResult } from '../api/queries.js';
+import type { SearchResult } from '../../../shared/http-api.js';
+import { downloadOutput, searchOutput } from '../api/queries.js';
 import { MAX_EARLIER, useLogWindow } from '../react/use-log-window.js';
 import { useNow } from '../react/use-now.js';
 import type { JobStream } from '../react/use-job-stream.js';

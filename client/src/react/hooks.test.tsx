@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals
 import type { InfiniteData } from '@tanstack/react-query';
 import type { Job } from '../../../shared/job.js';
 import type { ServerFrame } from '../../../shared/protocol.js';
-import type { JobList } from '../api/queries.js';
+import type { JobListPage } from '../../../shared/http-api.js';
 import { createFakeSocket, FakeSocket } from '../core/fake-socket.js';
 import { JobSocket } from '../core/job-socket.js';
 import { renderWithSocket } from './render-with-socket.js';
@@ -113,13 +113,13 @@ describe('useJobsFeed', () => {
     const view = renderWithSocket(<Feed />, socket);
     expect(latest().sent).toContainEqual({ type: 'watch', topic: 'jobs' });
     const { queryClient } = view;
-    const paged = (...jobs: Job[]): InfiniteData<JobList, string> => ({
+    const paged = (...jobs: Job[]): InfiniteData<JobListPage, string> => ({
       pages: [{ jobs, next: null }],
       pageParams: [''],
     });
     const ids = (key: unknown[]) =>
       queryClient
-        .getQueryData<InfiniteData<JobList, string>>(key)!
+        .getQueryData<InfiniteData<JobListPage, string>>(key)!
         .pages.flatMap((p) => p.jobs.map((j) => [j.id, j.status]));
     queryClient.setQueryData(['jobs', 'all', ''], paged(job('old', 'running', 1)));
     queryClient.setQueryData(['jobs', 'running', ''], paged(job('old', 'running', 1)));

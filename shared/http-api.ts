@@ -1,0 +1,33 @@
+/**
+ * The JSON bodies of the HTTP API (docs/protocol.md, "HTTP API"), one definition each, used by
+ * the gateway that writes them and by the dashboard, load tester and bench that read them.
+ * The WebSocket frames are in protocol.ts.
+ */
+import type { Job } from './job.js';
+import type { OutputLine } from './protocol.js';
+
+/** `GET /api/jobs`: a page of jobs, newest first; `next` is the cursor for the page after. */
+export interface JobListPage {
+  jobs: Job[];
+  next: string | null;
+}
+
+/** `GET /api/jobs/:id/output?since=` or `?before=`: retained lines, oldest first. */
+export interface OutputPage {
+  lines: OutputLine[];
+  /** The job's last seq when the page was read. */
+  lastSeq: number;
+}
+
+export interface SearchMatch {
+  seq: number;
+  line: string;
+}
+
+/** `GET /api/jobs/:id/search?q=`: matches in the retained log, the first `limit` of them listed. */
+export interface SearchResult {
+  matches: SearchMatch[];
+  /** Every match in the retained lines, also those past `limit`. */
+  total: number;
+  truncated: boolean;
+}
