@@ -1,7 +1,7 @@
 /**
  * npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] [--pty] -- <command…>
  *
- * Runs a real command as a job (DESIGN.md: "What the command wrote is what the job holds"):
+ * Runs a real command as a job (docs/runners.md "What the command wrote is what the job holds"):
  * every line it writes is stored, in order, however fast it writes (lines Redis has not taken yet
  * wait in a spool file; only a full spool drops, and the job and this terminal say so); a line
  * still being written (a `\r` progress bar) is live on the dashboard. Without `--pty`, stdout and

@@ -1,5 +1,5 @@
 /**
- * The job model of DESIGN.md: ids, statuses, legal transitions and the job object that the
+ * The job model of docs/architecture.md: ids, statuses, legal transitions and the job object that the
  * `status` and `job` frames and the HTTP API carry (the job hash with numbers as numbers,
  * absent fields left out, `seq` named `lastSeq`).
  */

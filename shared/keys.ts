@@ -1,5 +1,5 @@
 /**
- * Redis key names of DESIGN.md. Every key of one job carries the hash tag `{J}` so that all of
+ * Redis key names of docs/architecture.md. Every key of one job carries the hash tag `{J}` so that all of
  * them live in one Redis Cluster slot and one function call may touch them together.
  */
 export const jobKey = (jobId: string): string => `job:{${jobId}}`;

@@ -1,5 +1,5 @@
 /**
- * The 16 KiB line limit of DESIGN.md, applied before a line leaves the runner so that a
+ * The 16 KiB line limit of docs/architecture.md, applied before a line leaves the runner so that a
  * megabyte line is not shipped to Redis only to be cut there. The Lua library applies the same
  * rule again (it is the authority); a line this function returns passes through it unchanged.
  */

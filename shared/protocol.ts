@@ -1,8 +1,8 @@
 /**
- * Wire protocol `jobstream.v1` (DESIGN.md): the frames as discriminated unions, and every error
+ * Wire protocol `jobstream.v1` (docs/protocol.md): the frames as discriminated unions, and every error
  * and close code in one place. Types only (no validation library), so the gateway, the browser
  * client and the load tester all share it; the gateway validates client frames against these
- * types in gateway/src/client-frames.ts.
+ * types in gateway/src/stream/client-frames.ts.
  */
 import type { Job, JobStatus } from './job.js';
 
@@ -25,7 +25,7 @@ export interface OutputLine {
 }
 
 // ---- client → server -------------------------------------------------------------------------
-// (validated at the gateway's edge by gateway/src/client-frames.ts, which the browser never loads)
+// (validated at the gateway's edge by gateway/src/stream/client-frames.ts, which the browser never loads)
 
 export interface SubscribeFrame {
   type: 'subscribe';

@@ -216,7 +216,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
   /**
    * The text of a line still being written (after a `\r`, or a prompt without a newline), shown
    * live and never stored: published once every earlier line is stored, at most once per call
-   * (the caller paces it, DESIGN.md: every 250 ms). Newer text replaces older text not yet sent.
+   * (the caller paces it, docs/runners.md: every 250 ms). Newer text replaces older text not yet sent.
    */
   progress(stream: OutputStream, text: string): void {
     if (this.closed || isTerminal(this.status)) return;

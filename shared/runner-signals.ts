@@ -74,7 +74,7 @@ export class RunnerSignals {
   }
 
   private async listenForCancel(): Promise<void> {
-    // disableClientInfo: see gateway/src/redis-connections.ts (redis/ioredis#2037). In a Cluster
+    // disableClientInfo: see gateway/src/redis/connections.ts (redis/ioredis#2037). In a Cluster
     // the control channel is sharded (SPUBLISH), so the listener subscribes on the slot's shard.
     const sharded = this.redis instanceof Cluster;
     const control: RedisConnection =

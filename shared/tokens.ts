@@ -1,6 +1,6 @@
 /**
  * Minting HS256 tokens for the local demo, tests and the load tester. Verification is the
- * gateway's (gateway/src/auth.ts); both agree on the claims of DESIGN.md: `sub`, `role`, `exp`.
+ * gateway's (gateway/src/auth/principal.ts); both agree on the claims of docs/protocol.md: `sub`, `role`, `exp`.
  */
 import { createSecretKey } from 'node:crypto';
 import jwt from 'jsonwebtoken';

@@ -1,6 +1,6 @@
 /**
  * What the browser downloads: the production bundle holds no server-side validation library (zod
- * stays in the gateway, gateway/src/client-frames.ts), and its size is printed run to run.
+ * stays in the gateway, gateway/src/stream/client-frames.ts), and its size is printed run to run.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';

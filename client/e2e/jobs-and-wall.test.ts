@@ -338,7 +338,7 @@ describe('long logs', () => {
       () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
     );
     expect(await lines.evaluate((el) => el.scrollTop)).toBe(0);
-    // A range, as DESIGN.md's addresses give it, and shift-click to make one.
+    // A range, as the dashboard's addresses (docs/protocol.md) give it, and shift-click to make one.
     await page.evaluate(() => (window.location.hash = 'L10-L20'));
     await page.locator('.line.highlight[data-seq="20"]').waitFor();
     expect(await page.locator('.line.highlight').count()).toBe(11);

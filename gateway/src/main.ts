@@ -1,5 +1,5 @@
 /**
- * `npm run gateway`: the gateway alone, configured by the environment only (DESIGN.md
+ * `npm run gateway`: the gateway alone, configured by the environment only (docs/operations.md
  * "Configuration"). Production runs the compiled file (`node dist/gateway/src/main.js`, built by
  * `npm run build`) as one process, so SIGTERM reaches it directly. SIGTERM/SIGINT: /readyz turns
  * 503, then every socket is closed with 1012, then the process exits 0.
@@ -7,8 +7,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, configFromEnv } from './config.js';
-import { createLogger } from './logger.js';
+import { ConfigError, configFromEnv } from './ops/config.js';
+import { createLogger } from './ops/logger.js';
 import { startGateway } from './server.js';
 
 const logger = createLogger();

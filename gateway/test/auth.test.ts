@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import jwt from 'jsonwebtoken';
 import { appendLines, createJob } from '../../shared/redis/functions.js';
-import { configFromEnv } from '../src/config.js';
+import { configFromEnv } from '../src/ops/config.js';
 import {
   startHarness,
   token,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { failedShards } from '../src/cluster-health.js';
+import { failedShards } from '../src/redis/cluster-health.js';
 
 describe('failedShards', () => {
   it('lists primaries flagged fail that still own slots', () => {

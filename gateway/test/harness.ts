@@ -8,7 +8,7 @@ import type { ServerFrame } from '../../shared/protocol.js';
 import type { PrivateRedis } from '../../shared/redis/private-server.js';
 import { signToken, type Role } from '../../shared/tokens.js';
 import { startStack, type Stack, type StackOptions } from '../../scripts/lib/stack.js';
-import type { GatewayConfig } from '../src/config.js';
+import type { GatewayConfig } from '../src/ops/config.js';
 import type { Gateway, GatewayOptions } from '../src/server.js';
 
 export const SECRET = 'test-secret-0123456789';

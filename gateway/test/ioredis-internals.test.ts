@@ -11,7 +11,7 @@ import {
   canThrottleSubscriberRefresh,
   onClassicSubscriberReplaced,
   throttleSubscriberRefresh,
-} from '../src/ioredis-internals.js';
+} from '../src/redis/ioredis-internals.js';
 
 /** What the throttle touches of a Cluster: its subscriber group's emitter and its refresh. */
 function fakeCluster() {

@@ -1,5 +1,5 @@
 /**
- * Runners that vanish (DESIGN.md): a job whose runner was killed is finished as failed /
+ * Runners that vanish (docs/runners.md "Liveness and cancel"): a job whose runner was killed is finished as failed /
  * "runner lost" by exactly one of several gateway processes, exactly once, and its watchers see
  * it end; a cancel that a runner ignores ends the job as cancelled after the grace; a runner that
  * honours it ends the job itself. Real runner processes, real Redis, two gateways.
@@ -12,7 +12,7 @@ import { JobPublisher } from '../../shared/publisher.js';
 import { getJob, requestCancel, setJobStatus } from '../../shared/redis/functions.js';
 import { collectMessages } from '../../shared/testing/pubsub.js';
 import { PrivateRedis } from '../../shared/redis/private-server.js';
-import { pruneIndex } from '../src/job-list.js';
+import { pruneIndex } from '../src/http/job-list.js';
 import { eventually, metric, startHarness, token, TestClient, type Harness } from './harness.js';
 
 const RUNNER_TIMEOUT_S = 2;

@@ -1,5 +1,5 @@
 /**
- * Past one machine, with real processes (DESIGN.md "Running past one machine"): three gateway
+ * Past one machine, with real processes (docs/operations.md "Scaling out"): three gateway
  * processes behind HAProxy on a Redis Cluster of three primaries with a replica each (AOF, so a
  * lost shard can come back with its data).
  *

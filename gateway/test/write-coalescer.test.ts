@@ -1,5 +1,5 @@
 /**
- * Write coalescing (gateway/src/write-coalescer.ts) on real sockets: the frames a socket gets in
+ * Write coalescing (gateway/src/stream/write-coalescer.ts) on real sockets: the frames a socket gets in
  * one event-loop turn reach the kernel in one `writev`, in call order, counted in
  * `bufferedAmount` while they wait (so the high-water mark still applies), and a close flushes
  * them first.
@@ -9,8 +9,8 @@ import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, expect, it } from '@jest/globals';
 import { WebSocket, WebSocketServer } from 'ws';
-import { WriteCoalescer } from '../src/write-coalescer.js';
-import { prepareTextFrame, sendPreparedFrame } from '../src/ws-internals.js';
+import { WriteCoalescer } from '../src/stream/write-coalescer.js';
+import { prepareTextFrame, sendPreparedFrame } from '../src/stream/ws-internals.js';
 import { wsTestServer } from './ws-test-server.js';
 
 const testServer = wsTestServer();

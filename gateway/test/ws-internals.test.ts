@@ -1,10 +1,10 @@
 /**
- * The `ws` internals frame-once relies on (gateway/src/ws-internals.ts): present in this version,
+ * The `ws` internals frame-once relies on (gateway/src/stream/ws-internals.ts): present in this version,
  * and byte for byte what `ws.send` writes. A `ws` upgrade that changes them fails here, loudly.
  */
 import { expect, it } from '@jest/globals';
 import { WebSocket } from 'ws';
-import { canSendPreparedFrames, prepareTextFrame, sendPreparedFrame } from '../src/ws-internals.js';
+import { canSendPreparedFrames, prepareTextFrame, sendPreparedFrame } from '../src/stream/ws-internals.js';
 import { wsTestServer } from './ws-test-server.js';
 
 const testServer = wsTestServer();

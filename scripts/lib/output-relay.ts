@@ -1,7 +1,7 @@
 /**
  * What jobrun does with the command's bytes: shows them on its own terminal as they are, cuts
  * them into lines for the job (line-splitter.ts: `\r` redraws leave their final text), and every
- * PROGRESS_INTERVAL_MS publishes the line still being written, when it changed (DESIGN.md:
+ * PROGRESS_INTERVAL_MS publishes the line still being written, when it changed (docs/runners.md:
  * `jobstream_progress`), so a `\r` progress bar or a prompt is live on the dashboard.
  */
 import type { Readable } from 'node:stream';
@@ -9,7 +9,7 @@ import { LineSplitter } from '../../shared/line-splitter.js';
 import type { OutputStream } from '../../shared/protocol.js';
 import type { JobPublisher } from '../../shared/publisher.js';
 
-/** At most this often a line still being written is published (DESIGN.md). */
+/** At most this often a line still being written is published (docs/runners.md). */
 export const PROGRESS_INTERVAL_MS = 250;
 
 interface RelayedStream {

@@ -12,8 +12,8 @@ import { DEFAULT_LIBRARY_CONFIG, type LibraryConfig } from '../../shared/redis/l
 import { PrivateRedisCluster } from '../../shared/redis/private-cluster.js';
 import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
 import { signToken } from '../../shared/tokens.js';
-import { configFromEnv, type GatewayConfig } from '../../gateway/src/config.js';
-import { createLogger } from '../../gateway/src/logger.js';
+import { configFromEnv, type GatewayConfig } from '../../gateway/src/ops/config.js';
+import { createLogger } from '../../gateway/src/ops/logger.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../gateway/src/server.js';
 import { buildDashboardIfStale } from './build.js';
 import { HaproxyProcess, haproxyInstalled } from './haproxy.js';

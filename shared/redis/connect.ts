@@ -1,5 +1,5 @@
 /**
- * Connecting to Redis from the environment of DESIGN.md's configuration section, the same way
+ * Connecting to Redis from the environment of docs/operations.md's configuration, the same way
  * for the gateway and every runner: `REDIS_CLUSTER_NODES` (a Cluster) or `REDIS_URL` (standalone,
  * default redis://127.0.0.1:6379), and `REDIS_USERNAME`, `REDIS_PASSWORD`, `REDIS_TLS` for both.
  */

@@ -1,4 +1,4 @@
-/** Which page an address shows (DESIGN.md "Dashboard addresses"). */
+/** Which page an address shows (docs/protocol.md "Dashboard addresses"). */
 import { useSyncExternalStore } from 'react';
 import { JobPage } from '../pages/JobPage.js';
 import { JobsPage } from '../pages/JobsPage.js';

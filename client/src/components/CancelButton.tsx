@@ -1,5 +1,5 @@
 /**
- * Cancel, end to end (DESIGN.md: `POST /api/jobs/:id/cancel`): asks for confirmation, then shows
+ * Cancel, end to end (docs/protocol.md: `POST /api/jobs/:id/cancel`): asks for confirmation, then shows
  * "cancelling…" from the moment the cancel is asked for (`cancelRequestedAt`, also when someone
  * else asked) until the runner — or, after the grace, the reaper — ends the job. A refusal says why.
  */

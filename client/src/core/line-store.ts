@@ -10,7 +10,7 @@
  *
  * A `progress` frame (a line still being written: a `\r` progress bar, a prompt) is held as the
  * pending last line, shown after the stored ones until the next `output` replaces it; one that
- * follows an older line than the last held is stale and ignored (DESIGN.md).
+ * follows an older line than the last held is stale and ignored (docs/protocol.md).
  */
 import Anser from 'anser';
 import { background, foreground } from './ansi-palette.js';

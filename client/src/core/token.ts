@@ -1,6 +1,6 @@
 /**
  * The tab's token, with no React in it: taken from the address's `#token=<jwt>` fragment (then
- * removed from the address bar), kept in local storage for the origin (DESIGN.md "Dashboard
+ * removed from the address bar), kept in local storage for the origin (docs/protocol.md "Dashboard
  * addresses": a job opened in a new tab is signed in too; signing out clears it), never in a
  * cookie; and its claims, read without verifying them — the gateway verifies; the browser only
  * needs to know who it is signed in as and when to ask for a new token.

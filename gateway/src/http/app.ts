@@ -5,9 +5,9 @@
  */
 import express from 'express';
 import type { RedisConnection } from '../../../shared/redis/client.js';
-import type { GatewayConfig } from '../config.js';
-import type { Logger } from '../logger.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { GatewayConfig } from '../ops/config.js';
+import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 import { dashboard } from './dashboard.js';
 import { devAuth } from './dev-auth.js';
 import { errorHandler, HttpError } from './errors.js';

@@ -7,8 +7,8 @@
 import type { NextFunction, Request, Response } from 'express';
 import { JOB_ID_PATTERN } from '../../../shared/job.js';
 import type { RedisConnection } from '../../../shared/redis/client.js';
-import { AuthError, bearerToken, verifyToken, type Principal } from '../auth.js';
-import type { JwtConfig } from '../config.js';
+import { AuthError, bearerToken, verifyToken, type Principal } from '../auth/principal.js';
+import type { JwtConfig } from '../ops/config.js';
 import { HTTP_REQUEST_RATE, TokenBucket } from '../limits.js';
 import { redeemDownloadToken } from './download-tokens.js';
 import { HttpError } from './errors.js';

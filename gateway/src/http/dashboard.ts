@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import express, { Router, type Response } from 'express';
 
-/** Dashboard addresses (DESIGN.md "Dashboard addresses") served the app for the client router. */
+/** Dashboard addresses (docs/protocol.md "Dashboard addresses") served the app for the client router. */
 const CLIENT_ROUTES = ['/jobs/{*path}', '/watch', '/wall', '/signin'];
 
 /** A router serving the build, or null when there is none (`npm run build` makes it). */

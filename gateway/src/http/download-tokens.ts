@@ -1,5 +1,5 @@
 /**
- * Download tokens (DESIGN.md "HTTP API"): a link to `output.txt` cannot carry a header, and a
+ * Download tokens (docs/protocol.md "HTTP API"): a link to `output.txt` cannot carry a header, and a
  * sign-in token in a URL ends up in history and proxy logs. So the page asks for an opaque token
  * that Redis keeps for 60 s, under a key in the job's own slot (bound to that one job, valid on
  * every gateway process, whatever the key mode). It names the caller, so the owner rule still
@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { ROLES } from '../../../shared/protocol.js';
 import { downloadTokenKey } from '../../../shared/keys.js';
 import type { RedisConnection } from '../../../shared/redis/client.js';
-import type { Principal } from '../auth.js';
+import type { Principal } from '../auth/principal.js';
 
 export const DOWNLOAD_TOKEN_TTL_S = 60;
 /** 32 random bytes, base64url: what a well-formed download token looks like. */

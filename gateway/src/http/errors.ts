@@ -5,10 +5,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { z } from 'zod';
 import type { ErrorCode } from '../../../shared/protocol.js';
-import type { Logger } from '../logger.js';
-import type { GatewayMetrics } from '../metrics.js';
+import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 
-/** The HTTP status of each error code (DESIGN.md "HTTP API"). */
+/** The HTTP status of each error code (docs/protocol.md "HTTP API"). */
 const STATUS_OF: Record<ErrorCode, number> = {
   bad_request: 400,
   unauthorized: 401,

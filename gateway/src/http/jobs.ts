@@ -1,5 +1,5 @@
 /**
- * The job API (DESIGN.md "HTTP API"), behind `Authorization: Bearer` and the owner rule: a job of
+ * The job API (docs/protocol.md "HTTP API"), behind `Authorization: Bearer` and the owner rule: a job of
  * someone else is a 404, exactly like a missing one. Every parameter is validated.
  */
 import { Router, type Request } from 'express';
@@ -9,18 +9,18 @@ import { JOB_STATUSES, type Job } from '../../../shared/job.js';
 import type { OutputLine } from '../../../shared/protocol.js';
 import type { RedisConnection } from '../../../shared/redis/client.js';
 import { requestCancel } from '../../../shared/redis/functions.js';
-import { maySee } from '../auth.js';
-import { jobIdSchema } from '../client-frames.js';
-import type { JwtConfig } from '../config.js';
-import { notFoundMessage } from '../frames.js';
-import { listJobs } from '../job-list.js';
-import { joinEntries } from '../output-frames.js';
-import { readJobState, readOutput } from '../store.js';
+import { maySee } from '../auth/principal.js';
+import { jobIdSchema } from '../stream/client-frames.js';
+import type { JwtConfig } from '../ops/config.js';
+import { notFoundMessage } from '../stream/frames.js';
+import { listJobs } from './job-list.js';
+import { joinEntries } from '../stream/output-frames.js';
+import { readJobState, readOutput } from '../redis/store.js';
 import { authenticator, principalOf } from './authenticate.js';
 import { HttpError, parse } from './errors.js';
 import { DOWNLOAD_PAGE_LINES, SEARCH_RETRY_AFTER_S } from '../limits.js';
-import { plainText, searchOutput, SearchSlots } from '../log-search.js';
-import type { GatewayMetrics } from '../metrics.js';
+import { plainText, searchOutput, SearchSlots } from './log-search.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 import { issueDownloadToken } from './download-tokens.js';
 
 const listQuery = z.object({

@@ -7,8 +7,8 @@
 import { Router } from 'express';
 import type { RedisConnection } from '../../../shared/redis/client.js';
 import { LIBRARY_VERSION, loadedLibrary } from '../../../shared/redis/library.js';
-import type { GatewayMetrics } from '../metrics.js';
-import { withDeadline } from '../redis-connections.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import { withDeadline } from '../redis/connections.js';
 
 export interface ProbeDeps {
   redis: RedisConnection;

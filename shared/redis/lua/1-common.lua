@@ -20,7 +20,7 @@
   The tables of statuses and fields below are checked equal to shared/job.ts by
   shared/test/library-contract.test.ts.
 
-  Every frame is published in its final wire form (DESIGN.md, protocol jobstream.v1) so that a
+  Every frame is published in its final wire form (docs/protocol.md, jobstream.v1) so that a
   gateway forwards the bytes without decoding them again.
 
   Errors are replies whose first word is a stable code:

@@ -1,5 +1,5 @@
 /**
- * The reaper (DESIGN.md "Runners that vanish"): finishes a `queued` or `running` job whose runner
+ * The reaper (docs/runners.md "Liveness and cancel"): finishes a `queued` or `running` job whose runner
  * has gone silent for longer than JOBSTREAM_RUNNER_TIMEOUT_S as `failed` / "runner lost", and one
  * whose cancel was not acted on within JOBSTREAM_CANCEL_GRACE_S as `cancelled`.
  *
@@ -11,12 +11,12 @@
  *   process keeps that set honest from the feed: a job seen created is added, a finished one removed.
  */
 import { randomUUID } from 'node:crypto';
-import { JobstreamError } from '../../shared/errors.js';
-import { isTerminal } from '../../shared/job.js';
-import { JOBS_ACTIVE } from '../../shared/keys.js';
-import type { RedisConnection } from '../../shared/redis/client.js';
-import { reapJob } from '../../shared/redis/functions.js';
-import type { FeedJob, FeedListener } from './fanout.js';
+import { JobstreamError } from '../../../shared/errors.js';
+import { isTerminal } from '../../../shared/job.js';
+import { JOBS_ACTIVE } from '../../../shared/keys.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
+import { reapJob } from '../../../shared/redis/functions.js';
+import type { FeedJob, FeedListener } from '../stream/fanout.js';
 import type { Logger } from './logger.js';
 import { repeatAfterEach, type Repeating } from './repeat.js';
 import type { GatewayMetrics } from './metrics.js';

@@ -1,14 +1,14 @@
 /**
- * One socket's frame budget (DESIGN.md rate limit): a burst of `maxSubscriptions + 20` frames,
+ * One socket's frame budget (docs/protocol.md "Limits, announced"): a burst of `maxSubscriptions + 20` frames,
  * then 20 a second. A frame over it is refused with an answer — `rate_limited`, naming the job of
  * a `subscribe`, with `retryAfterMs` — and 60 refusals within 5 s mean the socket is flooding and
  * is closed (1008).
  */
 import type { RawData } from 'ws';
-import { JOB_ID_PATTERN } from '../../shared/job.js';
-import type { ErrorFrame } from '../../shared/protocol.js';
+import { JOB_ID_PATTERN } from '../../../shared/job.js';
+import type { ErrorFrame } from '../../../shared/protocol.js';
 import { errorFrame } from './frames.js';
-import { burstFrames, FLOOD_CLOSE, FRAMES_PER_SECOND, TokenBucket } from './limits.js';
+import { burstFrames, FLOOD_CLOSE, FRAMES_PER_SECOND, TokenBucket } from '../limits.js';
 
 export type BudgetVerdict =
   | { accepted: true }

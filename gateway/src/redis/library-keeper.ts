@@ -1,23 +1,23 @@
 /**
- * Keeps the `jobstream` function library loaded (DESIGN.md: "The library is the gateway's to keep
+ * Keeps the `jobstream` function library loaded (docs/architecture.md, "What lives in Redis": "The library is the gateway's to keep
  * loaded"). Redis can lose it — a restart without persistence, a new or failed-over Cluster node —
  * and then every runner's FCALL fails with "Function not found". The keeper checks every node
  * that must hold it when the command connection (re)connects and every `intervalMs`, and loads
  * it again with this gateway's configuration wherever it is missing or older. `/readyz` follows
  * what it last saw.
  */
-import type { RedisConnection } from '../../shared/redis/client.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
 import {
   LIBRARY_VERSION,
   libraryNodes,
   loadedLibrary,
   loadLibraryOn,
   type LibraryConfig,
-} from '../../shared/redis/library.js';
-import type { Logger } from './logger.js';
-import type { GatewayMetrics } from './metrics.js';
-import { withDeadline } from './redis-connections.js';
-import { repeatAfterEach, type Repeating } from './repeat.js';
+} from '../../../shared/redis/library.js';
+import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import { withDeadline } from './connections.js';
+import { repeatAfterEach, type Repeating } from '../ops/repeat.js';
 
 export class LibraryKeeper {
   private problem: string | null = null;

@@ -5,8 +5,8 @@
  * so a schema that drifted from the type fails to compile.
  */
 import { z } from 'zod';
-import { JOB_ID_PATTERN } from '../../shared/job.js';
-import type { ClientFrame } from '../../shared/protocol.js';
+import { JOB_ID_PATTERN } from '../../../shared/job.js';
+import type { ClientFrame } from '../../../shared/protocol.js';
 
 export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, 'job ids match [A-Za-z0-9._-]{1,128}');
 

@@ -11,20 +11,20 @@
  * Once the socket has closed nothing queued is handled and nothing it asked for is kept.
  */
 import { WebSocket, type RawData } from 'ws';
-import { CLOSE_CODES, type ClientFrame, type ErrorCode, type ServerFrame } from '../../shared/protocol.js';
-import { AuthError, maySee, verifyToken, type Principal } from './auth.js';
+import { CLOSE_CODES, type ClientFrame, type ErrorCode, type ServerFrame } from '../../../shared/protocol.js';
+import { AuthError, maySee, verifyToken, type Principal } from '../auth/principal.js';
 import { readClientFrame } from './client-frames.js';
-import type { JwtConfig } from './config.js';
+import type { JwtConfig } from '../ops/config.js';
 import type { FeedJob, FeedListener } from './fanout.js';
 import { encodeFrame, errorFrame, notFoundFrame } from './frames.js';
 import type { HeartbeatTarget } from './heartbeat.js';
 import { FrameBudget, rawText, type BudgetVerdict } from './frame-budget.js';
-import { REPLAY_PAGE_BYTES, SEND_HIGH_WATER_BYTES } from './limits.js';
+import { REPLAY_PAGE_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
 import type { ChannelMessage } from './output-frames.js';
 import { onceDrained, prepareTextFrame, sendPreparedFrame } from './ws-internals.js';
-import type { Clock, TokenExpiry } from './token-expiry.js';
-import { isTimeout, withDeadline } from './redis-connections.js';
-import { readJobState } from './store.js';
+import type { Clock, TokenExpiry } from '../auth/token-expiry.js';
+import { isTimeout, withDeadline } from '../redis/connections.js';
+import { readJobState } from '../redis/store.js';
 import { Subscription, type SubscriberSocket, type SubscriptionDeps } from './subscription.js';
 import type { WriteCoalescer } from './write-coalescer.js';
 

@@ -3,7 +3,7 @@
  * the sockets whose token has expired, instead of one timer per socket. The clock is injectable,
  * so tests move time forward instead of waiting for it.
  */
-import { EXPIRY_TICK_MS } from './limits.js';
+import { EXPIRY_TICK_MS } from '../limits.js';
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;

@@ -18,13 +18,13 @@
  */
 import { Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
-import { isJobStatus, type JobStatus } from '../../shared/job.js';
-import { backoffDelay } from '../../shared/backoff.js';
-import { eventsChannel, JOBS_FEED } from '../../shared/keys.js';
-import type { RedisConnection } from '../../shared/redis/client.js';
-import type { Logger } from './logger.js';
-import type { GatewayMetrics } from './metrics.js';
-import { onClassicSubscriberReplaced } from './ioredis-internals.js';
+import { isJobStatus, type JobStatus } from '../../../shared/job.js';
+import { backoffDelay } from '../../../shared/backoff.js';
+import { eventsChannel, JOBS_FEED } from '../../../shared/keys.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
+import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import { onClassicSubscriberReplaced } from '../redis/ioredis-internals.js';
 import { readChannelMessage, type ChannelMessage } from './output-frames.js';
 
 /**

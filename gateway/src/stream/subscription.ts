@@ -23,19 +23,19 @@
  * by a Redis restart or failover (guarantee 7).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelay } from '../../shared/backoff.js';
-import { isTerminal, type Job, type JobStatus } from '../../shared/job.js';
-import type { ErrorFrame, GapReason, ServerFrame } from '../../shared/protocol.js';
-import type { RedisConnection } from '../../shared/redis/client.js';
-import { maySee, type Principal } from './auth.js';
+import { backoffDelay } from '../../../shared/backoff.js';
+import { isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
+import type { ErrorFrame, GapReason, ServerFrame } from '../../../shared/protocol.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
+import { maySee, type Principal } from '../auth/principal.js';
 import type { Fanout, JobListener } from './fanout.js';
 import { notFoundFrame } from './frames.js';
-import { MAX_PENDING_BYTES, SEND_HIGH_WATER_BYTES } from './limits.js';
-import type { Logger } from './logger.js';
-import type { GatewayMetrics } from './metrics.js';
+import { MAX_PENDING_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
+import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
 import { outputFrameFromEntries, sliceOutputFrame, type ChannelMessage } from './output-frames.js';
 import { replayPages, type ReplayTarget } from './replay.js';
-import { readJobState } from './store.js';
+import { readJobState } from '../redis/store.js';
 
 /**
  * What a subscription needs of its socket. Contract: `send`/`sendFrame` write one text frame and

@@ -5,9 +5,9 @@
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { BEARER_SUBPROTOCOL_PREFIX, PROTOCOL, type ErrorCode } from '../../shared/protocol.js';
-import { AuthError, bearerToken, verifyToken, type Principal } from './auth.js';
-import type { GatewayConfig } from './config.js';
+import { BEARER_SUBPROTOCOL_PREFIX, PROTOCOL, type ErrorCode } from '../../../shared/protocol.js';
+import { AuthError, bearerToken, verifyToken, type Principal } from './principal.js';
+import type { GatewayConfig } from '../ops/config.js';
 
 export type UpgradeDecision =
   | { ok: true; principal: Principal }

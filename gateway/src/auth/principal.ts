@@ -4,8 +4,8 @@
  */
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
-import { ROLES, type Role } from '../../shared/protocol.js';
-import type { JwtConfig } from './config.js';
+import { ROLES, type Role } from '../../../shared/protocol.js';
+import type { JwtConfig } from '../ops/config.js';
 
 export interface Principal {
   sub: string;

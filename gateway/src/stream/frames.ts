@@ -3,7 +3,7 @@
  * frames are the exception: they are forwarded or joined from the bytes Redis holds, see
  * output-frames.ts, so the hot path never re-encodes a line.)
  */
-import type { ErrorCode, ErrorFrame, ServerFrame } from '../../shared/protocol.js';
+import type { ErrorCode, ErrorFrame, ServerFrame } from '../../../shared/protocol.js';
 
 export function encodeFrame(frame: ServerFrame): string {
   return JSON.stringify(frame);

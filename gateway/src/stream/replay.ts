@@ -5,9 +5,9 @@
  * round trips. What a subscription
  * does with the pages — gaps, backpressure, the switch to live — stays in subscription.ts.
  */
-import type { RedisConnection } from '../../shared/redis/client.js';
-import { REPLAY_PAGE_BYTES, REPLAY_PAGE_LINES } from './limits.js';
-import { readOutput, type StoredPage } from './store.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
+import { REPLAY_PAGE_BYTES, REPLAY_PAGE_LINES } from '../limits.js';
+import { readOutput, type StoredPage } from '../redis/store.js';
 
 /** What replay needs to know of the socket it reads for. */
 export interface ReplayTarget {

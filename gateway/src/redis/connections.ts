@@ -5,11 +5,11 @@
  * the liveness check (liveness.ts) reconnects a connection that stopped answering.
  */
 import { Cluster } from 'ioredis';
-import type { RedisConnection } from '../../shared/redis/client.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
 import { throttleSubscriberRefresh } from './ioredis-internals.js';
-import { connectTo } from '../../shared/redis/connect.js';
-import type { GatewayConfig } from './config.js';
-import type { Logger } from './logger.js';
+import { connectTo } from '../../../shared/redis/connect.js';
+import type { GatewayConfig } from '../ops/config.js';
+import type { Logger } from '../ops/logger.js';
 
 export type ConnectionRole = 'commands' | 'subscriber';
 

@@ -4,8 +4,8 @@
  * consecutive seqs, so the first and last seq (and the last ts) can be read off the bytes: the
  * hot path never runs JSON.parse per socket, nor even once per frame.
  */
-import { isJobStatus, type JobStatus } from '../../shared/job.js';
-import type { OutputLine } from '../../shared/protocol.js';
+import { isJobStatus, type JobStatus } from '../../../shared/job.js';
+import type { OutputLine } from '../../../shared/protocol.js';
 import { encodeFrame } from './frames.js';
 import type { PreparedFrame } from './ws-internals.js';
 

@@ -7,11 +7,11 @@
  * listed is checked against the caller (an index is a hint, never a permission). A rare filter stops after a bounded scan with a short
  * page and a cursor where the scan stopped, never with a page that claims to be the last.
  */
-import { type Job, type JobStatus, jobFromHash } from '../../shared/job.js';
-import { jobKey, JOBS_INDEX, ownerIndexKey } from '../../shared/keys.js';
-import type { RedisConnection } from '../../shared/redis/client.js';
-import type { JobListPage } from '../../shared/http-api.js';
-import { maySee, type Principal } from './auth.js';
+import { type Job, type JobStatus, jobFromHash } from '../../../shared/job.js';
+import { jobKey, JOBS_INDEX, ownerIndexKey } from '../../../shared/keys.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
+import type { JobListPage } from '../../../shared/http-api.js';
+import { maySee, type Principal } from '../auth/principal.js';
 
 export interface JobListQuery {
   status?: JobStatus | undefined;

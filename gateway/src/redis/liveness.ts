@@ -12,10 +12,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { RedisConnection } from '../../shared/redis/client.js';
-import type { Logger } from './logger.js';
-import type { GatewayMetrics } from './metrics.js';
-import { withDeadline, type ConnectionRole } from './redis-connections.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
+import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import { withDeadline, type ConnectionRole } from './connections.js';
 
 /** The next probe after a failed one. */
 const RECHECK_MS = 500;

@@ -8,10 +8,10 @@
  * flagged `fail`, with their slots. On a standalone Redis it does nothing.
  */
 import { Cluster } from 'ioredis';
-import type { RedisConnection } from '../../shared/redis/client.js';
-import type { Logger } from './logger.js';
-import type { GatewayMetrics } from './metrics.js';
-import { withDeadline } from './redis-connections.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
+import type { Logger } from '../ops/logger.js';
+import type { GatewayMetrics } from '../ops/metrics.js';
+import { withDeadline } from './connections.js';
 
 export interface FailedShard {
   /** host:port of the failed primary, as the cluster knows it. */

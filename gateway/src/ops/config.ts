@@ -1,10 +1,10 @@
 /**
- * The gateway's configuration, from the environment variables of DESIGN.md (plus a few tuning
+ * The gateway's configuration, from the environment variables of docs/operations.md (plus a few tuning
  * knobs), validated once at start-up so that a typo fails loudly instead of running misconfigured.
  */
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import type { LibraryConfig } from '../../shared/redis/library.js';
+import type { LibraryConfig } from '../../../shared/redis/library.js';
 
 export interface GatewayConfig {
   port: number;

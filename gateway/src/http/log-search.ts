@@ -7,12 +7,12 @@
  * (SearchSlots), in CPU per event-loop turn, and stops when its client leaves.
  */
 import stripAnsi from 'strip-ansi';
-import type { SearchMatch, SearchResult } from '../../shared/http-api.js';
-import type { OutputLine } from '../../shared/protocol.js';
-import type { RedisConnection } from '../../shared/redis/client.js';
+import type { SearchMatch, SearchResult } from '../../../shared/http-api.js';
+import type { OutputLine } from '../../../shared/protocol.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
 import { setImmediate as yieldTurn } from 'node:timers/promises';
-import { SEARCH_CONCURRENCY, SEARCH_PAGE_BYTES, SEARCH_PAGE_LINES, SEARCH_SLICE_MS } from './limits.js';
-import { readOutput } from './store.js';
+import { SEARCH_CONCURRENCY, SEARCH_PAGE_BYTES, SEARCH_PAGE_LINES, SEARCH_SLICE_MS } from '../limits.js';
+import { readOutput } from '../redis/store.js';
 
 /** The line as a reader sees it: no ANSI codes, for matching and for plain-text downloads. */
 export function plainText(line: string): string {

@@ -4,7 +4,7 @@
  * two whole intervals — is terminated. A reader may stall for a while and come back; a socket that
  * stays silent that long is gone, and its subscriptions with it.
  */
-import { MAX_UNANSWERED_PINGS } from './limits.js';
+import { MAX_UNANSWERED_PINGS } from '../limits.js';
 export interface HeartbeatTarget {
   /** Pings sent since the last pong. */
   unansweredPings: number;

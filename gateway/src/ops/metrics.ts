@@ -4,7 +4,7 @@
  * cost more than the send bookkeeping itself); they are read into their counters at scrape time.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { malformedEntries } from './store.js';
+import { malformedEntries } from '../redis/store.js';
 
 /** Totals bumped on every send; exported by `collect()` when /metrics is scraped. */
 export interface SendTotals {
@@ -86,7 +86,7 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  // ---- degraded states: what an operator needs to see (DESIGN.md "HTTP API", /metrics) ----
+  // ---- degraded states: what an operator needs to see (docs/protocol.md "HTTP API", /metrics) ----
   readonly redisHealthy = new Gauge({
     name: 'jobstream_redis_healthy',
     help: '1 while the last liveness probe went round (PUBLISH on the command connection, received on the subscriber)',

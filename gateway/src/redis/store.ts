@@ -2,10 +2,10 @@
  * The gateway's reads from Redis: a job's state (hash and list length in one MULTI) and its
  * output by seq (one atomic `jobstream_read`, exact while the runner appends and trims).
  */
-import { JobstreamError } from '../../shared/errors.js';
-import { jobFromHash, type Job } from '../../shared/job.js';
-import { jobKey, outputKey } from '../../shared/keys.js';
-import type { RedisConnection } from '../../shared/redis/client.js';
+import { JobstreamError } from '../../../shared/errors.js';
+import { jobFromHash, type Job } from '../../../shared/job.js';
+import { jobKey, outputKey } from '../../../shared/keys.js';
+import type { RedisConnection } from '../../../shared/redis/client.js';
 
 export interface JobState {
   job: Job;
