@@ -12,4 +12,23 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // shared/*.ts (the top level) is what the dashboard may import: nothing that needs Node.
+    // Node-only code lives in shared/redis/, shared/runner/ and shared/auth/.
+    files: ['shared/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', 'ioredis', 'jsonwebtoken'], message: 'shared/*.ts must stay browser-safe' },
+            {
+              group: ['./redis/*', './runner/*', './auth/*'],
+              message: 'shared/*.ts must stay browser-safe: Node-only modules live in the subfolders',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

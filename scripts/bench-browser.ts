@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readCommandLine } from './lib/cli.js';
-import { JobPublisher } from '../shared/publisher.js';
+import { JobPublisher } from '../shared/runner/publisher.js';
 import { launchBrowser } from './lib/browser.js';
 import { ROOT } from './lib/build.js';
 import { startStack } from './lib/stack.js';

@@ -18,7 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { readCommandLine } from './lib/cli.js';
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../shared/redis/library.js';
-import { PrivateRedis } from '../shared/redis/private-server.js';
+import { PrivateRedis } from './lib/private-redis.js';
 import { ROOT } from './lib/build.js';
 import {
   batchedRatioRows,

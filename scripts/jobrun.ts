@@ -18,7 +18,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants, userInfo } from 'node:os';
 import { JOB_ID_PATTERN } from '../shared/job.js';
-import { JobPublisher, type DropReason } from '../shared/publisher.js';
+import { JobPublisher, type DropReason } from '../shared/runner/publisher.js';
 import { connectTo, describeTarget, redisTargetFromEnv } from '../shared/redis/connect.js';
 import { readCommandLine, usageError } from './lib/cli.js';
 import { ptySize, startCommand, type CommandOutcome } from './lib/job-command.js';

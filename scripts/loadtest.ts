@@ -17,7 +17,7 @@ import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import { connectTo } from '../shared/redis/connect.js';
 import { createJob, setJobStatus } from '../shared/redis/functions.js';
 import { ensureLibrary } from '../shared/redis/library.js';
-import { signToken } from '../shared/tokens.js';
+import { signToken } from '../shared/auth/tokens.js';
 import { newConnectHistogram, newLatencyHistogram, percentiles } from './lib/load.js';
 import { processCount, redisTargetOf, scenarioFromCli, type Scenario } from './loadtest/options.js';
 import { publishOpenLoop, type PublishResult } from './loadtest/publisher.js';

@@ -3,7 +3,7 @@
  * Prints a JWT (HS256) signed with JWT_SECRET, for the gateway and the load tester.
  */
 import { readCommandLine } from './lib/cli.js';
-import { signToken, parseTtl } from '../shared/tokens.js';
+import { signToken, parseTtl } from '../shared/auth/tokens.js';
 
 const USAGE = 'usage: JWT_SECRET=… npm run token -- --sub <user> [--role user|admin] [--ttl 1h]';
 

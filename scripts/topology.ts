@@ -13,8 +13,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readCommandLine } from './lib/cli.js';
-import { answersPing, freePort } from '../shared/redis/private-server.js';
-import { signToken } from '../shared/tokens.js';
+import { answersPing, freePort } from './lib/private-redis.js';
+import { signToken } from '../shared/auth/tokens.js';
 import { buildDashboardIfStale, ROOT } from './lib/build.js';
 import { haproxyConfig } from './lib/haproxy.js';
 import { alive } from './lib/processes.js';

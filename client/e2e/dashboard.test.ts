@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser, Page } from 'playwright-core';
 import type { Redis } from 'ioredis';
-import { JobPublisher } from '../../shared/publisher.js';
+import { JobPublisher } from '../../shared/runner/publisher.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import type { Role } from '../../shared/protocol.js';
 import { launchBrowser } from '../../scripts/lib/browser.js';

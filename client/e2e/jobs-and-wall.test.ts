@@ -7,7 +7,7 @@ import { spawnJobrun } from '../../scripts/lib/jobrun-process.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import type { Redis } from 'ioredis';
-import { JobPublisher } from '../../shared/publisher.js';
+import { JobPublisher } from '../../shared/runner/publisher.js';
 import { appendLines, createJob, getJob, setJobStatus } from '../../shared/redis/functions.js';
 import { launchBrowser } from '../../scripts/lib/browser.js';
 import { startStack, type Stack } from '../../scripts/lib/stack.js';

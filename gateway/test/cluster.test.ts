@@ -4,13 +4,13 @@
  */
 import { spawnJobrun } from '../../scripts/lib/jobrun-process.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { JobPublisher } from '../../shared/publisher.js';
+import { JobPublisher } from '../../shared/runner/publisher.js';
 import { appendLines, createJob, getJob, requestCancel, setJobStatus } from '../../shared/redis/functions.js';
 import { loadedLibrary } from '../../shared/redis/library.js';
 import { startStack, type Stack } from '../../scripts/lib/stack.js';
 import type { Redis } from 'ioredis';
 import type { RedisConnection } from '../../shared/redis/client.js';
-import type { PrivateRedisCluster } from '../../shared/redis/private-cluster.js';
+import type { PrivateRedisCluster } from '../../scripts/lib/private-redis-cluster.js';
 import type { Gateway } from '../src/server.js';
 import { SECRET, token, TestClient } from './harness.js';
 

@@ -5,8 +5,8 @@
  */
 import { WebSocket } from 'ws';
 import type { ServerFrame } from '../../shared/protocol.js';
-import type { PrivateRedis } from '../../shared/redis/private-server.js';
-import { signToken, type Role } from '../../shared/tokens.js';
+import type { PrivateRedis } from '../../scripts/lib/private-redis.js';
+import { signToken, type Role } from '../../shared/auth/tokens.js';
 import { startStack, type Stack, type StackOptions } from '../../scripts/lib/stack.js';
 import type { GatewayConfig } from '../src/ops/config.js';
 import type { Gateway, GatewayOptions } from '../src/server.js';

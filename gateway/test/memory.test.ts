@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
+import { freePort, PrivateRedis } from '../../scripts/lib/private-redis.js';
 import type { ServerFrame } from '../../shared/protocol.js';
 import { cpuSeconds } from '../../scripts/lib/processes.js';
 import { SECRET, token, TestClient } from './harness.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { appendLines, createJob } from '../../shared/redis/functions.js';
-import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
+import { freePort, PrivateRedis } from '../../scripts/lib/private-redis.js';
 import { buildDashboardIfStale, ROOT } from '../../scripts/lib/build.js';
 import { SECRET, token, TestClient } from './harness.js';
 

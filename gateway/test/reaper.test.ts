@@ -8,10 +8,10 @@ import { spawnJobrun } from '../../scripts/lib/jobrun-process.js';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { eventsChannel, JOBS_ACTIVE, JOBS_INDEX } from '../../shared/keys.js';
-import { JobPublisher } from '../../shared/publisher.js';
+import { JobPublisher } from '../../shared/runner/publisher.js';
 import { getJob, requestCancel, setJobStatus } from '../../shared/redis/functions.js';
 import { collectMessages } from '../../shared/testing/pubsub.js';
-import { PrivateRedis } from '../../shared/redis/private-server.js';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 import { pruneIndex } from '../src/http/job-list.js';
 import { eventually, metric, startHarness, token, TestClient, type Harness } from './harness.js';
 

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { jobKey } from '../../shared/keys.js';
 import type { ServerFrame } from '../../shared/protocol.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { PrivateRedis } from '../../shared/redis/private-server.js';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 import { BlackHoleProxy } from '../../shared/testing/tcp-proxy.js';
 import { eventually, metric, startHarness, token, TestClient, type Harness, range } from './harness.js';
 

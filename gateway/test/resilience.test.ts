@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { Duplex } from 'node:stream';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { PrivateRedis } from '../../shared/redis/private-server.js';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 import { REPLAY_PAGE_BYTES, SEND_HIGH_WATER_BYTES } from '../src/limits.js';
 import { startHarness, token, TestClient, type Harness, range } from './harness.js';
 

@@ -13,11 +13,11 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Cluster } from 'ioredis';
-import { JobPublisher } from '../../shared/publisher.js';
-import { PrivateRedisCluster } from '../../shared/redis/private-cluster.js';
+import { JobPublisher } from '../../shared/runner/publisher.js';
+import { PrivateRedisCluster } from '../../scripts/lib/private-redis-cluster.js';
 import type { OutputLine } from '../../shared/protocol.js';
 import { jobKey, outputKey } from '../../shared/keys.js';
-import { signToken } from '../../shared/tokens.js';
+import { signToken } from '../../shared/auth/tokens.js';
 import { GatewayProcess } from '../../scripts/lib/gateway-process.js';
 import { HaproxyProcess, haproxyInstalled } from '../../scripts/lib/haproxy.js';
 import { Follower } from '../../scripts/lib/follower.js';

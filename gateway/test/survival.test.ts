@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { PrivateRedis } from '../../shared/redis/private-server.js';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 import { BlackHoleProxy } from '../../shared/testing/tcp-proxy.js';
 import { GatewayProcess } from '../../scripts/lib/gateway-process.js';
 import { cpuSeconds } from '../../scripts/lib/processes.js';

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../../shared/redis/library.js';
-import { PrivateRedis } from '../../shared/redis/private-server.js';
+import { PrivateRedis } from '../lib/private-redis.js';
 import * as scenarios from './scenarios.js';
 import { SERVER_KINDS } from './servers.js';
 

@@ -4,7 +4,7 @@
  * and Socket.IO 4 with the Redis adapter (both peers in scripts/bench/peers/).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../../shared/redis/private-server.js';
+import { freePort } from '../lib/private-redis.js';
 import { ROOT } from '../lib/build.js';
 import { cpuSeconds, rssBytes } from '../lib/processes.js';
 

@@ -8,7 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
-import { freePort, PrivateRedis } from '../../shared/redis/private-server.js';
+import { freePort, PrivateRedis } from '../lib/private-redis.js';
 import { launchBrowser } from '../lib/browser.js';
 import { alive } from '../lib/processes.js';
 import { buildDashboardIfStale, ROOT } from '../lib/build.js';

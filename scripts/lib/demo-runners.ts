@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { RedisConnection } from '../../shared/redis/client.js';
-import { JobPublisher } from '../../shared/publisher.js';
+import { JobPublisher } from '../../shared/runner/publisher.js';
 
 const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
 const GREEN = '\u001b[32m';

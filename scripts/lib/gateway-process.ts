@@ -3,7 +3,7 @@
  * the CPU one gateway burns (user + system time from /proc) while Redis is in trouble.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { freePort } from '../../shared/redis/private-server.js';
+import { freePort } from './private-redis.js';
 import { ROOT } from './build.js';
 import { cpuSeconds } from './processes.js';
 

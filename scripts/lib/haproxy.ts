@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../shared/redis/private-server.js';
+import { freePort } from './private-redis.js';
 import { ROOT } from './build.js';
 
 export const REFERENCE_CONFIG = join(ROOT, 'deploy', 'haproxy.cfg');

@@ -5,9 +5,9 @@
  * `jobstream_progress`), so a `\r` progress bar or a prompt is live on the dashboard.
  */
 import type { Readable } from 'node:stream';
-import { LineSplitter } from '../../shared/line-splitter.js';
+import { LineSplitter } from '../../shared/runner/line-splitter.js';
 import type { OutputStream } from '../../shared/protocol.js';
-import type { JobPublisher } from '../../shared/publisher.js';
+import type { JobPublisher } from '../../shared/runner/publisher.js';
 
 /** At most this often a line still being written is published (docs/runners.md). */
 export const PROGRESS_INTERVAL_MS = 250;

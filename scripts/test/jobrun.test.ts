@@ -9,8 +9,8 @@ import type { OutputLine, ProgressFrame, ServerFrame } from '../../shared/protoc
 import type { RedisConnection } from '../../shared/redis/client.js';
 import { getJob, requestCancel, setJobStatus } from '../../shared/redis/functions.js';
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../../shared/redis/library.js';
-import { PrivateRedisCluster } from '../../shared/redis/private-cluster.js';
-import { PrivateRedis } from '../../shared/redis/private-server.js';
+import { PrivateRedisCluster } from '../lib/private-redis-cluster.js';
+import { PrivateRedis } from '../lib/private-redis.js';
 import { storedLines } from '../../shared/testing/output.js';
 import { collectMessages } from '../../shared/testing/pubsub.js';
 import { BlackHoleProxy } from '../../shared/testing/tcp-proxy.js';

@@ -11,7 +11,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { Cluster, Redis } from 'ioredis';
 import { JOBS_FEED } from '../keys.js';
 import { MAX_FIELD_BYTES, MAX_JOB_HASH_BYTES } from '../job.js';
-import { MAX_LINE_BYTES } from '../line-limit.js';
+import { MAX_LINE_BYTES } from '../runner/line-limit.js';
 import type { RedisConnection } from './client.js';
 
 /** Bumped whenever the Lua changes in a way that callers depend on. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { AckedLines } from '../acked-lines.js';
+import { AckedLines } from '../runner/acked-lines.js';
 import type { LineToAppend } from '../redis/functions.js';
 
 const lines = (from: number, to: number): LineToAppend[] =>

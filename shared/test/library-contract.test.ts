@@ -23,7 +23,7 @@ import {
   loadLibrary,
   LUA_TEMPLATE,
 } from '../redis/library.js';
-import { PrivateRedis } from '../redis/private-server.js';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 
 const lua = LUA_TEMPLATE;
 

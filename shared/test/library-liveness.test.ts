@@ -18,7 +18,7 @@ import {
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../redis/library.js';
 import { expectCode } from '../testing/function-errors.js';
 import { collectMessages } from '../testing/pubsub.js';
-import { PrivateRedis } from '../redis/private-server.js';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 
 let server: PrivateRedis;
 let redis: Redis;

@@ -19,7 +19,7 @@ import {
   loadedLibrary,
   loadLibrary,
 } from '../redis/library.js';
-import { PrivateRedis } from '../redis/private-server.js';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 import { collectMessages } from '../testing/pubsub.js';
 import { storedLines } from '../testing/output.js';
 import { expectCode } from '../testing/function-errors.js';

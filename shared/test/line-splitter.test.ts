@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { MAX_LINE_BYTES } from '../line-limit.js';
-import { LineSplitter } from '../line-splitter.js';
+import { MAX_LINE_BYTES } from '../runner/line-limit.js';
+import { LineSplitter } from '../runner/line-splitter.js';
 
 function split(...chunks: (string | Buffer)[]): string[] {
   const lines: string[] = [];

@@ -6,8 +6,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from '@jest/globals';
-import { LineSpool } from '../line-spool.js';
-import { OutgoingLines } from '../outgoing-lines.js';
+import { LineSpool } from '../runner/line-spool.js';
+import { OutgoingLines } from '../runner/outgoing-lines.js';
 import type { LineToAppend } from '../redis/functions.js';
 import { seededRandom, testSeed } from '../testing/seeded-random.js';
 

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { eventsChannel, outputKey } from '../keys.js';
 import type { OutputLine } from '../protocol.js';
-import { JobPublisher } from '../publisher.js';
+import { JobPublisher } from '../runner/publisher.js';
 import { getJob } from '../redis/functions.js';
 import { collectMessages } from '../testing/pubsub.js';
 import { storedLines } from '../testing/output.js';
-import { PrivateRedis } from '../redis/private-server.js';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 
 let server: PrivateRedis;
 let redis: Redis;

@@ -7,10 +7,10 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { jobKey, JOBS_ACTIVE, JOBS_INDEX, outputKey, ownerIndexKey } from '../keys.js';
-import { JobPublisher } from '../publisher.js';
+import { JobPublisher } from '../runner/publisher.js';
 import { getJob } from '../redis/functions.js';
 import { loadLibrary, DEFAULT_LIBRARY_CONFIG } from '../redis/library.js';
-import { PrivateRedis } from '../redis/private-server.js';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 
 let server: PrivateRedis;
 let redis: Redis;

@@ -2,7 +2,7 @@
  * Collects the messages of one Redis pub/sub channel on a dedicated connection, for tests that
  * assert what was published. `next(n)` waits for the next n messages (an event, not a sleep).
  */
-import type { PrivateRedis } from '../redis/private-server.js';
+import type { PrivateRedis } from '../../scripts/lib/private-redis.js';
 
 export interface MessageCollector {
   next(count: number, timeoutMs?: number): Promise<string[]>;

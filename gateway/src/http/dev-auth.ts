@@ -6,7 +6,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { DEMO_USERS } from '../../../shared/demo.js';
 import { ROLES } from '../../../shared/protocol.js';
-import { signToken } from '../../../shared/tokens.js';
+import { signToken } from '../../../shared/auth/tokens.js';
 import { HttpError, parse } from './errors.js';
 
 const devTokenQuery = z.object({

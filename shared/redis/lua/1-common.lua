@@ -13,7 +13,7 @@
     MAX_LINES        JOBSTREAM_MAX_LINES: lines kept per job (the list is trimmed to it)
     RETENTION_S      JOBSTREAM_RETENTION_S: life of a finished job's keys
     EVENTS_PUBLISH   'publish' on a standalone Redis, 'spublish' in a Redis Cluster
-    MAX_LINE_BYTES   the 16 KiB line limit (shared/line-limit.ts)
+    MAX_LINE_BYTES   the 16 KiB line limit (shared/runner/line-limit.ts)
     MAX_FIELD_BYTES  the most one metadata field (or the owner) may hold (shared/job.ts)
     MAX_HASH_BYTES   the most a job's whole hash may hold, names and values (shared/job.ts)
     JOBS_FEED        the feed channel's name (shared/keys.ts)

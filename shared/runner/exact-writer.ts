@@ -14,14 +14,14 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AckedLines } from './acked-lines.js';
-import { backoffDelay } from './backoff.js';
-import { JobstreamError } from './errors.js';
-import type { JobMetadata, JobStatus } from './job.js';
-import { jobKey } from './keys.js';
-import type { RedisConnection } from './redis/client.js';
-import { appendLines, setJobStatus, type LineToAppend } from './redis/functions.js';
-import { isFunctionMissing, loadLibraryWhereMissing } from './redis/library.js';
-import { watchConnectionLoss } from './redis/writer-connection.js';
+import { backoffDelay } from '../backoff.js';
+import { JobstreamError } from '../errors.js';
+import type { JobMetadata, JobStatus } from '../job.js';
+import { jobKey } from '../keys.js';
+import type { RedisConnection } from '../redis/client.js';
+import { appendLines, setJobStatus, type LineToAppend } from '../redis/functions.js';
+import { isFunctionMissing, loadLibraryWhereMissing } from '../redis/library.js';
+import { watchConnectionLoss } from '../redis/writer-connection.js';
 
 export interface ExactWriterOptions {
   retryMinMs: number;

@@ -6,10 +6,10 @@
  * finished without it (the reaper) when a heartbeat is refused.
  */
 import { Cluster } from 'ioredis';
-import { JobstreamError } from './errors.js';
-import { controlChannel } from './keys.js';
-import type { RedisConnection } from './redis/client.js';
-import { heartbeat } from './redis/functions.js';
+import { JobstreamError } from '../errors.js';
+import { controlChannel } from '../keys.js';
+import type { RedisConnection } from '../redis/client.js';
+import { heartbeat } from '../redis/functions.js';
 
 export interface RunnerSignalHandlers {
   /** Someone asked for the job to stop; called once. */

@@ -11,8 +11,8 @@
  */
 import { closeSync, ftruncateSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { OutputStream } from './protocol.js';
-import type { LineToAppend } from './redis/functions.js';
+import type { OutputStream } from '../protocol.js';
+import type { LineToAppend } from '../redis/functions.js';
 
 const HEADER_BYTES = 5;
 const WRITE_GATHER_BYTES = 1024 * 1024;

@@ -6,7 +6,7 @@
  * the content it had — nothing renumbered, nothing reused for different text. Bounded by lines
  * and bytes: a failover loses at most the replication lag's worth, far less than the bound.
  */
-import type { LineToAppend } from './redis/functions.js';
+import type { LineToAppend } from '../redis/functions.js';
 
 export class AckedLines {
   private lines: LineToAppend[] = [];

@@ -9,7 +9,7 @@
  */
 import { tmpdir } from 'node:os';
 import { LineSpool } from './line-spool.js';
-import type { LineToAppend } from './redis/functions.js';
+import type { LineToAppend } from '../redis/functions.js';
 
 export interface OutgoingLimits {
   /** Lines and bytes of text kept in memory before lines go to the spool. */

@@ -26,16 +26,16 @@
  *   should stop its work; no status of its own will be accepted (runner-signals.ts).
  */
 import { EventEmitter } from 'node:events';
-import { JobstreamError } from './errors.js';
+import { JobstreamError } from '../errors.js';
 import { ExactWriter } from './exact-writer.js';
-import { isTerminal, type JobMetadata, type JobStatus } from './job.js';
+import { isTerminal, type JobMetadata, type JobStatus } from '../job.js';
 import { limitLine } from './line-limit.js';
 import { OutgoingLines, type DropReason } from './outgoing-lines.js';
-import type { OutputStream } from './protocol.js';
-import type { RedisConnection } from './redis/client.js';
-import { createJob, publishProgress, type LineToAppend, type NewJob } from './redis/functions.js';
-import { ensureLibrary } from './redis/library.js';
-import { writerConnection } from './redis/writer-connection.js';
+import type { OutputStream } from '../protocol.js';
+import type { RedisConnection } from '../redis/client.js';
+import { createJob, publishProgress, type LineToAppend, type NewJob } from '../redis/functions.js';
+import { ensureLibrary } from '../redis/library.js';
+import { writerConnection } from '../redis/writer-connection.js';
 import { RunnerSignals } from './runner-signals.js';
 
 export type { DropReason } from './outgoing-lines.js';

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync } from 'node:child_process';
 import { Cluster } from 'ioredis';
-import { PrivateRedis } from './private-server.js';
+import { PrivateRedis } from './private-redis.js';
 
 /** A one-off connection to a node that may be down: no retries, errors only as rejections. */
 function probeClient(node: PrivateRedis) {

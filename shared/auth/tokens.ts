@@ -4,7 +4,7 @@
  */
 import { createSecretKey } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { Role } from './protocol.js';
+import type { Role } from '../protocol.js';
 
 export type { Role };
 export interface TokenClaims {
