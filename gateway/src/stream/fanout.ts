@@ -12,19 +12,17 @@
  * every feed listener that it may have missed changes (`onFeedGap`).
  *
  * On a Redis Cluster, ioredis also replaces single connections under a Cluster that never closes:
- * a shard's sharded subscriber (its connection ended, or the shard's primary moved) and the
- * classic subscriber that carries the feed. Each is treated the same way, for what it carried
- * only: the job channels served by that shard's connection, or the feed.
+ * a shard's sharded subscriber and the classic subscriber that carries the feed. Those are
+ * recovered for what they carried only, by cluster-recovery.ts.
  */
 import { Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { isJobStatus, type JobStatus } from '../../../shared/job.js';
-import { backoffDelay } from '../../../shared/backoff.js';
 import { eventsChannel, JOBS_FEED } from '../../../shared/keys.js';
 import type { RedisConnection } from '../../../shared/redis/client.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
-import { onClassicSubscriberReplaced } from '../redis/ioredis-internals.js';
+import { ClusterSubscriberRecovery, type RecoveryHost } from './cluster-recovery.js';
 import { readChannelMessage, type ChannelMessage } from './output-frames.js';
 
 /**
@@ -74,12 +72,8 @@ export class Fanout {
   private readonly sharded: boolean;
   /** The subscriber connection dropped: pub/sub messages may have been missed. */
   private lostConnection = false;
-  /** Cluster only: channels to SSUBSCRIBE again and then resynchronise, and the retry state. */
-  private readonly unconfirmed = new Set<string>();
-  private confirming = false;
-  private confirmRetry: NodeJS.Timeout | null = null;
-  private confirmFailures = 0;
-  private feedConfirming = false;
+  /** Cluster only: follows the connections the Cluster replaces without closing. */
+  private readonly recovery: ClusterSubscriberRecovery | null = null;
 
   constructor(
     private readonly subscriber: RedisConnection,
@@ -97,7 +91,8 @@ export class Fanout {
       this.lostConnection = false;
       void this.resyncAll();
     });
-    if (subscriber instanceof Cluster) this.followClusterConnections(subscriber);
+    if (subscriber instanceof Cluster)
+      this.recovery = new ClusterSubscriberRecovery(subscriber, this.recoveryHost(), metrics, logger);
   }
 
   /**
@@ -116,7 +111,7 @@ export class Fanout {
       const created: JobChannel = { jobId, listeners: new Set(), ready, slot, servedBy: null };
       if (this.sharded)
         void ready.then(
-          () => (created.servedBy = this.nodeServing(slot)),
+          () => (created.servedBy = this.recovery?.nodeServing(slot) ?? null),
           () => undefined,
         );
       channel = created;
@@ -239,12 +234,11 @@ export class Fanout {
       // Per shard: a shard that is down must not keep every other job deaf (a reconnect of the
       // whole Cluster would fail on it again and again). Confirmed channels resynchronise now;
       // the others are asked again with backoff until their shard answers.
-      this.reconfirm(names);
+      this.recovery?.reconfirm(names);
     } else {
       for (const name of names) this.resyncChannel(name);
     }
-    if (this.feedListeners.size > 0) this.metrics.feedGaps.inc();
-    for (const listener of this.feedListeners) listener.onFeedGap();
+    this.feedGap();
   }
 
   private resyncChannel(name: string): void {
@@ -252,168 +246,22 @@ export class Fanout {
     if (channel) for (const listener of channel.listeners) listener.onResync();
   }
 
-  /**
-   * Follows what ioredis replaces under a Cluster that stays up (see the module comment):
-   * - `-node` with a node key: that shard's sharded subscriber ended; its channels are deaf
-   *   until ioredis has a new connection subscribed;
-   * - `subscribersReady`: a slot refresh rebuilt the sharded subscribers; a channel whose slot
-   *   is now served by another node moved to a new connection (the old one was stopped quietly);
-   * - the classic subscriber re-selected: the feed was not heard meanwhile.
-   */
-  private followClusterConnections(cluster: Cluster): void {
-    cluster.on('-node', (_redis: unknown, nodeKey?: unknown) => {
-      if (typeof nodeKey !== 'string') return; // a command connection, not a subscriber
-      this.reconfirmWhere((channel) => channel.servedBy === nodeKey);
-    });
-    cluster.on('subscribersReady', () => {
-      this.reconfirmWhere(
-        (channel) => channel.servedBy !== null && channel.servedBy !== this.nodeServing(channel.slot),
-      );
-    });
-    const following = onClassicSubscriberReplaced(cluster, () => {
-      if (this.lostConnection || !this.feedReady) return; // the reconnect path, or no feed yet
-      this.metrics.subscriberReplacements.inc({ connection: 'feed' });
-      void this.confirmFeedAfterGap();
-    });
-    if (!following)
-      this.logger.warn(
-        'this ioredis hides when it replaces the feed subscriber: a feed gap may go unannounced',
-      );
-  }
-
-  /** The node that serves `slot` by the Cluster's current slot map. */
-  private nodeServing(slot: number): string | null {
-    return (this.subscriber as Cluster).slots[slot]?.[0] ?? null;
-  }
-
-  private reconfirmWhere(test: (channel: JobChannel) => boolean): void {
-    const names: string[] = [];
-    for (const [name, channel] of this.channels) if (test(channel)) names.push(name);
-    if (names.length === 0) return;
-    this.metrics.subscriberReplacements.inc({ connection: 'sharded' });
-    this.logger.warn(
-      { channels: names.length },
-      'a Redis Cluster subscriber connection was replaced; resynchronising its jobs',
-    );
-    this.reconfirm(names);
-  }
-
-  /**
-   * SSUBSCRIBEs `names` again and resynchronises each once Redis confirms it (from then on its
-   * messages reach us; what was published before is read from the list). Channels whose shard
-   * does not answer are asked again with backoff, all in one retry loop.
-   */
-  private reconfirm(names: Iterable<string>): void {
-    for (const name of names) {
-      const channel = this.channels.get(name);
-      if (!channel) continue;
-      channel.servedBy = null;
-      this.unconfirmed.add(name);
-    }
-    if (this.confirming) return; // the round under way asks again at once when it ends
-    // Newly lost channels do not wait out the backoff of a shard that is still down (the PING
-    // first keeps asking that shard again cheap); the backoff goes on from where it was.
-    if (this.confirmRetry !== null) clearTimeout(this.confirmRetry);
-    this.confirmRetry = null;
-    void this.confirmUnconfirmed();
-  }
-
-  private async confirmUnconfirmed(): Promise<void> {
-    this.confirming = true;
-    const wanted = [...this.unconfirmed].filter((name) => this.channels.has(name));
-    this.unconfirmed.clear();
-    const nodeOf = new Map(wanted.map((name) => [name, this.nodeServing(this.channels.get(name)!.slot)]));
-    const answering = await this.answeringNodes(new Set(nodeOf.values()));
-    const results = await Promise.allSettled(
-      wanted.map((name) =>
-        answering.has(nodeOf.get(name) ?? null)
-          ? this.subscriber.ssubscribe(name)
-          : Promise.reject(new Error('its shard does not answer')),
-      ),
-    );
-    let failed = 0;
-    wanted.forEach((name, i) => {
-      const channel = this.channels.get(name);
-      if (!channel || this.unconfirmed.has(name)) return; // gone, or lost again meanwhile
-      if (results[i]!.status === 'rejected') {
-        failed++;
-        this.unconfirmed.add(name);
-        return;
-      }
-      channel.servedBy = this.nodeServing(channel.slot);
-      this.resyncChannel(name);
-    });
-    this.confirming = false;
-    if (this.unconfirmed.size === 0) {
-      this.confirmFailures = 0;
-      return;
-    }
-    // Only failures wait; channels lost again while this round ran are asked at once.
-    const delay = failed > 0 ? backoffDelay(SHARD_RETRY, this.confirmFailures++) : 0;
-    if (failed > 0)
-      this.logger.warn(
-        { channels: failed, retryInMs: Math.round(delay) },
-        'Redis did not confirm some sharded subscriptions (a shard down?); retrying',
-      );
-    this.confirmRetry = setTimeout(() => {
-      this.confirmRetry = null;
-      void this.confirmUnconfirmed();
-    }, delay);
-    this.confirmRetry.unref();
-  }
-
-  /**
-   * The nodes of `nodeKeys` that answer a PING on their own connection. An SSUBSCRIBE sent to a
-   * shard that is down is retried by the Cluster with a slot refresh each time (16 of them), and
-   * ioredis turns each refresh into another failed subscriber and more refreshes: a third of a
-   * core while a shard was lost, measured. A PING to the node alone costs one refused connect.
-   */
-  private async answeringNodes(nodeKeys: Set<string | null>): Promise<Set<string | null>> {
-    const nodes = (this.subscriber as Cluster).nodes('all');
-    const answering = new Set<string | null>();
-    await Promise.all(
-      [...nodeKeys].map(async (nodeKey) => {
-        const node = nodes.find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
-        if (!node) return;
-        try {
-          await node.ping(); // the connection's commandTimeout bounds the wait
-          answering.add(nodeKey);
-        } catch {
-          // down, or not answering: asked again with backoff
-        }
-      }),
-    );
-    return answering;
-  }
-
-  /** The feed's connection was replaced: confirm the feed on the new one, then announce the gap. */
-  private async confirmFeedAfterGap(): Promise<void> {
-    if (!this.feedReady || this.feedConfirming) return;
-    this.feedConfirming = true;
-    try {
-      for (let failures = 0; ; failures++) {
-        try {
-          await this.subscriber.subscribe(JOBS_FEED);
-          break;
-        } catch {
-          if (this.subscriber.status === 'end') return; // shut down
-          await new Promise((resolve) => setTimeout(resolve, backoffDelay(SHARD_RETRY, failures)).unref());
-        }
-      }
-    } finally {
-      this.feedConfirming = false;
-    }
-    this.logger.warn(
-      { feedWatchers: this.feedListeners.size },
-      'the Redis feed subscriber was replaced; feed watchers told of a gap',
-    );
+  private feedGap(): void {
     if (this.feedListeners.size > 0) this.metrics.feedGaps.inc();
     for (const listener of this.feedListeners) listener.onFeedGap();
   }
-}
 
-/** Backoff for channels whose shard did not answer a resubscribe. */
-const SHARD_RETRY = { initialMs: 500, maxMs: 10_000 };
+  /** What the Cluster recovery sees of this fan-out (cluster-recovery.ts). */
+  private recoveryHost(): RecoveryHost {
+    return {
+      channels: this.channels,
+      watchingFeed: () => this.feedReady !== null,
+      reconnecting: () => this.lostConnection,
+      resync: (name) => this.resyncChannel(name),
+      feedGap: () => this.feedGap(),
+    };
+  }
+}
 
 /** The job of a `{"type":"job","job":{…}}` feed frame, or null for anything else. */
 function readFeedJob(bytes: Buffer): FeedJob | null {
