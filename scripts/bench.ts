@@ -34,6 +34,9 @@ import {
   type RunMeasurement,
 } from './bench/report.js';
 import * as scenarios from './bench/scenarios.js';
+import { browser } from './bench/browser-scenario.js';
+import { replay } from './bench/replay-scenario.js';
+import { jobrunThroughput, publisherThroughput } from './bench/runner-scenarios.js';
 import { SERVER_KINDS, type ServerKind } from './bench/servers.js';
 
 const { values: args } = readCommandLine(
@@ -150,22 +153,22 @@ async function main(): Promise<void> {
       ratios.push(...idleRatioRows(idleRuns, Number(args.storm)));
     }
     if (only.has('replay')) {
-      const replay = await scenarios.replay(client, redis.url, {
+      const replayed = await replay(client, redis.url, {
         lines: Number(args['replay-lines']),
         runs: 5,
       });
-      results.replay = replay;
-      ratios.push(replayRatioRow(replay));
+      results.replay = replayed;
+      ratios.push(replayRatioRow(replayed));
     }
     if (only.has('publisher'))
-      results.publisher = await scenarios.publisherThroughput(client, { lines: 200_000, runs: 3 });
+      results.publisher = await publisherThroughput(client, { lines: 200_000, runs: 3 });
     if (only.has('jobrun'))
-      results.jobrun = await scenarios.jobrunThroughput(client, redis.url, { lines: 1_000_000, runs });
+      results.jobrun = await jobrunThroughput(client, redis.url, { lines: 1_000_000, runs });
   } finally {
     await redis.stop();
   }
   if (only.has('browser')) {
-    const b = await scenarios.browser({ seconds: Number(args['browser-seconds']), rate: 1000, jobs: 3 });
+    const b = await browser({ seconds: Number(args['browser-seconds']), rate: 1000, jobs: 3 });
     results.browser = b;
     ratios.push(browserRow(b, Number(args['browser-seconds'])));
   }

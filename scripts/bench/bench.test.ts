@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../../shared/redis/library.js';
 import { PrivateRedis } from '../lib/private-redis.js';
 import * as scenarios from './scenarios.js';
+import { replay } from './replay-scenario.js';
 import { SERVER_KINDS } from './servers.js';
 
 let redis: PrivateRedis;
@@ -73,7 +74,7 @@ describe('bench scenarios, smoke-sized', () => {
 
   it('replay: every line of a finished job, through the gateway and by LRANGE', async () => {
     // replayOnce rejects unless every line arrived before `done`
-    const result = await scenarios.replay(client, redis.url, { lines: 2500, runs: 1 });
+    const result = await replay(client, redis.url, { lines: 2500, runs: 1 });
     expect(result.lines).toBe(2500);
     expect(result.gatewayMs).toBeGreaterThan(0);
     expect(result.lrangeMs).toBeGreaterThan(0);

@@ -6,7 +6,9 @@
  */
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { BrowserMeasurement, IdleMeasurement, Measurement, ReplayMeasurement } from './scenarios.js';
+import type { BrowserMeasurement } from './browser-scenario.js';
+import type { ReplayMeasurement } from './replay-scenario.js';
+import type { IdleMeasurement, Measurement } from './scenarios.js';
 import { SERVER_NAMES, type ServerKind } from './servers.js';
 
 export type Row = Record<string, string | number>;

@@ -3,6 +3,7 @@
  * CPU (user + system time) and memory (RSS) are its own: the jobstream gateway, a bare `ws` relay
  * and Socket.IO 4 with the Redis adapter (both peers in scripts/bench/peers/).
  */
+import { signToken } from '../../shared/auth/tokens.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { freePort } from '../lib/private-redis.js';
 import { ROOT } from '../lib/build.js';
@@ -89,3 +90,9 @@ export class BenchServer {
     await exited;
   }
 }
+
+/** Tokens for 50 users, signed once: the load generator's own cost stays out of the storm. */
+const tokens = Array.from({ length: 50 }, (_, i) =>
+  signToken(BENCH_SECRET, { sub: `user${i}`, role: 'admin' }, 3600),
+);
+export const tokenOf = (i: number): string => tokens[i % tokens.length]!;

@@ -3,7 +3,7 @@
  * page while lines stream in, and every line arrives (the figures are not asserted).
  */
 import { expect, it } from '@jest/globals';
-import { browser } from '../bench/scenarios.js';
+import { browser } from '../bench/browser-scenario.js';
 
 it('the watch page receives every line of three streaming jobs', async () => {
   const result = await browser({ seconds: 2, rate: 200, jobs: 3 });
