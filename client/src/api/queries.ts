@@ -71,6 +71,19 @@ export const outputSince = (id: string, since: number, limit: number): Promise<O
 export const searchOutput = (id: string, q: string): Promise<SearchResult> =>
   api<SearchResult>(`/api/jobs/${encodeURIComponent(id)}/search?q=${encodeURIComponent(q)}&limit=10000`);
 
+/**
+ * A search of a job's log, cached per text (going back to an earlier search is instant). Not
+ * retried: a refused search (429, too many running) says so rather than adding to the load.
+ */
+export const searchQuery = (id: string, q: string) =>
+  queryOptions({
+    queryKey: ['search', id, q] as const,
+    queryFn: () => searchOutput(id, q),
+    enabled: q !== '',
+    retry: false,
+    staleTime: 5_000,
+  });
+
 /** Asks the job's runner to stop (the job stays as it is until the runner, or the reaper, ends it). */
 export const cancelJob = (id: string): Promise<Job> =>
   api<Job>(`/api/jobs/${encodeURIComponent(id)}/cancel`, 'POST');

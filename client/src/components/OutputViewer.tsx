@@ -21,14 +21,13 @@ import {
   useSyncExternalStore,
 } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import type { SearchResult } from '../../../shared/http-api.js';
-import { downloadOutput, searchOutput } from '../api/queries.js';
+import { downloadOutput } from '../api/queries.js';
 import { MAX_EARLIER, useLogWindow } from '../react/use-log-window.js';
-import { useNow } from '../react/use-now.js';
+import { useLogSearch } from '../react/use-log-search.js';
 import type { JobStream } from '../react/use-job-stream.js';
-import { ConnectionBadge } from './badges.js';
 import { groupsHolding, groupsOf, openByDefault, visibleLines } from './groups.js';
 import { LineText } from './LineText.js';
+import { ViewerToolbar } from './ViewerToolbar.js';
 
 export function OutputViewer({
   jobId,
@@ -75,12 +74,9 @@ export function OutputViewer({
   const [seenCount, setSeenCount] = useState(0);
   const [showTime, setShowTime] = useState(false);
   const [wrap, setWrap] = useState(false);
-  const [query, setQuery] = useState('');
-  const [results, setResults] = useState<SearchResult | null>(null);
-  const [searchError, setSearchError] = useState<string | null>(null);
-  const [matchIndex, setMatchIndex] = useState(0);
   /** A seq to bring into view (a permalink, a search hit), once it is loaded. */
   const [target, setTarget] = useState(0);
+  const search = useLogSearch(jobId, setTarget);
   // A permalink click changes only the hash (no reload): follow it.
   const [highlighted, highlightedTo] = parseLineMark(useSyncExternalStore(subscribeToHash, lineMark));
 
@@ -90,39 +86,6 @@ export function OutputViewer({
     estimateSize: () => ROW_HEIGHT,
     overscan: 30,
   });
-
-  const currentMatch = results?.matches[matchIndex]?.seq ?? 0;
-
-  // The whole retained log is searched on the server, once typing pauses.
-  useEffect(() => {
-    if (!query) {
-      setResults(null);
-      setSearchError(null);
-      return;
-    }
-    let current = true;
-    const timer = setTimeout(() => {
-      searchOutput(jobId, query).then(
-        (found) => {
-          if (!current) return;
-          setSearchError(null);
-          setResults(found);
-          setMatchIndex(0);
-          if (found.matches[0]) setTarget(found.matches[0].seq);
-        },
-        // A failed search is said as such, never shown as "no matches".
-        (error: unknown) => {
-          if (!current) return;
-          setResults(null);
-          setSearchError(error instanceof Error ? error.message : String(error));
-        },
-      );
-    }, 250);
-    return () => {
-      current = false;
-      clearTimeout(timer);
-    };
-  }, [jobId, query]);
 
   useEffect(() => {
     if (follow && (lines.length > 0 || pending) && !log.around) {
@@ -172,14 +135,6 @@ export function OutputViewer({
     if (moved > 0) el.scrollTop += moved * ROW_HEIGHT;
   }, [lines, follow]);
 
-  const goToMatch = (delta: number) => {
-    const count = results?.matches.length ?? 0;
-    if (count === 0) return;
-    const next = (matchIndex + delta + count) % count;
-    setMatchIndex(next);
-    setTarget(results!.matches[next]!.seq);
-  };
-
   const canLoadEarlier = !log.around && firstShown > 1 && !log.exhausted && log.earlier.length < MAX_EARLIER;
 
   const onScroll = () => {
@@ -197,49 +152,16 @@ export function OutputViewer({
 
   return (
     <div className={`viewer ${compact ? 'compact' : ''}`} data-testid={`viewer-${jobId}`}>
-      <div className="toolbar">
-        <ConnectionBadge state={stream.connection} />
-        {streaming && <StreamingBadge lastSeq={stream.lines.lastSeq} />}
-        {!compact && (
-          <>
-            <input
-              aria-label="Search output"
-              placeholder="Search"
-              value={query}
-              onChange={(e) => setQuery(e.target.value)}
-              onKeyDown={(e) => e.key === 'Enter' && goToMatch(e.shiftKey ? -1 : 1)}
-            />
-            {query && searchError && (
-              <span className="matches" role="alert">
-                search failed: {searchError}
-              </span>
-            )}
-            {query && results && (
-              <span className="matches" aria-live="polite">
-                {results.total === 0
-                  ? 'no matches'
-                  : `${matchIndex + 1} / ${results.total}${results.truncated ? ` (first ${results.matches.length} listed)` : ''}`}
-                <button onClick={() => goToMatch(-1)} aria-label="Previous match">
-                  ↑
-                </button>
-                <button onClick={() => goToMatch(1)} aria-label="Next match">
-                  ↓
-                </button>
-              </span>
-            )}
-            <label>
-              <input type="checkbox" checked={showTime} onChange={(e) => setShowTime(e.target.checked)} />{' '}
-              timestamps
-            </label>
-            <label>
-              <input type="checkbox" checked={wrap} onChange={(e) => setWrap(e.target.checked)} /> wrap
-            </label>
-            <button type="button" onClick={() => void downloadOutput(jobId)}>
-              Download
-            </button>
-          </>
-        )}
-      </div>
+      <ViewerToolbar
+        jobId={jobId}
+        connection={stream.connection}
+        streamingSeq={streaming ? stream.lines.lastSeq : null}
+        search={compact ? null : search}
+        showTime={showTime}
+        setShowTime={setShowTime}
+        wrap={wrap}
+        setWrap={setWrap}
+      />
       {stream.error && (
         <div className="notice error" role="alert">
           {stream.error.code}: {stream.error.message}
@@ -299,7 +221,7 @@ export function OutputViewer({
                 ref={wrap ? virtualizer.measureElement : undefined}
                 data-index={item.index}
                 data-seq={line.seq}
-                className={`line ${line.stream} ${highlighted && line.seq >= highlighted && line.seq <= highlightedTo ? 'highlight' : ''} ${line.seq === currentMatch && query ? 'match' : ''}`}
+                className={`line ${line.stream} ${highlighted && line.seq >= highlighted && line.seq <= highlightedTo ? 'highlight' : ''} ${line.seq === search.currentMatch && search.query ? 'match' : ''}`}
                 style={{
                   position: 'absolute',
                   top: 0,
@@ -327,7 +249,7 @@ export function OutputViewer({
                   line={line}
                   folded={!isOpen(line.seq)}
                   group={groups.get(line.seq)}
-                  mark={results && results.total > 0 ? query : undefined}
+                  mark={search.results && search.results.total > 0 ? search.query : undefined}
                   onToggle={() => toggleGroup(line.seq)}
                 />
               </div>
@@ -358,25 +280,6 @@ export function OutputViewer({
         </div>
       )}
     </div>
-  );
-}
-
-/** A line within this long keeps "streaming" lit; after that a running job is "waiting for output". */
-const QUIET_AFTER_MS = 10_000;
-
-/** Its own clock, so only this badge re-renders every second, not the whole viewer. */
-function StreamingBadge({ lastSeq }: { lastSeq: number }) {
-  const now = useNow(1000);
-  const [lastLineAt, setLastLineAt] = useState(() => Date.now());
-  useEffect(() => setLastLineAt(Date.now()), [lastSeq]);
-  return now - lastLineAt < QUIET_AFTER_MS ? (
-    <span className="streaming" title="lines are arriving">
-      ● streaming
-    </span>
-  ) : (
-    <span className="quiet" title="the job runs but has printed nothing lately">
-      waiting for output
-    </span>
   );
 }
 
