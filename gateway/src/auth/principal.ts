@@ -50,3 +50,23 @@ export function bearerToken(header: string | undefined): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return match?.[1] ?? null;
 }
+
+/**
+ * The principal of a token that replaces `current`'s on an open socket (an `auth` frame), or why
+ * it is refused: it must verify, and name the same user (its role may change either way).
+ */
+export function verifyReplacement(
+  token: string,
+  current: Principal,
+  config: JwtConfig,
+  now: number,
+): Principal | { refused: string } {
+  let principal: Principal;
+  try {
+    principal = verifyToken(token, config, now);
+  } catch (error) {
+    return { refused: `token refused: ${error instanceof AuthError ? error.message : 'invalid'}` };
+  }
+  if (principal.sub !== current.sub) return { refused: 'the new token names another user' };
+  return principal;
+}

@@ -30,3 +30,19 @@ export const notFoundMessage = (jobId: string): string => `job ${jobId} not foun
 export function notFoundFrame(jobId: string): ErrorFrame {
   return errorFrame('not_found', notFoundMessage(jobId), jobId);
 }
+
+/** `unavailable`: Redis could not serve `what` (in time, when `timedOut`); the client may retry. */
+export function unavailableFrame(
+  what: string,
+  timedOut: boolean,
+  deadlineMs: number,
+  jobId?: string,
+): ErrorFrame {
+  return errorFrame(
+    'unavailable',
+    timedOut
+      ? `Redis did not confirm ${what} within ${deadlineMs} ms; try again`
+      : `Redis is unavailable for ${what}; try again`,
+    jobId,
+  );
+}

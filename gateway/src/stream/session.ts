@@ -9,51 +9,33 @@
  * stays open. The rate limit is checked on arrival: a refused frame is answered, in order, with
  * `rate_limited` (naming the job of a `subscribe`, with `retryAfterMs`), never dropped unanswered.
  * Once the socket has closed nothing queued is handled and nothing it asked for is kept.
+ *
+ * Lifecycle words, one meaning each (Subscription uses the same): `close(code)` and
+ * `terminate()` are the WebSocket's own (a close frame; the connection dropped at once);
+ * `release()` frees what the session holds (subscriptions, feed watch, token watch, waiters) and
+ * runs once, from either; a subscription is `stop()`ped by its session (an `unsubscribe` frame,
+ * a token that no longer allows it, the socket gone) and tells the session when it has ended by
+ * itself (`subscriptionEnded`: done, not found, unavailable).
  */
 import { WebSocket, type RawData } from 'ws';
 import { CLOSE_CODES, type ClientFrame, type ErrorCode, type ServerFrame } from '../../../shared/protocol.js';
-import { AuthError, maySee, verifyToken, type Principal } from '../auth/principal.js';
+import { maySee, verifyReplacement, type Principal } from '../auth/principal.js';
 import { readClientFrame } from './client-frames.js';
 import type { JwtConfig } from '../ops/config.js';
-import type { FeedJob, FeedListener } from './fanout.js';
-import { encodeFrame, errorFrame, notFoundFrame } from './frames.js';
+import { FeedWatch } from './feed-watch.js';
+import { encodeFrame, errorFrame, notFoundFrame, unavailableFrame } from './frames.js';
 import type { HeartbeatTarget } from './heartbeat.js';
 import { FrameBudget, rawText, type BudgetVerdict } from './frame-budget.js';
-import { REPLAY_PAGE_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
+import { SEND_HIGH_WATER_BYTES } from '../limits.js';
 import type { ChannelMessage } from './output-frames.js';
-import { onceDrained, prepareTextFrame, sendPreparedFrame } from './ws-internals.js';
+import { prepareTextFrame, sendPreparedFrame } from './ws-internals.js';
+import { DrainWaiters } from './drain-waiters.js';
+import { attachSession, type SessionSocket } from './session-socket.js';
 import type { Clock, TokenExpiry } from '../auth/token-expiry.js';
 import { isTimeout, withDeadline } from '../redis/connections.js';
 import { readJobState } from '../redis/store.js';
 import { Subscription, type SubscriberSocket, type SubscriptionDeps } from './subscription.js';
 import type { WriteCoalescer } from './write-coalescer.js';
-
-/**
- * The gateway's WebSocket class (`WebSocketServer`'s `WebSocket` option): a `ws` socket that knows
- * its session, so that one set of listener functions serves every socket (a closure per socket
- * per event, and the server's own per-socket close listener, were ~0.5 KB of heap per idle socket).
- */
-export class SessionSocket extends WebSocket {
-  session: Session | null = null;
-}
-
-// `ws` calls listeners with the socket as `this` (typed as its base class).
-const sessionOf = (ws: WebSocket): Session | null => (ws as SessionSocket).session;
-function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-  sessionOf(this)?.receive(data, isBinary);
-}
-function onPong(this: WebSocket): void {
-  const session = sessionOf(this);
-  if (session) session.unansweredPings = 0;
-}
-function onClose(this: WebSocket): void {
-  const session = sessionOf(this);
-  if (!session) return;
-  session.cleanUp();
-  session.deps.closed(session);
-}
-/** 'close' follows an 'error'; nothing to add. */
-function ignoreError(): void {}
 
 export interface SessionDeps extends SubscriptionDeps {
   jwt: JwtConfig;
@@ -71,26 +53,17 @@ export interface SessionDeps extends SubscriptionDeps {
   closed(session: Session): void;
 }
 
-/** Waiters a drain wakes at once: the pages of REPLAY_PAGE_BYTES the high-water mark holds. */
-const WAKE_PER_DRAIN = Math.max(1, Math.floor(SEND_HIGH_WATER_BYTES / REPLAY_PAGE_BYTES));
-/** How soon queued waiters are looked at again while the socket is not congested. */
-const DRAIN_RECHECK_MS = 10;
-
 /** One options object for every send on the hot path (text frames, never binary). */
 const TEXT_FRAME = { binary: false } as const;
 
-export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget {
+export class Session implements SubscriberSocket, HeartbeatTarget {
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly budget: FrameBudget;
   private queue: Promise<void> = Promise.resolve();
-  private watchingFeed = false;
-  private closed = false;
+  private readonly feed: FeedWatch;
+  private released = false;
   /** Subscriptions (and a feed gap) waiting for the socket to drain, woken a few at a time. */
-  private drainWaiters: (() => void)[] = [];
-  private awaitingDrain = false;
-  private drainRecheck: NodeJS.Timeout | null = null;
-  /** Feed frames were dropped while the socket was congested: a feed `gap` is owed. */
-  private feedGapOwed = false;
+  private readonly drainWaiters: DrainWaiters;
   /** Protocol-level pings sent since the last pong. */
   unansweredPings = 0;
 
@@ -100,11 +73,9 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     readonly deps: SessionDeps,
   ) {
     this.budget = new FrameBudget(deps.maxSubscriptions);
-    ws.session = this;
-    ws.on('message', onMessage);
-    ws.on('pong', onPong);
-    ws.on('close', onClose);
-    ws.on('error', ignoreError);
+    this.drainWaiters = new DrainWaiters(ws);
+    this.feed = new FeedWatch(this, deps.fanout);
+    attachSession(ws, this);
     deps.tokenExpiry.track(this, principal.expiresAt);
   }
 
@@ -120,10 +91,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     if (this.ws.readyState !== WebSocket.OPEN) return;
     this.deps.writes.hold(this.ws);
     this.ws.send(data, TEXT_FRAME);
-    const sent = this.deps.metrics.sent;
-    sent.frames++;
-    sent.bytes += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
-    sent.lines += lines;
+    this.counted(typeof data === 'string' ? Buffer.byteLength(data) : data.length, lines);
   }
 
   sendPublished(message: ChannelMessage, lines = 0): void {
@@ -132,9 +100,14 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     // Framed once for every watcher of the message, on first use.
     if (message.frame === undefined) message.frame = prepareTextFrame(message.bytes);
     if (!message.frame || !sendPreparedFrame(this.ws, message.frame)) this.ws.send(message.bytes, TEXT_FRAME);
+    this.counted(message.bytes.length, lines);
+  }
+
+  /** One frame sent, for the metrics (a plain object on the hot path, read at scrape time). */
+  private counted(bytes: number, lines: number): void {
     const sent = this.deps.metrics.sent;
     sent.frames++;
-    sent.bytes += message.bytes.length;
+    sent.bytes += bytes;
     sent.lines += lines;
   }
 
@@ -142,75 +115,25 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     this.send(encodeFrame(frame));
   }
 
-  /**
-   * Resolves once the socket can take more (below half the high-water mark), or closed. Waiters
-   * hold nothing (guarantee 5) and are woken by the TCP stream's `drain`, never by a timer while
-   * the socket stays congested: a stalled client costs no CPU. A drain wakes a few waiters at a
-   * time, as many pages as the high-water mark holds, so 200 replaying subscriptions do not all
-   * read a page into a socket that can take four; the rest are woken as it drains again.
-   */
+  /** Resolves once the socket can take more, or closed (drain-waiters.ts). */
   drained(): Promise<void> {
-    if (this.closed || (this.drainWaiters.length === 0 && !this.congested(SEND_HIGH_WATER_BYTES / 2)))
-      return Promise.resolve();
-    const woken = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-    this.wakeDrainWaiters();
-    return woken;
+    return this.drainWaiters.drained();
   }
 
-  private congested(threshold = SEND_HIGH_WATER_BYTES): boolean {
-    return this.ws.bufferedAmount > threshold;
+  congested(): boolean {
+    return this.ws.bufferedAmount > SEND_HIGH_WATER_BYTES;
   }
 
-  private readonly wakeDrainWaiters = (): void => {
-    if (this.drainRecheck) clearTimeout(this.drainRecheck);
-    this.drainRecheck = null;
-    if (!this.closed && this.congested(SEND_HIGH_WATER_BYTES / 2)) {
-      if (this.awaitingDrain) return;
-      this.awaitingDrain = true;
-      const onDrain = (): void => {
-        this.awaitingDrain = false;
-        this.wakeDrainWaiters();
-      };
-      if (!onceDrained(this.ws, onDrain)) this.drainRecheck = setTimeout(onDrain, DRAIN_RECHECK_MS);
-      return;
-    }
-    const batch = this.closed ? this.drainWaiters.length : WAKE_PER_DRAIN;
-    for (const wake of this.drainWaiters.splice(0, batch)) wake();
-    // Those woken may end without writing anything (done, unsubscribed): look again shortly,
-    // which only ever happens while the socket is not congested and someone still waits.
-    if (this.drainWaiters.length > 0) this.drainRecheck = setTimeout(this.wakeDrainWaiters, DRAIN_RECHECK_MS);
-  };
-
-  ended(subscription: Subscription): void {
+  subscriptionEnded(subscription: Subscription): void {
     if (this.subscriptions.get(subscription.jobId) === subscription) {
       this.subscriptions.delete(subscription.jobId);
       this.deps.metrics.subscriptions.dec();
     }
   }
 
-  onFeedFrame(job: FeedJob, bytes: Buffer): void {
-    if (!maySee(this.principal, job.owner)) return;
-    if (!this.congested()) {
-      this.send(bytes);
-      return;
-    }
-    // A congested socket gets no growing queue of feed frames: one `gap` once it drains tells the
-    // client to list jobs again (guarantee 6).
-    if (this.feedGapOwed) return;
-    this.feedGapOwed = true;
-    void this.drained().then(() => {
-      this.feedGapOwed = false;
-      if (this.watchingFeed) this.onFeedGap();
-    });
-  }
-
-  onFeedGap(): void {
-    this.sendFrame({ type: 'gap', topic: 'jobs', reason: 'lagged' });
-  }
-
   /** Closes with a code; subscriptions stop at once. */
   close(code: number, reason: string): void {
-    this.cleanUp();
+    this.release();
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)
       this.ws.close(code, reason);
   }
@@ -220,7 +143,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
   }
 
   terminate(): void {
-    this.cleanUp();
+    this.release();
     this.ws.terminate();
   }
 
@@ -228,7 +151,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
 
   /** A frame from the client (the socket's 'message' listener). */
   receive(data: RawData, isBinary: boolean): void {
-    if (this.closed) return;
+    if (this.released) return;
     const verdict = this.budget.take(data, isBinary);
     if (!verdict.accepted) {
       this.refuse(verdict);
@@ -244,9 +167,9 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
   /** Runs `task` after every frame before it; nothing runs once the socket has closed. */
   private enqueue(task: () => void | Promise<void>): void {
     this.queue = this.queue
-      .then(() => (this.closed ? undefined : task()))
+      .then(() => (this.released ? undefined : task()))
       .catch((error: unknown) => {
-        if (this.closed) return;
+        if (this.released) return;
         this.deps.logger.error({ err: error, user: this.user }, 'frame handler failed');
         this.reply('unavailable', 'the frame could not be handled; send it again');
       });
@@ -278,13 +201,11 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
       case 'subscribe':
         return this.subscribe(frame.jobId, frame.since, frame.tail);
       case 'unsubscribe':
-        return this.drop(frame.jobId);
+        return this.unsubscribe(frame.jobId);
       case 'watch':
         return this.watch();
       case 'unwatch':
-        this.watchingFeed = false;
-        this.deps.fanout.unwatchFeed(this);
-        return;
+        return this.feed.stop();
       case 'auth':
         return this.replaceToken(frame.token);
       case 'ping':
@@ -314,12 +235,12 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
         `subscribe ${jobId}`,
       );
     } catch (error) {
-      subscription.close();
-      this.ended(subscription);
+      subscription.stop();
+      this.subscriptionEnded(subscription);
       return this.redisFailed(error, jobId, `the subscription to job ${jobId}`);
     }
     if (refusal) {
-      this.ended(subscription);
+      this.subscriptionEnded(subscription);
       this.deps.metrics.rejections.inc({ reason: refusal.code });
       this.sendFrame(refusal);
       return;
@@ -328,11 +249,11 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
   }
 
   /** Ends the socket's subscription to a job, if it has one. */
-  private drop(jobId: string): void {
+  private unsubscribe(jobId: string): void {
     const subscription = this.subscriptions.get(jobId);
     if (!subscription) return;
-    subscription.close();
-    this.ended(subscription);
+    subscription.stop();
+    this.subscriptionEnded(subscription);
   }
 
   /** A repeated subscribe: a fresh `status`; the stream and its position go on untouched. */
@@ -344,7 +265,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
       return this.redisFailed(error, jobId, `the status of job ${jobId}`);
     }
     if (!state || !maySee(this.principal, state.job.owner)) {
-      this.drop(jobId); // gone meanwhile (expired): the subscription ends here, as the client is told
+      this.unsubscribe(jobId); // gone meanwhile (expired): the subscription ends here, as the client is told
       this.sendFrame(notFoundFrame(jobId));
       return;
     }
@@ -352,22 +273,17 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
   }
 
   private async watch(): Promise<void> {
-    if (!this.watchingFeed) {
-      this.watchingFeed = true;
-      try {
-        await withDeadline(this.deps.fanout.watchFeed(this), this.deps.redisDeadlineMs, 'watch');
-      } catch (error) {
-        this.watchingFeed = false;
-        this.deps.fanout.unwatchFeed(this);
-        return this.redisFailed(error, undefined, 'the jobs feed');
-      }
+    try {
+      await this.feed.start((watching) => withDeadline(watching, this.deps.redisDeadlineMs, 'watch'));
+    } catch (error) {
+      return this.redisFailed(error, undefined, 'the jobs feed');
     }
     this.sendFrame({ type: 'watching', topic: 'jobs' });
   }
 
   /** Answers `unavailable` for a request Redis could not serve in time (naming the job, if any). */
   private redisFailed(error: unknown, jobId: string | undefined, what: string): void {
-    if (this.closed) return;
+    if (this.released) return;
     const timedOut = isTimeout(error);
     if (timedOut) this.deps.onRedisTimeout();
     this.deps.logger.warn(
@@ -375,29 +291,14 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
       'Redis failed a request',
     );
     this.deps.metrics.rejections.inc({ reason: 'unavailable' });
-    this.reply(
-      'unavailable',
-      timedOut
-        ? `Redis did not confirm ${what} within ${this.deps.redisDeadlineMs} ms; try again`
-        : `Redis is unavailable for ${what}; try again`,
-      jobId,
-    );
+    this.sendFrame(unavailableFrame(what, timedOut, this.deps.redisDeadlineMs, jobId));
   }
 
   private replaceToken(token: string): void {
-    let principal: Principal;
-    try {
-      principal = verifyToken(token, this.deps.jwt, this.deps.clock.now());
-    } catch (error) {
+    const principal = verifyReplacement(token, this.principal, this.deps.jwt, this.deps.clock.now());
+    if ('refused' in principal) {
       this.deps.metrics.rejections.inc({ reason: 'unauthorized' });
-      return this.reply(
-        'unauthorized',
-        `token refused: ${error instanceof AuthError ? error.message : 'invalid'}`,
-      );
-    }
-    if (principal.sub !== this.principal.sub) {
-      this.deps.metrics.rejections.inc({ reason: 'unauthorized' });
-      return this.reply('unauthorized', 'the new token names another user');
+      return this.reply('unauthorized', principal.refused);
     }
     this.principal = principal;
     this.deps.tokenExpiry.track(this, principal.expiresAt);
@@ -405,7 +306,7 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
     // been answered; the feed filter reads `principal` for every frame, so it follows by itself.
     for (const subscription of [...this.subscriptions.values()]) {
       if (subscription.owner === null || maySee(principal, subscription.owner)) continue;
-      this.drop(subscription.jobId);
+      this.unsubscribe(subscription.jobId);
       this.sendFrame(notFoundFrame(subscription.jobId));
     }
   }
@@ -415,14 +316,14 @@ export class Session implements SubscriberSocket, FeedListener, HeartbeatTarget 
   }
 
   /** Releases everything the socket holds; runs once, on close or before closing it. */
-  cleanUp(): void {
-    if (this.closed) return;
-    this.closed = true;
+  release(): void {
+    if (this.released) return;
+    this.released = true;
     this.deps.tokenExpiry.untrack(this);
-    for (const subscription of this.subscriptions.values()) subscription.close();
+    for (const subscription of this.subscriptions.values()) subscription.stop();
     this.deps.metrics.subscriptions.dec(this.subscriptions.size);
     this.subscriptions.clear();
-    if (this.watchingFeed) this.deps.fanout.unwatchFeed(this);
-    this.wakeDrainWaiters(); // every waiter, at once: they find the socket closed
+    this.feed.stop();
+    this.drainWaiters.release(); // every waiter, at once: they find the socket closed
   }
 }

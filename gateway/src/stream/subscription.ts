@@ -42,8 +42,8 @@ import { readJobState } from '../redis/store.js';
  * never throw (after the socket closed they do nothing); frames go out in call order; an
  * `output` frame's lines are counted for the metrics. `bufferedAmount` is what the socket has not
  * yet handed to the kernel; `drained` resolves once it is below half the high-water mark, or the
- * socket closed. `ended` is called once when the subscription ends by itself (done, not_found,
- * unavailable), never after the socket closed it.
+ * socket closed. `subscriptionEnded` is called once when the subscription ends by itself (done,
+ * not_found, unavailable), never after its socket stopped it (session.ts names the lifecycle).
  */
 export interface SubscriberSocket {
   readonly principal: Principal;
@@ -57,7 +57,7 @@ export interface SubscriberSocket {
   /** Resolves when the send buffer is below the high-water mark again (or the socket closed). */
   drained(): Promise<void>;
   /** The subscription ended by itself (done, or the job vanished). */
-  ended(subscription: Subscription): void;
+  subscriptionEnded(subscription: Subscription): void;
 }
 
 export interface SubscriptionDeps {
@@ -122,7 +122,7 @@ export class Subscription implements JobListener {
     await this.deps.fanout.add(this.jobId, this);
     if (this.phase === 'ended') return null; // unsubscribed, timed out or socket closed meanwhile
     const state = await readJobState(this.deps.redis, this.jobId);
-    if (this.isEnded) return null;
+    if (this.hasEnded) return null;
     if (!state || !maySee(this.socket.principal, state.job.owner)) {
       this.release();
       return notFoundFrame(this.jobId);
@@ -144,13 +144,14 @@ export class Subscription implements JobListener {
     void this.catchUp(null);
   }
 
-  /** Stops all delivery; no frame for this job is sent afterwards. */
-  close(): void {
+  /** Its session stops it: no frame for this job is sent afterwards (`release` frees the rest). */
+  stop(): void {
     if (this.phase === 'ended') return;
     this.release();
   }
 
-  get isEnded(): boolean {
+  /** Stopped, or ended by itself: nothing more is sent. */
+  get hasEnded(): boolean {
     return this.phase === 'ended';
   }
 
@@ -241,7 +242,7 @@ export class Subscription implements JobListener {
               'catch-up failed on a Redis error; retrying',
             );
           await sleep(backoffDelay(CATCH_UP_RETRY, failures++));
-          if (this.isEnded) return;
+          if (this.hasEnded) return;
           refresh = refresh ?? 'lagged';
           this.pendingOverflow = true; // what arrived meanwhile is re-read from the list
         }
@@ -289,7 +290,7 @@ export class Subscription implements JobListener {
       // Expired under us (retention); existence is never revealed, so the answer is not_found.
       this.socket.sendFrame(notFoundFrame(this.jobId));
       this.release();
-      this.socket.ended(this);
+      this.socket.subscriptionEnded(this);
       return false;
     }
     if (state.job.status !== this.status || this.statusOwed) {
@@ -311,7 +312,7 @@ export class Subscription implements JobListener {
       this.target,
       this.replayTarget,
     )) {
-      if (this.isEnded) return;
+      if (this.hasEnded) return;
       if (page.fromSeq > this.nextSeq) this.sendGap(Math.min(page.fromSeq, this.target + 1), gapReason);
       if (page.entries.length === 0) {
         // Nothing left in the list up to the target (expired under us): the rest is a gap.
@@ -373,7 +374,7 @@ export class Subscription implements JobListener {
     if (this.finalSeq === null || this.nextSeq <= this.finalSeq || this.phase !== 'live') return;
     this.socket.sendFrame({ type: 'done', jobId: this.jobId, status: this.status, lastSeq: this.finalSeq });
     this.release();
-    this.socket.ended(this);
+    this.socket.subscriptionEnded(this);
   }
 }
 
