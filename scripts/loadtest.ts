@@ -22,13 +22,8 @@ import { newConnectHistogram, newLatencyHistogram, percentiles } from './lib/loa
 import { processCount, redisTargetOf, scenarioFromCli, type Scenario } from './loadtest/options.js';
 import { publishOpenLoop, type PublishResult } from './loadtest/publisher.js';
 import { describeViolation } from './loadtest/tracker.js';
-import {
-  runWorkerProcess,
-  type CoordinatorCommand,
-  type WorkerMessage,
-  type WorkerProgress,
-  type WorkerReport,
-} from './loadtest/worker.js';
+import { runWorkerProcess } from './loadtest/worker.js';
+import type { CoordinatorCommand, WorkerMessage, WorkerProgress, WorkerReport } from './loadtest/messages.js';
 
 const EXIT = { clean: 0, incorrect: 1, couldNotRun: 2 } as const;
 

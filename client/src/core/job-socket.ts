@@ -13,7 +13,7 @@
  *   with backoff; a socket closed for flooding (1008) reconnects after a longer backoff. It never
  *   gives up for good, and every view keeps its position.
  */
-import { backoffDelay, type Backoff } from '../../../shared/backoff.js';
+import { backoffDelay } from '../../../shared/backoff.js';
 import { encodeClientFrame } from '../../../shared/frame-peek.js';
 import type { Job } from '../../../shared/job.js';
 import {
@@ -25,27 +25,10 @@ import {
 } from '../../../shared/protocol.js';
 import { ConnectionTimers } from './connection-timers.js';
 import { HeldJob, type JobView } from './held-job.js';
-import { DEFAULT_MAX_LINES, LineStore } from './line-store.js';
+import { LineStore } from './line-store.js';
+import { withDefaults, type JobSocketOptions, type ResolvedOptions } from './job-socket-options.js';
 
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'offline';
-
-export interface JobSocketOptions {
-  url: string;
-  getToken: () => string | null;
-  /** Called ahead of the token's expiry; resolve with a fresh token (or null: let it expire). */
-  refreshToken?: () => Promise<string | null>;
-  /**
-   * After connects keep failing: whether the server refuses the token. A browser cannot see a
-   * refused handshake's 401, so this asks once over HTTP; 'refused' brings up sign-in
-   * (refreshToken) instead of reconnecting for ever with a token that will never work.
-   */
-  checkToken?: () => Promise<'refused' | 'accepted' | 'unreachable'>;
-  maxLines?: number;
-  createSocket?: (url: string, protocols: string[]) => WebSocket;
-  backoff?: Backoff;
-  pingIntervalMs?: number;
-  random?: () => number;
-}
 
 /** Failed connects in a row after which the token itself is checked over HTTP. */
 const FAILED_CONNECTS_BEFORE_TOKEN_CHECK = 3;
@@ -64,21 +47,12 @@ export class JobSocket {
   private reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly timers = new ConnectionTimers();
   private closedByUser = false;
-  private readonly options: Required<Omit<JobSocketOptions, 'refreshToken' | 'checkToken'>> &
-    Pick<JobSocketOptions, 'refreshToken' | 'checkToken'>;
+  private readonly options: ResolvedOptions;
   /** Connects in a row that closed before the server said hello. */
   private failedConnects = 0;
 
   constructor(options: JobSocketOptions) {
-    this.options = {
-      maxLines: DEFAULT_MAX_LINES,
-      createSocket: (url, protocols) => new WebSocket(url, protocols),
-      backoff: { initialMs: 500, maxMs: 30_000 },
-      // A dead path (laptop lid, lost Wi-Fi) shows within two intervals, ~10 s.
-      pingIntervalMs: 5_000,
-      random: Math.random,
-      ...options,
-    };
+    this.options = withDefaults(options);
   }
 
   // ---- connection ----------------------------------------------------------------------------
@@ -302,22 +276,17 @@ export class JobSocket {
     }
     if (this.closedByUser) return;
     if (code === CLOSE_CODES.tokenExpired) {
-      // Reconnecting with the same token would fail: ask for a new one first.
-      this.setState('offline');
-      void this.options.refreshToken?.().then((token) => token && this.retry());
-      return;
+      return this.signInAgain(); // reconnecting with the same token would fail
     }
     if (this.state !== 'open') this.failedConnects++;
     if (this.failedConnects === FAILED_CONNECTS_BEFORE_TOKEN_CHECK && this.options.checkToken) {
-      const { checkToken, refreshToken } = this.options;
-      void checkToken().then((verdict) => {
+      void this.options.checkToken().then((verdict) => {
         if (verdict !== 'refused' || this.ws || this.closedByUser) return;
         // The server will never take this token (a restarted gateway with a new secret, a
         // revoked user): sign in again rather than retry for ever.
         if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
         this.reconnectTimer = null;
-        this.setState('offline');
-        void refreshToken?.().then((token) => token && this.retry());
+        this.signInAgain();
       });
     }
     // Every other close reconnects, with backoff; after a close for flooding, a longer one.
@@ -329,6 +298,12 @@ export class JobSocket {
       this.reconnectTimer = null;
       this.connect();
     }, delay);
+  }
+
+  /** Offline until a new token comes (refreshToken), then connects with it. */
+  private signInAgain(): void {
+    this.setState('offline');
+    void this.options.refreshToken?.().then((token) => token && this.retry());
   }
 
   private scheduleRefresh(token: string): void {

@@ -34,7 +34,8 @@ import { attachSession, type SessionSocket } from './session-socket.js';
 import type { Clock, TokenExpiry } from '../auth/token-expiry.js';
 import { isTimeout, withDeadline } from '../redis/connections.js';
 import { readJobState } from '../redis/store.js';
-import { Subscription, type SubscriberSocket, type SubscriptionDeps } from './subscription.js';
+import { Subscription } from './subscription.js';
+import type { SubscriberSocket, SubscriptionDeps } from './subscriber-socket.js';
 import type { WriteCoalescer } from './write-coalescer.js';
 
 export interface SessionDeps extends SubscriptionDeps {

@@ -25,52 +25,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay } from '../../../shared/backoff.js';
 import { isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
-import type { ErrorFrame, GapReason, ServerFrame } from '../../../shared/protocol.js';
-import type { RedisConnection } from '../../../shared/redis/client.js';
-import { maySee, type Principal } from '../auth/principal.js';
-import type { Fanout, JobListener } from './fanout.js';
+import type { ErrorFrame, GapReason } from '../../../shared/protocol.js';
+import { maySee } from '../auth/principal.js';
+import type { JobListener } from './fanout.js';
 import { notFoundFrame } from './frames.js';
-import { MAX_PENDING_BYTES, SEND_HIGH_WATER_BYTES } from '../limits.js';
-import type { Logger } from '../ops/logger.js';
-import type { GatewayMetrics } from '../ops/metrics.js';
+import { SEND_HIGH_WATER_BYTES } from '../limits.js';
+import { HeldMessages } from './held-messages.js';
 import { outputFrameFromEntries, sliceOutputFrame, type ChannelMessage } from './output-frames.js';
 import { replayPages, type ReplayTarget } from './replay.js';
 import { readJobState } from '../redis/store.js';
-
-/**
- * What a subscription needs of its socket. Contract: `send`/`sendFrame` write one text frame and
- * never throw (after the socket closed they do nothing); frames go out in call order; an
- * `output` frame's lines are counted for the metrics. `bufferedAmount` is what the socket has not
- * yet handed to the kernel; `drained` resolves once it is below half the high-water mark, or the
- * socket closed. `subscriptionEnded` is called once when the subscription ends by itself (done,
- * not_found, unavailable), never after its socket stopped it (session.ts names the lifecycle).
- */
-export interface SubscriberSocket {
-  readonly principal: Principal;
-  readonly bufferedAmount: number;
-  /** Sends one text frame; `lines` counts output lines for the metrics. */
-  send(data: string | Buffer, lines?: number): void;
-  /** Sends a frame the gateway built. */
-  sendFrame(frame: ServerFrame): void;
-  /** Sends a published message as it is (framed once for every socket that gets it). */
-  sendPublished(message: ChannelMessage, lines?: number): void;
-  /** Resolves when the send buffer is below the high-water mark again (or the socket closed). */
-  drained(): Promise<void>;
-  /** The subscription ended by itself (done, or the job vanished). */
-  subscriptionEnded(subscription: Subscription): void;
-}
-
-export interface SubscriptionDeps {
-  redis: RedisConnection;
-  fanout: Fanout;
-  metrics: GatewayMetrics;
-  logger: Logger;
-}
-
-export interface SubscribeRequest {
-  since?: number | undefined;
-  tail?: number | undefined;
-}
+import {
+  startSeq,
+  type SubscribeRequest,
+  type SubscriberSocket,
+  type SubscriptionDeps,
+} from './subscriber-socket.js';
 
 /** Backoff of a catch-up that failed on a Redis error (the subscription waits, it does not end). */
 const CATCH_UP_RETRY = { initialMs: 100, maxMs: 5000 } as const;
@@ -82,10 +51,8 @@ export class Subscription implements JobListener {
   private nextSeq = 1;
   /** Replay reads the list up to here; later lines come from the channel. */
   private target = 0;
-  private pending: ChannelMessage[] = [];
-  private pendingBytes = 0;
-  /** Live messages were dropped (or never kept): the list must be read again before going live. */
-  private pendingOverflow = false;
+  /** Live messages that arrived while the replay reads the list. */
+  private readonly held = new HeldMessages();
   private status: JobStatus = 'queued';
   /** The job's last seq once it is terminal: `done` follows it. */
   private finalSeq: number | null = null;
@@ -163,18 +130,9 @@ export class Subscription implements JobListener {
       return;
     }
     // A progress line is for live watchers only: never replayed, never held (the line itself comes).
-    if (this.phase === 'ended' || this.pendingOverflow || message.kind === 'progress') return;
-    // Keep payloads only while they will be sent soon: not past the byte bound, and not while
-    // the socket cannot take more (then the list is the buffer, guarantee 5).
-    const bytes = message.bytes.length;
-    if (this.pendingBytes + bytes > MAX_PENDING_BYTES || this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) {
-      this.dropPending();
-      this.pendingOverflow = true;
-      this.statusOwed = true; // a status may have been among what was dropped
-      return;
-    }
-    this.pending.push(message);
-    this.pendingBytes += bytes;
+    if (this.phase === 'ended' || this.held.overflowed || message.kind === 'progress') return;
+    // Kept only while it will be sent soon; else the list is the buffer (held-messages.ts).
+    if (!this.held.hold(message, this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES)) this.statusOwed = true; // a status may have been among what was dropped
   }
 
   onResync(): void {
@@ -185,13 +143,8 @@ export class Subscription implements JobListener {
 
   private release(): void {
     this.phase = 'ended';
-    this.dropPending();
+    this.held.clear();
     this.deps.fanout.remove(this.jobId, this);
-  }
-
-  private dropPending(): void {
-    this.pending = [];
-    this.pendingBytes = 0;
   }
 
   private applyJob(job: Pick<Job, 'status' | 'lastSeq'>): void {
@@ -244,7 +197,7 @@ export class Subscription implements JobListener {
           await sleep(backoffDelay(CATCH_UP_RETRY, failures++));
           if (this.hasEnded) return;
           refresh = refresh ?? 'lagged';
-          this.pendingOverflow = true; // what arrived meanwhile is re-read from the list
+          this.held.overflowed = true; // what arrived meanwhile is re-read from the list
         }
       }
       if (this.replayStartedAt > 0 && this.phase !== 'ended') {
@@ -260,14 +213,14 @@ export class Subscription implements JobListener {
   private async catchUpOnce(reason: GapReason | null): Promise<void> {
     let refresh = reason;
     for (;;) {
-      if (refresh !== null || this.pendingOverflow) {
+      if (refresh !== null || this.held.overflowed) {
         // Nothing is read while the socket cannot take it: its position is all we keep.
         if (this.socket.bufferedAmount > SEND_HIGH_WATER_BYTES) await this.socket.drained();
         if (!(await this.refresh())) return;
       }
       await this.replayToTarget(refresh ?? 'trimmed');
       if (this.phase === 'ended') return;
-      if (this.pendingOverflow) continue;
+      if (this.held.overflowed) continue;
       if (this.resyncAgain !== null) {
         refresh = this.resyncAgain;
         this.resyncAgain = null;
@@ -282,8 +235,7 @@ export class Subscription implements JobListener {
 
   /** Re-reads the job before a catch-up. False when the job is gone (the subscription ends). */
   private async refresh(): Promise<boolean> {
-    this.dropPending();
-    this.pendingOverflow = false;
+    this.held.reset();
     const state = await readJobState(this.deps.redis, this.jobId);
     if (this.phase === 'ended') return false;
     if (!state) {
@@ -327,8 +279,7 @@ export class Subscription implements JobListener {
 
   private goLive(): void {
     this.phase = 'live';
-    const pending = this.pending;
-    this.dropPending();
+    const pending = this.held.takeAll();
     for (let i = 0; i < pending.length && this.phase === 'live'; i++) this.deliver(pending[i]!);
     if (this.phase === 'live') this.checkDone();
   }
@@ -376,11 +327,4 @@ export class Subscription implements JobListener {
     this.release();
     this.socket.subscriptionEnded(this);
   }
-}
-
-/** The first seq a subscription owes: 1, `since + 1`, or `max(1, lastSeq - tail + 1)`. */
-function startSeq(request: SubscribeRequest, lastSeq: number): number {
-  if (request.since !== undefined) return request.since + 1;
-  if (request.tail !== undefined) return Math.max(1, lastSeq - request.tail + 1);
-  return 1;
 }
