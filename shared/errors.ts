@@ -3,7 +3,7 @@
  * code (see shared/redis/lua/1-common.lua); `JobstreamError.fromRedis` turns such a reply into a
  * typed error so callers switch on `.code`, never on message text.
  */
-const FUNCTION_ERROR_CODES = [
+export const FUNCTION_ERROR_CODES = [
   'BAD_ARGUMENTS',
   'BAD_JOB_ID',
   'NOT_FOUND',

@@ -12,5 +12,7 @@ export const ownerIndexKey = (owner: string): string => `jobs:owner:${owner}`;
 export const JOBS_FEED = 'jobs:feed';
 /** Jobs not yet finished, scored by createdAt: what the reaper looks at. */
 export const JOBS_ACTIVE = 'jobs:active';
+/** The reaper's lease: which gateway process reaps (jobstream_lease_renew). */
+export const REAPER_LEASE = 'jobstream:reaper:lease';
 /** A download token for one job (`POST /api/jobs/:id/download-token`): in the job's slot, so bound to it. */
 export const downloadTokenKey = (jobId: string, token: string): string => `job:{${jobId}}:download:${token}`;

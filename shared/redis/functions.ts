@@ -127,3 +127,21 @@ export async function reapJob(
 export async function getJob(redis: RedisConnection, jobId: string): Promise<Job | null> {
   return jobFromHash(await redis.hgetall(jobKey(jobId)));
 }
+
+/**
+ * Takes the lease at `key` for `holder` if it is free, or extends it if `holder` has it, for
+ * `ms`; never another holder's. True when `holder` holds it now.
+ */
+export async function renewLease(
+  redis: RedisConnection,
+  key: string,
+  holder: string,
+  ms: number,
+): Promise<boolean> {
+  return Number(await redis.fcall('jobstream_lease_renew', 1, key, holder, ms).catch(rethrowTyped)) === 1;
+}
+
+/** Frees the lease at `key` if `holder` has it (another's is left alone). */
+export async function releaseLease(redis: RedisConnection, key: string, holder: string): Promise<void> {
+  await redis.fcall('jobstream_lease_release', 1, key, holder).catch(rethrowTyped);
+}

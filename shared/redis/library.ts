@@ -15,7 +15,7 @@ import { MAX_LINE_BYTES } from '../runner/line-limit.js';
 import type { RedisConnection } from './client.js';
 
 /** Bumped whenever the Lua changes in a way that callers depend on. */
-export const LIBRARY_VERSION = 3; // 3: field caps, jobstream_progress, jobstream_read by size
+export const LIBRARY_VERSION = 4; // 4: jobstream_lease_renew, jobstream_lease_release (3: field caps, progress, read by size)
 
 export interface LibraryConfig {
   /** JOBSTREAM_MAX_LINES: lines kept per job. */

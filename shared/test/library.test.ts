@@ -11,14 +11,24 @@ import {
 } from '../keys.js';
 import { MAX_FIELD_BYTES, MAX_JOB_HASH_BYTES } from '../job.js';
 import type { OutputLine } from '../protocol.js';
-import { appendLines, createJob, getJob, publishProgress, setJobStatus } from '../redis/functions.js';
+import {
+  appendLines,
+  createJob,
+  getJob,
+  publishProgress,
+  releaseLease,
+  renewLease,
+  setJobStatus,
+} from '../redis/functions.js';
 import {
   DEFAULT_LIBRARY_CONFIG,
   ensureLibrary,
   LIBRARY_VERSION,
   loadedLibrary,
   loadLibrary,
+  LUA_TEMPLATE,
 } from '../redis/library.js';
+import { FUNCTION_ERROR_CODES } from '../errors.js';
 import { PrivateRedis } from '../../scripts/lib/private-redis.js';
 import { collectMessages } from '../testing/pubsub.js';
 import { storedLines } from '../testing/output.js';
@@ -43,6 +53,13 @@ async function newJob(owner = 'alice'): Promise<string> {
 }
 
 const outputOf = (id: string): Promise<OutputLine[]> => storedLines(redis, id);
+
+describe('the error contract', () => {
+  it('the Lua library and the TypeScript side know the same error codes, every one', () => {
+    const fromLua = new Set([...LUA_TEMPLATE.matchAll(/fail\('([A-Z_]+)'/g)].map((m) => m[1]));
+    expect([...fromLua].sort()).toEqual([...FUNCTION_ERROR_CODES].sort());
+  });
+});
 
 describe('library loading', () => {
   it('reports the configuration it was loaded with', async () => {
@@ -394,6 +411,23 @@ describe('jobstream_status', () => {
     const job = await getJob(redis, id);
     expect(job?.title).toBe(exact);
     expect(job?.mrUrl).toBeUndefined();
+  });
+});
+
+describe('jobstream_lease_renew and jobstream_lease_release', () => {
+  it('take a free lease, extend only their own, and free only their own', async () => {
+    const key = `${server.namespace()}:lease`;
+    expect(await renewLease(redis, key, 'gw-a', 60_000)).toBe(true); // free: taken
+    expect(await renewLease(redis, key, 'gw-b', 60_000)).toBe(false); // another's: left alone
+    expect(await redis.get(key)).toBe('gw-a');
+    await redis.pexpire(key, 50);
+    expect(await renewLease(redis, key, 'gw-a', 60_000)).toBe(true); // its own: extended
+    expect(await redis.pttl(key)).toBeGreaterThan(50_000);
+    await releaseLease(redis, key, 'gw-b'); // not its lease: nothing happens
+    expect(await redis.get(key)).toBe('gw-a');
+    await releaseLease(redis, key, 'gw-a');
+    expect(await redis.exists(key)).toBe(0);
+    await expectCode(redis.fcall('jobstream_lease_renew', 1, key, 'gw-a', 'soon'), 'BAD_ARGUMENTS');
   });
 });
 

@@ -13,26 +13,13 @@
 import { randomUUID } from 'node:crypto';
 import { JobstreamError } from '../../../shared/errors.js';
 import { isTerminal } from '../../../shared/job.js';
-import { JOBS_ACTIVE } from '../../../shared/keys.js';
+import { JOBS_ACTIVE, REAPER_LEASE } from '../../../shared/keys.js';
 import type { RedisConnection } from '../../../shared/redis/client.js';
-import { reapJob } from '../../../shared/redis/functions.js';
+import { reapJob, releaseLease, renewLease } from '../../../shared/redis/functions.js';
 import type { FeedJob, FeedListener } from '../stream/fanout.js';
 import type { Logger } from './logger.js';
 import { repeatAfterEach, type Repeating } from './repeat.js';
 import type { GatewayMetrics } from './metrics.js';
-
-/** The lease's key: which process reaps. */
-const REAPER_LEASE_KEY = 'jobstream:reaper:lease';
-
-/** Renews the lease only for its holder (a process that lost it must not extend another's). */
-const RENEW_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0`;
-const RELEASE_LEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`;
 
 export interface ReaperOptions {
   runnerTimeoutS: number;
@@ -75,7 +62,7 @@ export class Reaper implements FeedListener {
   async stop(): Promise<void> {
     await this.repeating?.stop();
     if (this.holding) {
-      await this.redis.eval(RELEASE_LEASE, 1, REAPER_LEASE_KEY, this.holderId).catch(() => undefined);
+      await releaseLease(this.redis, REAPER_LEASE, this.holderId).catch(() => undefined);
       this.setHolding(false);
     }
   }
@@ -110,14 +97,11 @@ export class Reaper implements FeedListener {
 
   private async holdLease(): Promise<boolean> {
     const leaseMs = this.leaseMs;
-    let held: boolean;
-    if (this.holding) {
-      held = Number(await this.redis.eval(RENEW_LEASE, 1, REAPER_LEASE_KEY, this.holderId, leaseMs)) === 1;
-      if (!held) this.logger.warn({ holder: this.holderId }, 'the reaper lease was lost');
-    } else {
-      held = (await this.redis.set(REAPER_LEASE_KEY, this.holderId, 'PX', leaseMs, 'NX')) === 'OK';
-      if (held) this.logger.info({ holder: this.holderId }, 'this process now reaps vanished runners');
-    }
+    // Taken when free, extended when ours, never another's (jobstream_lease_renew).
+    const held = await renewLease(this.redis, REAPER_LEASE, this.holderId, leaseMs);
+    if (this.holding && !held) this.logger.warn({ holder: this.holderId }, 'the reaper lease was lost');
+    if (!this.holding && held)
+      this.logger.info({ holder: this.holderId }, 'this process now reaps vanished runners');
     this.setHolding(held);
     return held;
   }

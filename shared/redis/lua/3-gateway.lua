@@ -1,4 +1,4 @@
---[[ The gateway's own functions: the reaper's atomic finish, replay pages, the version. ]]
+--[[ The gateway's own functions: the reaper's atomic finish and its lease, replay pages, the version. ]]
 
 --[[
   jobstream_reap (the gateway's reaper; not part of the runner contract)
@@ -36,6 +36,42 @@ local function jobstream_reap(keys, args)
     return 'cancelled'
   end
   return 'alive'
+end
+
+--[[
+  jobstream_lease_renew (the gateway's; not part of the runner contract)
+  KEYS[1]  a lease key (jobstream:reaper:lease)
+  ARGV     <holder> <ms>
+  Returns  1 when `holder` holds the lease and it now expires in `ms`, else 0
+  Takes a free lease (SET NX PX) or extends one's own, never another holder's: a process that
+  lost its lease (a pause longer than the lease) must not extend the new holder's.
+]]
+local function jobstream_lease_renew(keys, args)
+  local ms = tonumber(args[2] or '')
+  if #keys ~= 1 or #args ~= 2 or ms == nil or ms < 1 then
+    return fail('BAD_ARGUMENTS', 'usage: FCALL jobstream_lease_renew 1 <key> <holder> <ms>')
+  end
+  if redis.call('SET', keys[1], args[1], 'NX', 'PX', ms) then return 1 end
+  if redis.call('GET', keys[1]) == args[1] then
+    redis.call('PEXPIRE', keys[1], ms)
+    return 1
+  end
+  return 0
+end
+
+--[[
+  jobstream_lease_release (the gateway's; not part of the runner contract)
+  KEYS[1]  a lease key
+  ARGV     <holder>
+  Returns  1 when `holder` held the lease (now free), else 0 (another's is left alone)
+]]
+local function jobstream_lease_release(keys, args)
+  if #keys ~= 1 or #args ~= 1 then
+    return fail('BAD_ARGUMENTS', 'usage: FCALL jobstream_lease_release 1 <key> <holder>')
+  end
+  if redis.call('GET', keys[1]) ~= args[1] then return 0 end
+  redis.call('DEL', keys[1])
+  return 1
 end
 
 --[[
@@ -99,6 +135,8 @@ local function jobstream_version()
 end
 
 redis.register_function('jobstream_reap', jobstream_reap)
+redis.register_function('jobstream_lease_renew', jobstream_lease_renew)
+redis.register_function('jobstream_lease_release', jobstream_lease_release)
 redis.register_function{
   function_name = 'jobstream_read',
   callback = jobstream_read,
