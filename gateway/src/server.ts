@@ -30,6 +30,7 @@ import { SocketQuota } from './stream/socket-quota.js';
 import { systemClock, TokenExpiry, type Clock } from './auth/token-expiry.js';
 import { decideUpgrade, refuseUpgrade } from './auth/upgrade-auth.js';
 import { WriteCoalescer } from './stream/write-coalescer.js';
+import { repeatAfterEach } from './ops/repeat.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -183,10 +184,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   });
 
   const stopHeartbeat = startHeartbeat(() => sessions, config.heartbeatMs);
-  const pruneTimer = setInterval(() => {
-    pruneIndex(redis, config.library.retentionS).catch(() => undefined);
-  }, 60_000);
-  pruneTimer.unref();
+  // Never two prunes at once, however slow Redis is (ops/repeat.ts).
+  const pruning = repeatAfterEach(60_000, () =>
+    pruneIndex(redis, config.library.retentionS).then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -209,7 +213,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       if (config.shutdownDrainMs > 0) await sleep(config.shutdownDrainMs);
       stopHeartbeat();
       tokenExpiry.stop();
-      clearInterval(pruneTimer);
+      void pruning.stop();
       liveness.stop();
       libraryKeeper.stop();
       clusterHealth.stop();

@@ -12,6 +12,7 @@ import type { RedisConnection } from '../../../shared/redis/client.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { withDeadline } from './connections.js';
+import { repeatAfterEach, type Repeating } from '../ops/repeat.js';
 
 export interface FailedShard {
   /** host:port of the failed primary, as the cluster knows it. */
@@ -36,7 +37,7 @@ export function failedShards(clusterNodes: string): FailedShard[] {
 
 export class ClusterHealth {
   private failed: FailedShard[] = [];
-  private timer: NodeJS.Timeout | null = null;
+  private repeating: Repeating | null = null;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -47,17 +48,12 @@ export class ClusterHealth {
 
   start(): void {
     if (!(this.redis instanceof Cluster)) return;
-    const tick = (): void => {
-      void this.check().finally(() => {
-        if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs).unref();
-      });
-    };
-    this.timer = setTimeout(tick, this.options.intervalMs).unref();
+    this.repeating = repeatAfterEach(this.options.intervalMs, () => this.check());
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    void this.repeating?.stop();
+    this.repeating = null;
   }
 
   /** What is degraded (this process still serves every other shard), or null. */
