@@ -6,23 +6,28 @@
  */
 import { EventEmitter } from 'node:events';
 import { describe, expect, it, jest } from '@jest/globals';
-import { Cluster } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { PrivateRedis } from '../../scripts/lib/private-redis.js';
+import { BlackHoleProxy } from '../../shared/testing/tcp-proxy.js';
+import { isTimeout } from '../src/redis/connections.js';
 import {
   canThrottleSubscriberRefresh,
   onClassicSubscriberReplaced,
   throttleSubscriberRefresh,
 } from '../src/redis/ioredis-internals.js';
 
-/** What the throttle touches of a Cluster: its subscriber group's emitter and its refresh. */
-function fakeCluster() {
-  const emitter = new EventEmitter();
-  emitter.on('-node', () => undefined); // ioredis's own listener, replaced
-  const refresh = jest.fn();
-  const cluster = Object.assign(new EventEmitter(), {
-    subscriberGroupEmitter: emitter,
-    status: 'ready',
-    refreshSlotsCache: refresh,
-  }) as unknown as Cluster;
+/**
+ * A real Cluster of this ioredis (never connected: lazyConnect), with its slot-map refresh
+ * counted instead of run: the throttle works on ioredis's own emitter and listeners.
+ */
+function lazyCluster() {
+  const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], {
+    lazyConnect: true,
+    shardedSubscribers: true,
+  });
+  cluster.on('error', () => undefined); // ioredis re-emits a subscriber's failure as 'error'
+  const refresh = jest.spyOn(cluster, 'refreshSlotsCache').mockImplementation(() => undefined);
+  const emitter = (cluster as unknown as { subscriberGroupEmitter: EventEmitter }).subscriberGroupEmitter;
   return { emitter, refresh, cluster };
 }
 
@@ -41,10 +46,22 @@ describe('ioredis internals', () => {
     }
   });
 
+  it('fails closed: a "-node" listener that does anything else is left alone', () => {
+    const { emitter, cluster } = lazyCluster();
+    const theirs = emitter.listeners('-node')[0]!;
+    emitter.removeAllListeners('-node');
+    emitter.on('-node', () => cluster.emit('something ioredis might add'));
+    expect(canThrottleSubscriberRefresh(cluster)).toBe(false);
+    expect(throttleSubscriberRefresh(cluster)).toBe(false);
+    expect(emitter.listeners('-node')).toHaveLength(1);
+    emitter.on('-node', theirs as (...args: unknown[]) => void); // two listeners: not the known shape either
+    expect(canThrottleSubscriberRefresh(cluster)).toBe(false);
+  });
+
   it('refreshes at once after a quiet spell, then backs off while nodes keep being lost', () => {
     jest.useFakeTimers();
     try {
-      const { emitter, refresh, cluster } = fakeCluster();
+      const { emitter, refresh, cluster } = lazyCluster();
       const lost = jest.fn();
       cluster.on('-node', lost);
       expect(
@@ -80,7 +97,7 @@ describe('ioredis internals', () => {
   it('adds no refresh while ioredis has one scheduled for a subscriber that failed to start', () => {
     jest.useFakeTimers();
     try {
-      const { emitter, refresh, cluster } = fakeCluster();
+      const { emitter, refresh, cluster } = lazyCluster();
       throttleSubscriberRefresh(cluster, { initialDelayMs: 100, maxDelayMs: 400, quietMs: 1000 });
       emitter.emit('-node', null, 'a:1'); // a connected subscriber lost: refresh at once
       expect(refresh).toHaveBeenCalledTimes(1);
@@ -89,10 +106,10 @@ describe('ioredis internals', () => {
       emitter.emit('subscriberConnectFailed', { delay: 300, error: new Error('ECONNREFUSED') });
       emitter.emit('-node', null, 'a:1');
       jest.advanceTimersByTime(1000);
-      expect(refresh).toHaveBeenCalledTimes(1);
+      expect(refresh).toHaveBeenCalledTimes(2); // ioredis's own, after its 300 ms; none of ours
       emitter.emit('-node', null, 'a:1'); // nothing scheduled any more: ours again
       jest.advanceTimersByTime(400);
-      expect(refresh).toHaveBeenCalledTimes(2);
+      expect(refresh).toHaveBeenCalledTimes(3);
     } finally {
       jest.useRealTimers();
     }
@@ -108,6 +125,25 @@ describe('ioredis internals', () => {
       expect(replaced).toHaveBeenCalledTimes(1);
     } finally {
       cluster.disconnect();
+    }
+  });
+});
+
+describe('a timed-out command, as this ioredis reports it', () => {
+  it('is recognised by isTimeout (so a deaf connection is probed at once)', async () => {
+    const server = await PrivateRedis.start();
+    const proxy = await BlackHoleProxy.start({ host: '127.0.0.1', port: server.port });
+    const redis = new Redis(proxy.port, '127.0.0.1', { commandTimeout: 100, maxRetriesPerRequest: 0 });
+    try {
+      await redis.ping();
+      proxy.blackHole();
+      const error = await redis.get('anything').catch((e: unknown) => e);
+      expect(isTimeout(error)).toBe(true);
+      expect(isTimeout(new Error('Connection is closed.'))).toBe(false);
+    } finally {
+      redis.disconnect();
+      await proxy.stop();
+      await server.stop();
     }
   });
 });

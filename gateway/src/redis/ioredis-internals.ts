@@ -37,10 +37,29 @@ export const DEFAULT_REFRESH_BACKOFF: RefreshBackoff = {
   quietMs: 10_000,
 };
 
-/** True when this ioredis exposes what `throttleSubscriberRefresh` needs. */
+/**
+ * What ioredis's own "-node" listener does (5.11.1, cluster/index.js): re-emit the loss on the
+ * Cluster, then refresh the slot map, and nothing else. Ours does exactly that with a backoff.
+ */
+const IOREDIS_NODE_LISTENER =
+  /^\(redis, nodeKey\) => \{\s*this\.emit\("-node", redis, nodeKey\);\s*this\.refreshSlotsCache\(refreshSlotsCacheCallback\);\s*\}$/;
+
+/** Our own listeners, so that a Cluster already throttled is recognised. */
+const THROTTLED = new WeakSet<object>();
+
+/**
+ * True when this ioredis exposes what `throttleSubscriberRefresh` needs and its own listener does
+ * only what ours replaces. Fails closed: any other shape (an upgrade changed it) leaves ioredis's
+ * listener alone, which only costs the CPU the throttle saves.
+ */
 export function canThrottleSubscriberRefresh(cluster: Cluster): boolean {
   const emitter = (cluster as unknown as ClusterInternals).subscriberGroupEmitter;
-  return emitter !== undefined && emitter.listeners('-node').length === 1;
+  if (emitter === undefined || typeof cluster.refreshSlotsCache !== 'function') return false;
+  const listeners = emitter.listeners('-node');
+  return (
+    listeners.length === 1 &&
+    (THROTTLED.has(listeners[0]!) || IOREDIS_NODE_LISTENER.test(String(listeners[0])))
+  );
 }
 
 /**
@@ -74,7 +93,7 @@ export function throttleSubscriberRefresh(
     cluster.refreshSlotsCache((error) => {
       if (error?.name === 'ClusterAllFailedError') cluster.disconnect(true);
     });
-  emitter.on('-node', (...args: unknown[]) => {
+  const onNodeLost = (...args: unknown[]): void => {
     cluster.emit('-node', ...args);
     // One refresh is already coming (ours, or ioredis's): it reads the newest slot map anyway.
     if (pending || Date.now() < refreshScheduledUntil) return;
@@ -92,7 +111,9 @@ export function throttleSubscriberRefresh(
       refresh();
     }, delay);
     pending.unref();
-  });
+  };
+  THROTTLED.add(onNodeLost);
+  emitter.on('-node', onNodeLost);
   return true;
 }
 
