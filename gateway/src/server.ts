@@ -7,17 +7,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
-import { PROTOCOL, CLOSE_CODES, type HelloFrame } from '../../shared/protocol.js';
+import { CLOSE_CODES } from '../../shared/protocol.js';
 import { loadLibrary } from '../../shared/redis/library.js';
 import type { GatewayConfig } from './ops/config.js';
 import { Fanout } from './stream/fanout.js';
-import { encodeFrame } from './stream/frames.js';
 import { startHeartbeat } from './stream/heartbeat.js';
 import { createHttpApi } from './http/app.js';
 import { pruneIndex } from './http/job-list.js';
 import { LibraryKeeper } from './redis/library-keeper.js';
-import { burstFrames, FRAMES_PER_SECOND, LISTEN_BACKLOG } from './limits.js';
+import { LISTEN_BACKLOG } from './limits.js';
 import { RedisLiveness } from './redis/liveness.js';
 import { ClusterHealth } from './redis/cluster-health.js';
 import { createLogger, type Logger } from './ops/logger.js';
@@ -25,10 +23,8 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { Reaper } from './ops/reaper.js';
 import { connectRedis } from './redis/connections.js';
 import { Session } from './stream/session.js';
-import { SessionSocket } from './stream/session-socket.js';
-import { SocketQuota } from './stream/socket-quota.js';
+import { SocketAcceptor } from './stream/socket-acceptor.js';
 import { systemClock, TokenExpiry, type Clock } from './auth/token-expiry.js';
-import { decideUpgrade, refuseUpgrade } from './auth/upgrade-auth.js';
 import { WriteCoalescer } from './stream/write-coalescer.js';
 import { repeatAfterEach } from './ops/repeat.js';
 
@@ -58,9 +54,6 @@ export interface Gateway {
   stop(deadlineMs?: number): Promise<void>;
 }
 
-/** An upgrading socket's errors end in 'close', which is handled; one function for every socket. */
-function ignoreSocketError(): void {}
-
 export async function startGateway(config: GatewayConfig, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger();
   const metrics = new GatewayMetrics();
@@ -89,54 +82,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   await fanout.watchFeed(reaper); // keeps jobs:active honest from the feed
   reaper.start();
 
-  const sessions = new Set<Session>();
   const clock = options.clock ?? systemClock;
   const tokenExpiry = new TokenExpiry<Session>(
     clock,
     (session) => session.close(CLOSE_CODES.tokenExpired, 'token expired'),
     options.expiryTickMs,
   );
-  const quota = new SocketQuota();
-
-  const wss = new WebSocketServer({
-    WebSocket: SessionSocket,
-    noServer: true,
-    maxPayload: config.maxFrameBytes,
-    perMessageDeflate: false,
-    clientTracking: false,
-    handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
-  });
-  const hello: HelloFrame = {
-    type: 'hello',
-    protocol: PROTOCOL,
-    heartbeatMs: config.heartbeatMs,
-    limits: {
-      maxSubscriptions: config.maxSubscriptions,
-      maxFrameBytes: config.maxFrameBytes,
-      framesPerSecond: FRAMES_PER_SECOND,
-      burstFrames: burstFrames(config.maxSubscriptions),
-    },
-  };
-  const helloBytes = encodeFrame(hello);
-  const sessionDeps = {
-    redis,
-    fanout,
-    metrics,
-    logger,
-    jwt: config.jwt,
-    maxSubscriptions: config.maxSubscriptions,
-    redisDeadlineMs: config.redisDeadlineMs,
-    onRedisTimeout: () => liveness.commandTimedOut(),
-    clock,
-    tokenExpiry,
-    writes: new WriteCoalescer(),
-    closed(session: Session) {
-      sessions.delete(session);
-      quota.remove(session.principal.sub);
-      metrics.sockets.set(sessions.size);
-    },
-  };
-
   let stopping = false;
   /** Why this process should not get traffic now, or null (GET /readyz). */
   const notReadyReason = (): string | null =>
@@ -152,36 +103,24 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   });
   const server: Server = createServer(app);
 
-  server.on('upgrade', (request, socket, head) => {
-    socket.on('error', ignoreSocketError);
-    if (stopping) {
-      refuseUpgrade(socket, 503, 'unavailable', 'shutting down');
-      return;
-    }
-    const decision = decideUpgrade(request, config, (sub) => quota.count(sub), clock.now());
-    if (!decision.ok) {
-      metrics.rejections.inc({ reason: `upgrade_${decision.status}` });
-      logger.info(
-        { status: decision.status, reason: decision.message, origin: request.headers.origin },
-        'upgrade refused',
-      );
-      refuseUpgrade(socket, decision.status, decision.code, decision.message);
-      return;
-    }
-    const { principal } = decision;
-    quota.add(principal.sub); // reserved now, so a storm of upgrades cannot pass the cap
-    // ws destroys the socket itself when the handshake is invalid: give the reservation back.
-    // Once accepted, the session returns it (sessionDeps.closed).
-    const giveBack = (): void => quota.remove(principal.sub);
-    socket.once('close', giveBack);
-    sessionDeps.writes.holdStream(socket); // the 101 and `hello` in one write
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      socket.off('close', giveBack);
-      sessions.add(new Session(ws, principal, sessionDeps));
-      metrics.sockets.set(sessions.size);
-      ws.send(helloBytes);
-    });
-  });
+  const acceptor = new SocketAcceptor(
+    { config, clock, metrics, logger, refusing: () => (stopping ? 'shutting down' : null) },
+    {
+      redis,
+      fanout,
+      metrics,
+      logger,
+      jwt: config.jwt,
+      maxSubscriptions: config.maxSubscriptions,
+      redisDeadlineMs: config.redisDeadlineMs,
+      onRedisTimeout: () => liveness.commandTimedOut(),
+      clock,
+      tokenExpiry,
+      writes: new WriteCoalescer(),
+    },
+  );
+  const { sessions } = acceptor;
+  server.on('upgrade', acceptor.upgrade);
 
   const stopHeartbeat = startHeartbeat(() => sessions, config.heartbeatMs);
   // Never two prunes at once, however slow Redis is (ops/repeat.ts).
