@@ -5,6 +5,7 @@
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { RedisConnection } from './client.js';
+import { envFlag } from '../env-flag.js';
 
 export interface RedisTarget {
   url: string;
@@ -14,9 +15,6 @@ export interface RedisTarget {
   password?: string | undefined;
   tls: boolean;
 }
-
-const truthy = (value: string | undefined): boolean =>
-  value !== undefined && value !== '' && value !== '0' && value !== 'false';
 
 export function redisTargetFromEnv(env: NodeJS.ProcessEnv = process.env): RedisTarget {
   const nodes = (env.REDIS_CLUSTER_NODES ?? '')
@@ -28,7 +26,7 @@ export function redisTargetFromEnv(env: NodeJS.ProcessEnv = process.env): RedisT
     clusterNodes: nodes.length > 0 ? nodes : null,
     username: env.REDIS_USERNAME || undefined,
     password: env.REDIS_PASSWORD || undefined,
-    tls: truthy(env.REDIS_TLS),
+    tls: envFlag(env.REDIS_TLS),
   };
 }
 

@@ -5,6 +5,7 @@
 import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { LibraryConfig } from '../../../shared/redis/library.js';
+import { envFlag } from '../../../shared/env-flag.js';
 
 export interface GatewayConfig {
   port: number;
@@ -122,8 +123,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string |
     redisClusterNodes: clusterNodes,
     redisUsername: e.REDIS_USERNAME || undefined,
     redisPassword: e.REDIS_PASSWORD || undefined,
-    redisTls:
-      e.REDIS_TLS !== undefined && e.REDIS_TLS !== '' && e.REDIS_TLS !== '0' && e.REDIS_TLS !== 'false',
+    redisTls: envFlag(e.REDIS_TLS),
     jwt: jwtConfig(e.JWT_SECRET, e.JWT_PUBLIC_KEY),
     allowedOrigins: list(e.ALLOWED_ORIGINS),
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
@@ -135,7 +135,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string |
     heartbeatMs: e.HEARTBEAT_MS,
     maxSubscriptions: e.MAX_SUBSCRIPTIONS,
     maxFrameBytes: 65_536,
-    devAuth: e.DEV_AUTH !== undefined && e.DEV_AUTH !== '' && e.DEV_AUTH !== '0' && e.DEV_AUTH !== 'false',
+    devAuth: envFlag(e.DEV_AUTH),
     staticDir: e.STATIC_DIR ?? staticDirDefault,
     runnerTimeoutS: e.JOBSTREAM_RUNNER_TIMEOUT_S,
     cancelGraceS: e.JOBSTREAM_CANCEL_GRACE_S,
