@@ -25,7 +25,8 @@ import { ROOT } from './lib/build.js';
 import { Follower } from './lib/follower.js';
 import { GatewayProcess } from './lib/gateway-process.js';
 import { HaproxyProcess } from './lib/haproxy.js';
-import { benchLine, LoadClients, percentiles } from './lib/load.js';
+import { microsNow, stampedLine } from './lib/line-stamp.js';
+import { LoadClients, percentiles } from './lib/load.js';
 
 const { values: args } = readCommandLine(
   {
@@ -84,7 +85,9 @@ async function throughput(name: string, url: string): Promise<void> {
   let published = 0;
   while (performance.now() - started < SECONDS * 1000) {
     const tick = performance.now();
-    await Promise.all(ids.map((id) => appendLines(redis, id, [{ stream: 'stdout', line: benchLine() }])));
+    await Promise.all(
+      ids.map((id) => appendLines(redis, id, [{ stream: 'stdout', line: stampedLine(microsNow()) }])),
+    );
     published += ids.length;
     await sleep(Math.max(0, 1000 / RATE - (performance.now() - tick)));
   }

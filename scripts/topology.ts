@@ -7,7 +7,7 @@
  * dashboard's URL first, alone on its line; `status` says what runs; `down` stops everything it
  * started (by process group) and removes its files. State lives in .tmp/topology/.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { signToken } from '../shared/auth/tokens.js';
 import { buildDashboardIfStale, ROOT } from './lib/build.js';
 import { haproxyConfig } from './lib/haproxy.js';
 import { alive } from './lib/processes.js';
+import { createCluster, redisServerArgs } from './lib/redis-server-args.js';
 
 const DIR = join(ROOT, '.tmp', 'topology');
 const STATE = join(DIR, 'state.json');
@@ -71,42 +72,18 @@ async function up(gatewayCount: number): Promise<void> {
       const port = await freePort();
       const dir = join(DIR, `redis-${port}`);
       mkdirSync(dir, { recursive: true });
-      const pid = background(`redis-${port}`, 'redis-server', [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        dir,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        'nodes.conf',
-        '--cluster-node-timeout',
-        '2000',
-        // A shard lost with its replica pauses its own jobs only; the others keep streaming.
-        '--cluster-require-full-coverage',
-        'no',
-      ]);
+      const pid = background(
+        `redis-${port}`,
+        'redis-server',
+        redisServerArgs({ port, dir, cluster: { nodeTimeoutMs: 2000 } }),
+      );
       members.push({ role: 'redis', pid, port });
     }
     const redis = members.filter((m) => m.role === 'redis');
     for (const r of redis) await until(`redis-server :${r.port}`, () => answersPing(r.port));
-    execFileSync(
-      'redis-cli',
-      [
-        '--cluster',
-        'create',
-        ...redis.map((r) => `127.0.0.1:${r.port}`),
-        '--cluster-replicas',
-        '1',
-        '--cluster-yes',
-      ],
-      { stdio: 'ignore' },
+    createCluster(
+      redis.map((r) => r.port),
+      1,
     );
     const nodes = redis.map((r) => `127.0.0.1:${r.port}`).join(',');
     // Gateways: the compiled one when built (as production runs it), the sources otherwise.

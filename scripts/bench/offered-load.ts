@@ -1,6 +1,6 @@
 /**
  * The offered load, the same for every server: lines stamped with their publish time
- * (`benchLine`), published to each job at a fixed rate. Jobs of the gateway and the bare relay
+ * (line-stamp.ts), published to each job at a fixed rate. Jobs of the gateway and the bare relay
  * are written as runners write them (`FCALL jobstream_append`, which keeps the history and
  * publishes on `job:{J}:events`); Socket.IO's are published as its documentation says to publish
  * from outside a server, through `@socket.io/redis-emitter` to the job's room, carrying the same
@@ -11,7 +11,7 @@ import { Emitter } from '@socket.io/redis-emitter';
 import type { Redis } from 'ioredis';
 import type { OutputFrame } from '../../shared/protocol.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { benchLine } from '../lib/load.js';
+import { microsNow, stampedLine } from '../lib/line-stamp.js';
 import type { ServerKind } from './servers.js';
 
 export interface LinePublisher {
@@ -36,7 +36,7 @@ export async function linePublisher(
           const frame: OutputFrame = {
             type: 'output',
             jobId,
-            lines: [{ seq, ts: Date.now(), stream: 'stdout', line: benchLine() }],
+            lines: [{ seq, ts: Date.now(), stream: 'stdout', line: stampedLine(microsNow()) }],
           };
           emitter.to(jobId).emit('output', frame);
         }
@@ -51,7 +51,7 @@ export async function linePublisher(
   return {
     publishToAll: async () => {
       await Promise.all(
-        jobIds.map((id) => appendLines(redis, id, [{ stream: 'stdout', line: benchLine() }])),
+        jobIds.map((id) => appendLines(redis, id, [{ stream: 'stdout', line: stampedLine(microsNow()) }])),
       );
     },
   };

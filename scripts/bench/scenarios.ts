@@ -9,7 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { eventsChannel } from '../../shared/keys.js';
 import { JobPublisher, type JobPublisherOptions } from '../../shared/runner/publisher.js';
-import { benchLine, LoadClients, percentiles } from '../lib/load.js';
+import { microsNow, stampedLine } from '../lib/line-stamp.js';
+import { LoadClients, percentiles } from '../lib/load.js';
 import { atRate, linePublisher } from './offered-load.js';
 import { progress, round } from './progress.js';
 import { BenchServer, SERVER_KINDS, tokenOf, type ServerKind } from './servers.js';
@@ -187,7 +188,7 @@ export async function batched(redis: Redis, redisUrl: string, o: BatchedOptions)
       const expected = linesPerJob * o.sockets;
       const window = await measureWindow(server, load, expected, async () => {
         await atRate(slicesPerSecond, o.seconds, async () => {
-          for (const p of publishers) for (let k = 0; k < perSlice; k++) p.stdout(benchLine());
+          for (const p of publishers) for (let k = 0; k < perSlice; k++) p.stdout(stampedLine(microsNow()));
         });
         await Promise.all(publishers.map((p) => p.flush()));
       });

@@ -4,7 +4,7 @@
  * v4 wire protocol over a WebSocket, spoken here directly so that all three are driven by the same
  * code). Each socket watches `jobsPerSocket` consecutive jobs (from its index on, wrapping), so
  * every job has the same number of watchers. Latency is measured from a timestamp the publisher
- * writes into each line (`bench <µs>`), so every delivered line is timed, on one clock (same
+ * writes into each line (line-stamp.ts), so every delivered line is timed, on one clock (same
  * machine), into an HDR histogram.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,10 +12,7 @@ import { build, type Histogram } from 'hdr-histogram-js';
 import { WebSocket } from 'ws';
 import { encodeClientFrame, peekErrorCode, peekFrameType } from '../../shared/frame-peek.js';
 import { PROTOCOL } from '../../shared/protocol.js';
-
-const nowMicros = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
-export const benchLine = (): string => `bench ${nowMicros()}`;
-const LINE_STAMP = /"line":"bench (\d+)"/g;
+import { microsNow, stampsInFrame } from './line-stamp.js';
 
 export type LoadTarget = 'gateway' | 'relay' | 'socketio';
 
@@ -131,9 +128,9 @@ export class LoadClients {
           this.error(`error frame ${peekErrorCode(text) ?? '?'}`);
           done(); // a refused subscription is counted, not waited for
         }
-        const now = nowMicros();
-        for (const match of text.matchAll(LINE_STAMP)) {
-          this.stats.latencyUs.recordValue(Math.max(1, now - Number(match[1])));
+        const now = microsNow();
+        for (const stamp of stampsInFrame(text)) {
+          this.stats.latencyUs.recordValue(Math.max(1, now - stamp));
           this.stats.delivered++;
         }
       });

@@ -3,9 +3,9 @@
  * with `redis-cli --cluster create`, stopped afterwards.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execFileSync } from 'node:child_process';
 import { Cluster } from 'ioredis';
 import { PrivateRedis } from './private-redis.js';
+import { createCluster } from './redis-server-args.js';
 
 /** A one-off connection to a node that may be down: no retries, errors only as rejections. */
 function probeClient(node: PrivateRedis) {
@@ -36,19 +36,9 @@ export class PrivateRedisCluster {
         PrivateRedis.start({ cluster: true, clusterNodeTimeoutMs: nodeTimeoutMs, aof }),
       ),
     );
-    execFileSync(
-      'redis-cli',
-      [
-        '--cluster',
-        'create',
-        ...nodes.map((n) => `127.0.0.1:${n.port}`),
-        '--cluster-replicas',
-        String(replicas),
-        '--cluster-yes',
-      ],
-      {
-        stdio: 'ignore',
-      },
+    createCluster(
+      nodes.map((n) => n.port),
+      replicas,
     );
     const cluster = new PrivateRedisCluster(nodes);
     // Ready when every node agrees the cluster is ok (slots assigned and gossiped) and every

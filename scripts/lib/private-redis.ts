@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
+import { redisServerArgs } from './redis-server-args.js';
 
 export interface PrivateRedisOptions {
   /** `appendonly yes` with fsync always, so that data survives `restart()`. */
@@ -118,38 +119,12 @@ export class PrivateRedis {
   }
 
   private async startProcess(): Promise<void> {
-    const args = [
-      '--port',
-      String(this.port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      this.dir,
-      '--save',
-      '',
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
-      '--appendonly',
-      this.options.aof ? 'yes' : 'no',
-      '--appendfsync',
-      'always',
-      // Without full coverage a lost shard pauses only its own jobs (docs/operations.md).
-      ...(this.options.cluster
-        ? [
-            '--cluster-enabled',
-            'yes',
-            '--cluster-config-file',
-            'nodes.conf',
-            '--cluster-require-full-coverage',
-            'no',
-          ]
-        : []),
-      ...(this.options.clusterNodeTimeoutMs
-        ? ['--cluster-node-timeout', String(this.options.clusterNodeTimeoutMs)]
-        : []),
-    ];
+    const args = redisServerArgs({
+      port: this.port,
+      dir: this.dir,
+      aof: this.options.aof ?? false,
+      ...(this.options.cluster ? { cluster: { nodeTimeoutMs: this.options.clusterNodeTimeoutMs } } : {}),
+    });
     // Its own process group: a Ctrl-C meant for `npm start` must not kill Redis before the
     // stack has stopped in order; stop() ends it explicitly.
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });

@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RedisConnection } from '../../shared/redis/client.js';
 import { appendLines, type LineToAppend } from '../../shared/redis/functions.js';
-import { microsNow, stampedLine } from './stamp.js';
+import { microsNow, stampedLine } from '../lib/line-stamp.js';
 
 export interface PublishResult {
   published: number;

@@ -18,7 +18,7 @@ import {
 } from '../../shared/protocol.js';
 import { newConnectHistogram, newLatencyHistogram } from '../lib/load.js';
 import { localAddressFor } from './options.js';
-import { microsNow, scheduledMicros } from './stamp.js';
+import { microsNow, scheduledMicros } from '../lib/line-stamp.js';
 import { SubscriptionTracker, type Violation } from './tracker.js';
 import type {
   CoordinatorCommand,
