@@ -9,8 +9,8 @@ import type { Redis } from 'ioredis';
 import { JobPublisher } from '../../shared/runner/publisher.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import type { Role } from '../../shared/protocol.js';
-import { launchBrowser } from '../../scripts/lib/browser.js';
-import { startStack, type Stack } from '../../scripts/lib/stack.js';
+import type { Stack } from '../../scripts/lib/stack.js';
+import { startBrowserStack, stopBrowserStack } from './browser-stack.js';
 
 let stack: Stack;
 let redis: Redis;
@@ -19,15 +19,9 @@ let browser: Browser;
 const token = (sub: string, role: Role = 'user') => stack.token(sub, role);
 
 beforeAll(async () => {
-  stack = await startStack({ dashboard: true });
-  redis = stack.redis!.client(); // standalone: JobPublisher takes a standalone connection
-  browser = await launchBrowser();
+  ({ stack, redis, browser } = await startBrowserStack());
 }, 120_000);
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+afterAll(() => stopBrowserStack({ stack, browser }));
 
 /** Seqs the page's socket holds for a job (the viewer is virtualised; the store has them all). */
 function heldSeqs(page: Page, jobId: string): Promise<number[]> {
@@ -226,35 +220,6 @@ describe('dashboard', () => {
 
     await page.goto(`${stack.url}/jobs/${publisher.jobId}#L3`);
     await page.locator('.line.highlight[data-seq="3"]').waitFor();
-    await page.close();
-  }, 60_000);
-
-  it('a line still being written shows live as the pending last line, then its stored line replaces it', async () => {
-    const publisher = await newJob('alice', 'download');
-    publisher.stdout('fetching the archive');
-    await publisher.flush();
-    const page = await browser.newPage();
-    await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${token('alice')}`);
-    await page.locator('.line[data-seq="1"]').waitFor({ timeout: 10_000 });
-    const pending = page.getByTestId('pending-line');
-    // The subscription goes live once the replay is sent; a progress frame before that is not
-    // for this page (never replayed), so keep drawing the bar, as a runner does every 250 ms.
-    let percent = 0;
-    const drawing = setInterval(
-      () => publisher.progress('stdout', `Downloading ${String(++percent).padStart(3)}%`),
-      100,
-    );
-    try {
-      await pending.getByText(/Downloading +\d+%/).waitFor({ timeout: 10_000 });
-    } finally {
-      clearInterval(drawing);
-    }
-    expect(await page.locator('.line[data-seq]').count()).toBe(1); // shown, not a stored line
-    publisher.stdout('Downloading 100%');
-    await page.locator('.line[data-seq="2"]', { hasText: 'Downloading 100%' }).waitFor();
-    expect(await pending.count()).toBe(0);
-    await publisher.finish(0);
-    await publisher.close();
     await page.close();
   }, 60_000);
 
