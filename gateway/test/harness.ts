@@ -202,3 +202,26 @@ export async function metric(url: string, name: string): Promise<number> {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? 0 : Number(line.slice(name.length + 1));
 }
+
+export interface HttpAnswer {
+  status: number;
+  /** The body as JSON, or null when it is not JSON. */
+  body: unknown;
+  text: string;
+  headers: Headers;
+}
+
+/** GET `path` of `baseUrl`, with a bearer token when given. */
+export async function httpGet(baseUrl: string, path: string, bearer?: string): Promise<HttpAnswer> {
+  const res = await fetch(`${baseUrl}${path}`, {
+    headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
+  });
+  const text = await res.text();
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = null;
+  }
+  return { status: res.status, body, text, headers: res.headers };
+}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { SearchResult } from '../../shared/http-api.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import { startHarness, token, type Harness } from './harness.js';
+import { httpGet, startHarness, token, type Harness, type HttpAnswer } from './harness.js';
 
 let h: Harness;
 let redis: Redis;
@@ -12,22 +12,7 @@ beforeAll(async () => {
 });
 afterAll(() => h.stop());
 
-async function get(
-  path: string,
-  bearer?: string,
-): Promise<{ status: number; body: unknown; text: string; headers: Headers }> {
-  const res = await fetch(`${h.gateway.url}${path}`, {
-    headers: bearer ? { authorization: `Bearer ${bearer}` } : {},
-  });
-  const text = await res.text();
-  let body: unknown = null;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = null;
-  }
-  return { status: res.status, body, text, headers: res.headers };
-}
+const get = (path: string, bearer?: string): Promise<HttpAnswer> => httpGet(h.gateway.url, path, bearer);
 
 describe('probes and metrics', () => {
   it('need no token', async () => {
