@@ -3,7 +3,7 @@
  * the gateway that writes them and by the dashboard, load tester and bench that read them.
  * The WebSocket frames are in protocol.ts.
  */
-import type { Job } from './job.js';
+import type { Job, JobStatus } from './job.js';
 import type { OutputLine } from './protocol.js';
 
 /** `GET /api/jobs`: a page of jobs, newest first; `next` is the cursor for the page after. */
@@ -17,6 +17,12 @@ export interface OutputPage {
   lines: OutputLine[];
   /** The job's last seq when the page was read. */
   lastSeq: number;
+  /** The seq to pass as the next `since`: the last line of this page, or past lines gone for good. */
+  next: number;
+  /** The job's status when the page was read (a poller stops once it is terminal and caught up). */
+  status: JobStatus;
+  /** Lines asked for that are gone for good (trimmed or expired), when there are any. */
+  gap?: { fromSeq: number; toSeq: number };
 }
 
 export interface SearchMatch {

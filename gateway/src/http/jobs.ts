@@ -73,10 +73,21 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig, metrics: GatewayM
     // Backwards: the `limit` lines just before `before` (at most the job's end as just read),
     // oldest first; fewer where the start was trimmed.
     const end = before === undefined ? 0 : Math.min(before, job.lastSeq + 1);
+    const from = before !== undefined ? Math.max(1, end - limit) : (since ?? 0) + 1;
     const page =
       before !== undefined
-        ? await readOutput(redis, job.id, Math.max(1, end - limit), limit, { toSeq: end - 1 })
-        : await readOutput(redis, job.id, (since ?? 0) + 1, limit);
+        ? await readOutput(redis, job.id, from, limit, { toSeq: end - 1 })
+        : await readOutput(redis, job.id, from, limit);
+    // One answer tells a poller everything: where to go on from, the status, and what is gone.
+    let next = Math.max(from - 1, page.fromSeq - 1 + page.entries.length);
+    if (before !== undefined) next = Math.min(next, end - 1);
+    const gone = page.fromSeq > from ? { fromSeq: from, toSeq: Math.min(page.fromSeq - 1, page.lastSeq) } : null;
+    const tail = {
+      lastSeq: page.lastSeq,
+      next,
+      status: job.status,
+      ...(gone && gone.toSeq >= gone.fromSeq ? { gap: gone } : {}),
+    };
     // Stored entries are already JSON: joined, not re-encoded.
     res
       .type('application/json')
@@ -84,7 +95,7 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig, metrics: GatewayM
         Buffer.concat([
           Buffer.from('{"lines":['),
           joinEntries(page.entries),
-          Buffer.from(`],"lastSeq":${page.lastSeq}}`),
+          Buffer.from(`],${JSON.stringify(tail).slice(1)}`),
         ]),
       );
   });
