@@ -48,3 +48,15 @@ export function runJobrun(
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve) => child.once('close', (exitCode) => resolve({ exitCode, stdout, stderr })));
 }
+
+/**
+ * `runJobrun` for one test file: against the Redis `redisUrl()` names (read when each run
+ * starts), unless a run's `env` names another.
+ */
+export function jobrunOn(redisUrl: () => string) {
+  return (
+    id: string,
+    command: readonly string[],
+    { env = {}, ...options }: Omit<JobrunRunOptions, 'env'> & { env?: NodeJS.ProcessEnv } = {},
+  ): Promise<JobrunRun> => runJobrun(id, command, { env: { REDIS_URL: redisUrl(), ...env }, ...options });
+}

@@ -13,7 +13,7 @@ import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../../shared/redis/library.
 import { storedLines } from '../../shared/testing/output.js';
 import { collectMessages } from '../../shared/testing/pubsub.js';
 import { BlackHoleProxy } from '../../shared/testing/tcp-proxy.js';
-import { runJobrun, type JobrunRun, type JobrunRunOptions } from '../lib/jobrun-process.js';
+import { jobrunOn } from '../lib/jobrun-process.js';
 import { PrivateRedisCluster } from '../lib/private-redis-cluster.js';
 import { PrivateRedis } from '../lib/private-redis.js';
 
@@ -39,11 +39,7 @@ const range = (from: number, to: number): number[] =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 /** Runs jobrun against the small server unless `env` names another Redis. */
-const jobrun = (
-  id: string,
-  command: string[],
-  { env = {}, ...options }: Omit<JobrunRunOptions, 'env'> & { env?: NodeJS.ProcessEnv } = {},
-): Promise<JobrunRun> => runJobrun(id, command, { env: { REDIS_URL: server.url, ...env }, ...options });
+const jobrun = jobrunOn(() => server.url);
 
 const lines = (id: string): Promise<OutputLine[]> => storedLines(redis, id);
 

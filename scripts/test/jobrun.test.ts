@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { OutputLine } from '../../shared/protocol.js';
 import { getJob, requestCancel } from '../../shared/redis/functions.js';
 import { storedLines } from '../../shared/testing/output.js';
-import { runJobrun, type JobrunRun, type JobrunRunOptions } from '../lib/jobrun-process.js';
+import { jobrunOn } from '../lib/jobrun-process.js';
 import { PrivateRedis } from '../lib/private-redis.js';
 
 let server: PrivateRedis;
@@ -22,11 +22,7 @@ beforeAll(async () => {
 afterAll(() => server.stop());
 
 /** Runs `npm run jobrun` as its own process (node + tsx, so that signals reach jobrun itself). */
-const jobrun = (
-  id: string,
-  command: string[],
-  { env = {}, ...options }: Omit<JobrunRunOptions, 'env'> & { env?: NodeJS.ProcessEnv } = {},
-): Promise<JobrunRun> => runJobrun(id, command, { env: { REDIS_URL: server.url, ...env }, ...options });
+const jobrun = jobrunOn(() => server.url);
 
 const lines = (id: string): Promise<OutputLine[]> => storedLines(redis, id);
 
