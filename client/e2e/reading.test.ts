@@ -124,6 +124,39 @@ describe('readability', () => {
   }, 60_000);
 });
 
+describe("a tool's own styling", () => {
+  it('stderr keeps the colours the tool chose (marked in the gutter); faint, struck and reversed text shown so', async () => {
+    const publisher = await JobPublisher.create(redis, {
+      id: `${stack.namespace()}-sgr`,
+      owner: 'alice',
+      title: 'sgr',
+    });
+    await publisher.start();
+    publisher.stdout('plain on stdout');
+    publisher.stderr('plain on stderr'); // jest, cargo and dd write their normal output here
+    publisher.stderr('\u001b[2mfaint context line\u001b[22m');
+    publisher.stdout('\u001b[9mstruck\u001b[29m');
+    publisher.stdout('\u001b[7mreversed\u001b[27m');
+    await publisher.finish(0);
+    await publisher.close();
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${stack.token('alice')}`);
+    await page.getByText('reversed', { exact: true }).waitFor({ timeout: 10_000 });
+    const style = (text: string, property: string): Promise<string> =>
+      page
+        .getByText(text, { exact: true })
+        .evaluate((el, p) => getComputedStyle(el).getPropertyValue(p), property);
+    // Before: stderr text was salmon whatever the tool wrote.
+    expect(await style('plain on stderr', 'color')).toBe(await style('plain on stdout', 'color'));
+    expect(await page.locator('.line.stderr .seq').count()).toBe(2); // the gutter says which stream
+    expect(Number(await style('faint context line', 'opacity'))).toBeLessThan(1);
+    expect(await style('struck', 'text-decoration-line')).toBe('line-through');
+    expect(await style('reversed', 'color')).toBe('rgb(13, 17, 23)'); // the log's background…
+    expect(await style('reversed', 'background-color')).toBe('rgb(230, 237, 243)'); // …and its text
+    await page.close();
+  }, 60_000);
+});
+
 describe('long logs', () => {
   it('a 100,000-line job opens at the end, says so, pages earlier, loads #L50, and searches all of it', async () => {
     const id = `${stack.namespace()}-long`;

@@ -1,5 +1,5 @@
-import type { ReactNode } from 'react';
-import type { ViewLine } from '../core/line-store.js';
+import type { CSSProperties, ReactNode } from 'react';
+import type { StyledSpan, ViewLine } from '../core/line-store.js';
 import { span } from './format.js';
 import type { GroupInfo } from './groups.js';
 
@@ -54,16 +54,7 @@ export function LineText({
   return (
     <span className="text">
       {line.spans.map((s, i) => (
-        <span
-          key={i}
-          style={{
-            color: s.fg ?? undefined,
-            background: s.bg ?? undefined,
-            fontWeight: s.bold ? 700 : undefined,
-            fontStyle: s.italic ? 'italic' : undefined,
-            textDecoration: s.underline ? 'underline' : undefined,
-          }}
-        >
+        <span key={i} style={spanStyle(s)}>
           {mark ? withMarks(s.text, mark) : s.text}
         </span>
       ))}
@@ -89,4 +80,17 @@ function withMarks(text: string, needle: string): ReactNode {
   }
   if (from < text.length) parts.push(text.slice(from));
   return parts;
+}
+
+/** A span's ANSI styling as CSS: the tool's own colours, on stdout and stderr alike. */
+function spanStyle(s: StyledSpan): CSSProperties {
+  const decorations = [s.underline && 'underline', s.strikethrough && 'line-through'].filter(Boolean);
+  return {
+    color: s.fg ?? undefined, // a reversed span's colours were swapped when it was parsed
+    background: s.bg ?? undefined,
+    fontWeight: s.bold ? 700 : undefined,
+    fontStyle: s.italic ? 'italic' : undefined,
+    textDecoration: decorations.length > 0 ? decorations.join(' ') : undefined,
+    opacity: s.dim ? 0.6 : undefined,
+  };
 }

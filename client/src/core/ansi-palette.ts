@@ -31,3 +31,19 @@ export function foreground(rgb: string): string {
 export function background(rgb: string): string {
   return `rgb(${rgb} / 0.35)`.replace(/, /g, ' ');
 }
+
+/** The log's own colours (styles.css `.viewer`): what reversed text without colours swaps. */
+export const LOG_TEXT = '#e6edf3';
+export const LOG_BACKGROUND = '#0d1117';
+
+/**
+ * A reversed span's colours. anser swaps them itself, defaulting a missing foreground to white
+ * and a missing background to black (`isInverted`): on this dark log those defaults become the
+ * log's own colours, and the former foreground, now a background, keeps its full palette colour.
+ */
+export function reversed(anserFg: string | null, anserBg: string | null): { fg: string; bg: string } {
+  return {
+    fg: !anserFg || anserFg === '0, 0, 0' ? LOG_BACKGROUND : `rgb(${anserFg})`,
+    bg: !anserBg || anserBg.replace(/ /g, '') === '255,255,255' ? LOG_TEXT : foreground(anserBg),
+  };
+}

@@ -110,6 +110,29 @@ describe('LineStore', () => {
     expect(a!.line).toBe('\u001b[31mred starts'); // the raw text stays for search and download
   });
 
+  it('keeps faint, struck-through and reversed text as the tool wrote it, carried to the next line', () => {
+    const frames = manualScheduler();
+    const store = new LineStore(100, frames.schedule);
+    store.append([
+      line(1, '\u001b[2m  12 |   expect(sum(1, 2))\u001b[22m'),
+      line(2, '\u001b[9mremoved\u001b[29m kept'),
+      line(3, '\u001b[7m selected '),
+      line(4, 'still reversed\u001b[0m plain'),
+    ]);
+    frames.flush();
+    const [faint, struck, reversed, carried] = store.getSnapshot().lines;
+    expect(faint!.spans.find((sp) => sp.text.includes('expect'))?.dim).toBe(true);
+    expect(struck!.spans.map((sp) => [sp.text, sp.strikethrough])).toEqual([
+      ['removed', true],
+      [' kept', false],
+    ]);
+    expect(reversed!.spans[0]).toMatchObject({ text: ' selected ', reverse: true });
+    expect(carried!.spans.map((sp) => [sp.text, sp.reverse])).toEqual([
+      ['still reversed', true],
+      [' plain', false],
+    ]);
+  });
+
   it('renders a streaming log at most once per render interval, and a line after quiet at once', () => {
     const frames = manualScheduler();
     let now = 1000;

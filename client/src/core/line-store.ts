@@ -13,7 +13,7 @@
  * follows an older line than the last held is stale and ignored (docs/protocol.md).
  */
 import Anser from 'anser';
-import { background, foreground } from './ansi-palette.js';
+import { background, foreground, reversed } from './ansi-palette.js';
 import type { OutputLine, ProgressFrame } from '../../../shared/protocol.js';
 
 export interface StyledSpan {
@@ -23,6 +23,12 @@ export interface StyledSpan {
   bold: boolean;
   italic: boolean;
   underline: boolean;
+  /** SGR 2 (faint): a tool's de-emphasised text, such as a code frame's context. */
+  dim: boolean;
+  /** SGR 9. */
+  strikethrough: boolean;
+  /** SGR 7: foreground and background swapped (a selection, a highlighted cursor). */
+  reverse: boolean;
 }
 
 export interface ViewLine extends OutputLine {
@@ -163,15 +169,21 @@ export class LineStore {
  * Lines to styled spans, in order: ANSI state carries from one line to the next, as a terminal's
  * would. One per run of contiguous lines (the live store, a page of earlier lines).
  */
+/** No colour, no decoration. */
+const PLAIN: Omit<StyledSpan, 'text'> = {
+  fg: null,
+  bg: null,
+  bold: false,
+  italic: false,
+  underline: false,
+  dim: false,
+  strikethrough: false,
+  reverse: false,
+};
+
 export class AnsiStyler {
   /** ANSI colours still in effect at the end of the previous line. */
-  private carry: Omit<StyledSpan, 'text'> = {
-    fg: null,
-    bg: null,
-    bold: false,
-    italic: false,
-    underline: false,
-  };
+  private carry: Omit<StyledSpan, 'text'> = PLAIN;
 
   style(line: OutputLine): ViewLine {
     return { ...line, spans: this.parse(line.line) };
@@ -196,19 +208,25 @@ export class AnsiStyler {
       // Only text before the line's first escape inherits the previous line's colours; anser
       // tracks the state within the line from there on.
       const inherits = i === 0 && !text.startsWith('\u001b[');
-      const span = inherits
+      // anser's JSON has `isInverted` (SGR 7); its type declarations do not.
+      const inverted = (part as { isInverted?: boolean }).isInverted === true;
+      const span: StyledSpan = inherits
         ? { text: part.content, ...this.carry }
         : {
             text: part.content,
-            fg: part.fg ? foreground(part.fg) : null,
-            bg: part.bg ? background(part.bg) : null,
+            ...(inverted
+              ? reversed(part.fg, part.bg)
+              : { fg: part.fg ? foreground(part.fg) : null, bg: part.bg ? background(part.bg) : null }),
             bold: part.decorations.includes('bold'),
             italic: part.decorations.includes('italic'),
             underline: part.decorations.includes('underline'),
+            dim: part.decorations.includes('dim'),
+            strikethrough: part.decorations.includes('strikethrough'),
+            reverse: inverted,
           };
       if (i === parts.length - 1) {
-        const { fg, bg, bold, italic, underline } = span;
-        this.carry = { fg, bg, bold, italic, underline };
+        const { text: _text, ...carry } = span;
+        this.carry = carry;
       }
       if (span.text !== '') spans.push(span);
     });
