@@ -283,4 +283,23 @@ describe('edges of the screen', () => {
     expect(await overflow()).toBe(false);
     await page.close();
   }, 60_000);
+
+  it('an address with no page and a job one cannot see each say so, with a way back, never a raw code', async () => {
+    const page = await browser.newPage();
+    // Before: "Cannot GET /nowhere" from the server, or the jobs list for any unknown address.
+    const answer = await page.goto(`${stack.url}/nowhere#token=${stack.token('alice')}`);
+    expect(answer?.status()).toBe(404);
+    await page.getByRole('heading', { name: 'No page here' }).waitFor();
+    await page.getByRole('link', { name: 'See all jobs' }).click();
+    await page.waitForURL(`${stack.url}/`);
+    const api = await fetch(`${stack.url}/nowhere`, { headers: { accept: 'application/json' } });
+    expect(api.status).toBe(404);
+    expect(((await api.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    // Before: "not_found: …" above an empty viewer with Download and Notify buttons.
+    await page.goto(`${stack.url}/jobs/${stack.namespace()}-missing#token=${stack.token('alice')}`);
+    await page.getByRole('heading', { name: /Job “.*-missing” not found/ }).waitFor({ timeout: 10_000 });
+    expect(await page.getByRole('button', { name: 'Download' }).count()).toBe(0);
+    expect(await page.getByText('not_found').count()).toBe(0);
+    await page.close();
+  }, 60_000);
 });

@@ -2,6 +2,7 @@
 import { useSyncExternalStore } from 'react';
 import { JobPage } from '../pages/JobPage.js';
 import { JobsPage } from '../pages/JobsPage.js';
+import { NotFoundPage } from '../pages/NotFoundPage.js';
 import { WallPage } from '../pages/WallPage.js';
 import { WatchPage } from '../pages/WatchPage.js';
 import { subscribeToLocation } from './navigation.js';
@@ -12,5 +13,6 @@ export function Routes() {
   if (job) return <JobPage key={job[1]} jobId={job[1]!} />;
   if (path === '/watch') return <WatchPage />;
   if (path === '/wall') return <WallPage />;
-  return <JobsPage />;
+  if (path === '/' || path === '/signin') return <JobsPage />;
+  return <NotFoundPage path={path} />;
 }

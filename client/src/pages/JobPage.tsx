@@ -11,6 +11,7 @@ import { duration } from '../components/format.js';
 import { OutputViewer } from '../components/OutputViewer.js';
 import { useJobStream } from '../react/use-job-stream.js';
 import { useNow } from '../react/use-now.js';
+import { navigate } from '../app/navigation.js';
 
 /**
  * Failures first: what went wrong, the exit code, the last stderr lines, and a jump to the first
@@ -47,6 +48,9 @@ export function JobPage({ jobId }: { jobId: string }) {
   const job = stream.job ?? cached.data;
   const now = useNow();
   const alerts = useJobAlerts([job]);
+  // Not found is a page of its own, not a code above an empty log (the same answer for a job that
+  // does not exist and someone else's: existence is never revealed).
+  if (!job && stream.error?.code === 'not_found') return <JobNotFound jobId={jobId} />;
   return (
     <main className="job-page">
       <div className="bar">
@@ -89,6 +93,27 @@ export function JobPage({ jobId }: { jobId: string }) {
       )}
       {job?.status === 'failed' && <FailureSummary job={job} lines={stream.lines.lines} />}
       <OutputViewer jobId={jobId} stream={stream} />
+    </main>
+  );
+}
+
+function JobNotFound({ jobId }: { jobId: string }) {
+  return (
+    <main className="not-found">
+      <h1>Job “{jobId}” not found</h1>
+      <p>
+        There is no job with this id that you can see: it may not have started yet, may have been removed
+        after its retention, or may belong to someone else.{' '}
+        <a
+          href="/"
+          onClick={(e) => {
+            e.preventDefault();
+            navigate('/');
+          }}
+        >
+          See all jobs
+        </a>
+      </p>
     </main>
   );
 }

@@ -46,6 +46,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
   app.use('/api', (_req, _res, next) => next(new HttpError('not_found', 'no such API route')));
   const site = dashboard(config.staticDir);
   if (site) app.use(site);
+  app.use((req, _res, next) => next(new HttpError('not_found', `nothing at ${req.method} ${req.path}`)));
   app.use(errorHandler(logger, metrics));
   return app;
 }

@@ -1,6 +1,8 @@
 /**
  * The built dashboard (`client/dist`) at `/`: hashed assets cached for an hour, `index.html`
- * never cached, and the dashboard's client-side routes answered with the app.
+ * never cached, and the dashboard's client-side routes answered with the app; any other address
+ * a browser asks for gets the app too, with 404, so a person sees the dashboard's own "no such
+ * page" (with a way back), not "Cannot GET".
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +18,11 @@ export function dashboard(staticDir: string | null): Router | null {
   router.use(express.static(staticDir, { index: 'index.html', maxAge: '1h', setHeaders: noCacheHtml }));
   router.get(CLIENT_ROUTES, (_req, res) => {
     res.setHeader('Cache-Control', 'no-cache');
+    res.sendFile(join(staticDir, 'index.html'));
+  });
+  router.get('/{*path}', (req, res, next) => {
+    if (!req.accepts('html')) return next(); // a missing asset or a program: the JSON 404
+    res.status(404).setHeader('Cache-Control', 'no-cache');
     res.sendFile(join(staticDir, 'index.html'));
   });
   return router;

@@ -81,7 +81,8 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig, metrics: GatewayM
     // One answer tells a poller everything: where to go on from, the status, and what is gone.
     let next = Math.max(from - 1, page.fromSeq - 1 + page.entries.length);
     if (before !== undefined) next = Math.min(next, end - 1);
-    const gone = page.fromSeq > from ? { fromSeq: from, toSeq: Math.min(page.fromSeq - 1, page.lastSeq) } : null;
+    const gone =
+      page.fromSeq > from ? { fromSeq: from, toSeq: Math.min(page.fromSeq - 1, page.lastSeq) } : null;
     const tail = {
       lastSeq: page.lastSeq,
       next,
