@@ -242,6 +242,62 @@ describe('long logs', () => {
   }, 60_000);
 });
 
+describe('scrolled up in a busy log', () => {
+  it('the reader\'s lines stay still while lines stream in and old ones are evicted; "Jump to latest" counts them', async () => {
+    const publisher = await JobPublisher.create(redis, {
+      id: `${stack.namespace()}-busy`,
+      owner: 'alice',
+      title: 'busy',
+    });
+    await publisher.start();
+    const write = async (from: number, to: number): Promise<void> => {
+      for (let n = from; n <= to; n++) publisher.stdout(`busy line ${n}`);
+      await publisher.flush();
+    };
+    const held = (seq: number) =>
+      page.waitForFunction(
+        ([id, n]) =>
+          ((
+            window as unknown as {
+              __jobstream: { store(id: string): { getSnapshot(): { lastSeq: number } } };
+            }
+          ).__jobstream
+            .store(id as string)
+            ?.getSnapshot().lastSeq ?? 0) >= (n as number),
+        [publisher.jobId, seq] as const,
+        { timeout: 20_000 },
+      );
+    await write(1, 12_000); // past the 10,000 lines a page holds: more arrivals evict from the top
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${stack.token('alice')}`);
+      await held(12_000);
+      const lines = page.locator('[data-testid="lines"]');
+      await lines.evaluate((el) => (el.scrollTop = el.scrollHeight / 2)); // the reader scrolls up
+      const topSeq = () =>
+        lines.evaluate((el) => {
+          const top = el.getBoundingClientRect().top;
+          const rows = [...el.querySelectorAll<HTMLElement>('.line[data-seq]')];
+          const first = rows
+            .filter((row) => row.getBoundingClientRect().bottom > top + 1)
+            .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)[0];
+          return Number(first?.dataset.seq ?? 0);
+        });
+      const before = await topSeq();
+      expect(before).toBeGreaterThan(2000);
+      await write(12_001, 15_000);
+      await held(15_000);
+      // Before: the view slid 3,000 lines on and "Jump to latest" never came (the store's length was capped).
+      await page.getByRole('button', { name: /Jump to latest \(3000 new\)/ }).waitFor({ timeout: 10_000 });
+      expect(await topSeq()).toBe(before);
+    } finally {
+      await publisher.finish(0);
+      await publisher.close();
+      await page.close();
+    }
+  }, 90_000);
+});
+
 describe('a line still being written', () => {
   it('a line still being written shows live as the pending last line, then its stored line replaces it', async () => {
     const publisher = await JobPublisher.create(redis, {

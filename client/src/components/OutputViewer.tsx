@@ -27,6 +27,7 @@ import { useLogSearch } from '../react/use-log-search.js';
 import type { JobStream } from '../react/use-job-stream.js';
 import { groupsHolding, groupsOf, openByDefault, visibleLines } from './groups.js';
 import { LineText } from './LineText.js';
+import type { ViewLine } from '../core/line-store.js';
 import { ViewerToolbar } from './ViewerToolbar.js';
 
 export function OutputViewer({
@@ -71,7 +72,9 @@ export function OutputViewer({
     });
   const parentRef = useRef<HTMLDivElement>(null);
   const [follow, setFollow] = useState(true);
-  const [seenCount, setSeenCount] = useState(0);
+  /** The last seq shown while following: what arrived after it is "new" (by seq: a capped store keeps its length). */
+  const [seenSeq, setSeenSeq] = useState(0);
+  const lastSeq = lines.at(-1)?.seq ?? 0;
   const [showTime, setShowTime] = useState(false);
   const [wrap, setWrap] = useState(false);
   /** A seq to bring into view (a permalink, a search hit), once it is loaded. */
@@ -93,9 +96,9 @@ export function OutputViewer({
       // layout to find its target: a forced layout per pane per batch, a profile's top cost.
       const el = parentRef.current;
       if (el) el.scrollTop = virtualizer.getTotalSize() + (pending ? ROW_HEIGHT : 0);
-      setSeenCount(lines.length);
+      setSeenSeq(lastSeq);
     }
-  }, [follow, lines.length, virtualizer, log.around, pending]);
+  }, [follow, lines.length, lastSeq, virtualizer, log.around, pending]);
 
   const openedFor = useRef(0);
   // A permalink: brought into view once (new batches on a running job do not snap back to it).
@@ -124,15 +127,20 @@ export function OutputViewer({
     }
   }, [target, lines, allLines, firstShown, lastShown, total, log, virtualizer]);
 
-  // Earlier lines were added above: keep the reader's place.
-  const firstVisibleSeq = useRef(0);
+  // A reader who is not following keeps their lines still, anchored on a seq, not a pixel:
+  // earlier lines added above, or old ones evicted at the store's cap while lines stream in,
+  // would otherwise move the text under them.
+  const shownBefore = useRef<readonly ViewLine[]>([]);
   useLayoutEffect(() => {
     const el = parentRef.current;
-    const previous = firstVisibleSeq.current;
-    firstVisibleSeq.current = lines[0]?.seq ?? 0;
-    if (!el || !previous || previous === firstVisibleSeq.current || follow) return;
-    const moved = lines.findIndex((l) => l.seq === previous);
-    if (moved > 0) el.scrollTop += moved * ROW_HEIGHT;
+    const before = shownBefore.current;
+    shownBefore.current = lines;
+    if (!el || follow || before.length === 0 || before === lines) return;
+    const topIndex = Math.min(Math.floor(el.scrollTop / ROW_HEIGHT), before.length - 1);
+    const anchor = before[topIndex]!.seq;
+    if (lines[topIndex]?.seq === anchor) return; // nothing moved above the reader
+    const now = lines.findIndex((l) => l.seq >= anchor); // evicted itself: the next line held
+    if (now >= 0) el.scrollTop = now * ROW_HEIGHT + (el.scrollTop - topIndex * ROW_HEIGHT);
   }, [lines, follow]);
 
   const canLoadEarlier = !log.around && firstShown > 1 && !log.exhausted && log.earlier.length < MAX_EARLIER;
@@ -146,7 +154,7 @@ export function OutputViewer({
     if (atBottom && !follow && !log.around) setFollow(true);
   };
 
-  const fresh = follow ? 0 : lines.length - seenCount;
+  const fresh = follow ? 0 : Math.max(0, lastSeq - seenSeq);
   // "streaming" only while lines can arrive: the job runs and the socket is open.
   const streaming = stream.job?.status === 'running' && !stream.done && stream.connection === 'open';
 
