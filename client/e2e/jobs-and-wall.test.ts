@@ -131,6 +131,15 @@ describe('wall', () => {
     await first.getByText('tests failed').waitFor({ timeout: 10_000 });
     expect(await first.getAttribute('data-testid')).toBe(`tile-${ns}-wall-3`);
     expect(await page.locator('nav').count()).toBe(0);
+    // A kiosk: nothing to click on a tile; how things stand and a moving clock at the top.
+    expect(await page.getByRole('button', { name: /cancel/i }).count()).toBe(0);
+    const [running, failed] = ((await page.getByTestId('wall-totals').textContent()) ?? '')
+      .match(/^(\d+) running · (\d+) failed$/)!
+      .slice(1)
+      .map(Number);
+    expect(running).toBeGreaterThanOrEqual(3); // wall jobs 0–2 (other tests' may run too)
+    expect(failed).toBeGreaterThanOrEqual(1); // wall job 3
+    expect(await page.locator('.wall-head time').textContent()).toMatch(/\d{1,2}:\d{2}/);
     const px = (selector: string) =>
       tile
         .locator(selector)

@@ -10,23 +10,13 @@ import { useJobStream } from '../react/use-job-stream.js';
 import { useJobsFeed } from '../react/use-jobs-feed.js';
 import { useNow } from '../react/use-now.js';
 import { useConnectionState } from '../react/use-connection-state.js';
-import { CancelButton } from '../components/CancelButton.js';
 import { duration } from '../components/format.js';
 
 /** Lines a tile asks for: more than fit on any screen, far fewer than a log view keeps. */
 const TILE_LINES = 40;
 
-function WallTile({
-  job,
-  now,
-  admin,
-  silentMs,
-}: {
-  job: Job;
-  now: number;
-  admin: boolean;
-  silentMs: number;
-}) {
+/** One running (or lately failed) job, read from across a room; nothing to click: a kiosk. */
+function WallTile({ job, now, silentMs }: { job: Job; now: number; silentMs: number }) {
   const stream = useJobStream(job.id, { tail: TILE_LINES });
   const last = stream.lines.lines.slice(-TILE_LINES);
   const current = stream.job ?? job;
@@ -47,7 +37,6 @@ function WallTile({
           {current.owner} · {duration(current, now)}
           {current.exitCode !== undefined && current.status === 'failed' ? ` · exit ${current.exitCode}` : ''}
         </span>
-        {admin && <CancelButton job={current} compact />}
         {silent && (
           <span className="no-heartbeat" role="status">
             no heartbeat for {Math.round((now - lastSign) / 1000)} s
@@ -138,6 +127,16 @@ export function WallPage() {
       {user?.role !== 'admin' && (
         <p className="notice">The wall shows every job to admins; you see your own.</p>
       )}
+      {/* Across a room: how things stand, and that the wall is alive (its clock moves). */}
+      <header className="wall-head">
+        <span data-testid="wall-totals">
+          {tiles.filter((j) => j.status === 'running').length} running ·{' '}
+          {tiles.filter((j) => j.status === 'failed').length} failed
+        </span>
+        <time dateTime={new Date(now).toISOString()}>
+          {new Date(now).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}
+        </time>
+      </header>
       {tiles.length === 0 && <p className="idle">Nothing running.</p>}
       {pages > 1 && (
         <p className="wall-page">
@@ -146,13 +145,7 @@ export function WallPage() {
       )}
       <div className="wall-grid" style={{ gridTemplateColumns: `repeat(${columns}, 1fr)` }}>
         {shown.map((job) => (
-          <WallTile
-            key={job.id}
-            job={job}
-            now={now}
-            admin={user?.role === 'admin'}
-            silentMs={settings.silentMs}
-          />
+          <WallTile key={job.id} job={job} now={now} silentMs={settings.silentMs} />
         ))}
       </div>
     </main>
