@@ -11,7 +11,7 @@ import { duration } from '../components/format.js';
 import { OutputViewer } from '../components/OutputViewer.js';
 import { useJobStream } from '../react/use-job-stream.js';
 import { useNow } from '../react/use-now.js';
-import { navigate } from '../app/navigation.js';
+import { SeeAllJobs } from './NotFoundPage.js';
 
 /**
  * Failures first: what went wrong, the exit code, the last stderr lines, and a jump to the first
@@ -103,16 +103,7 @@ function JobNotFound({ jobId }: { jobId: string }) {
       <h1>Job “{jobId}” not found</h1>
       <p>
         There is no job with this id that you can see: it may not have started yet, may have been removed
-        after its retention, or may belong to someone else.{' '}
-        <a
-          href="/"
-          onClick={(e) => {
-            e.preventDefault();
-            navigate('/');
-          }}
-        >
-          See all jobs
-        </a>
+        after its retention, or may belong to someone else. <SeeAllJobs />
       </p>
     </main>
   );
