@@ -1,6 +1,6 @@
 /** What every browser test starts: a stack serving the built dashboard, and Chromium. */
 import type { Redis } from 'ioredis';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../../scripts/lib/browser.js';
 import { startStack, type Stack } from '../../scripts/lib/stack.js';
 
@@ -19,4 +19,20 @@ export async function startBrowserStack(): Promise<BrowserStack> {
 export async function stopBrowserStack(started: Partial<BrowserStack>): Promise<void> {
   await started.browser?.close();
   await started.stack?.stop();
+}
+
+/** Resolves once the page's socket holds job `jobId` up to seq `seq` (the store, not the DOM: the viewer is virtualised). */
+export async function waitForSeqs(page: Page, jobId: string, seq: number, timeout = 20_000): Promise<void> {
+  await page.waitForFunction(
+    ([id, n]) => {
+      const socket = (
+        window as unknown as {
+          __jobstream?: { store(id: string): { getSnapshot(): { lastSeq: number } } | null };
+        }
+      ).__jobstream;
+      return (socket?.store(id as string)?.getSnapshot().lastSeq ?? 0) >= (n as number);
+    },
+    [jobId, seq] as const,
+    { timeout },
+  );
 }

@@ -10,7 +10,7 @@ import { JobPublisher } from '../../shared/runner/publisher.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import type { Role } from '../../shared/protocol.js';
 import type { Stack } from '../../scripts/lib/stack.js';
-import { startBrowserStack, stopBrowserStack } from './browser-stack.js';
+import { startBrowserStack, stopBrowserStack, waitForSeqs } from './browser-stack.js';
 
 let stack: Stack;
 let redis: Redis;
@@ -38,21 +38,6 @@ function heldSeqs(page: Page, jobId: string): Promise<number[]> {
         .lines.map((l) => l.seq) ?? []
     );
   }, jobId);
-}
-
-async function waitForSeqs(page: Page, jobId: string, count: number): Promise<void> {
-  await page.waitForFunction(
-    ([id, n]) => {
-      const socket = (
-        window as unknown as {
-          __jobstream?: { store(id: string): { getSnapshot(): { lastSeq: number } } | null };
-        }
-      ).__jobstream;
-      return (socket?.store(id as string)?.getSnapshot().lastSeq ?? 0) >= (n as number);
-    },
-    [jobId, count] as const,
-    { timeout: 20_000 },
-  );
 }
 
 async function newJob(owner: string, title: string): Promise<JobPublisher> {

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { JobPublisher } from '../../shared/runner/publisher.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import type { Stack } from '../../scripts/lib/stack.js';
-import { startBrowserStack, stopBrowserStack } from './browser-stack.js';
+import { startBrowserStack, stopBrowserStack, waitForSeqs } from './browser-stack.js';
 
 let stack: Stack;
 let redis: Redis;
@@ -215,15 +215,7 @@ describe('long logs', () => {
     await lines.evaluate((el) => (el.scrollTop = 0));
     for (let n = 501; n <= 600; n++) publisher.stdout(`line ${n}`);
     await publisher.flush();
-    await page.waitForFunction(
-      (id) =>
-        ((
-          window as unknown as { __jobstream: { store(id: string): { getSnapshot(): { lastSeq: number } } } }
-        ).__jobstream
-          .store(id)
-          ?.getSnapshot().lastSeq ?? 0) >= 600,
-      publisher.jobId,
-    );
+    await waitForSeqs(page, publisher.jobId, 600);
     await page.evaluate(
       () => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))),
     );
@@ -254,24 +246,11 @@ describe('scrolled up in a busy log', () => {
       for (let n = from; n <= to; n++) publisher.stdout(`busy line ${n}`);
       await publisher.flush();
     };
-    const held = (seq: number) =>
-      page.waitForFunction(
-        ([id, n]) =>
-          ((
-            window as unknown as {
-              __jobstream: { store(id: string): { getSnapshot(): { lastSeq: number } } };
-            }
-          ).__jobstream
-            .store(id as string)
-            ?.getSnapshot().lastSeq ?? 0) >= (n as number),
-        [publisher.jobId, seq] as const,
-        { timeout: 20_000 },
-      );
     await write(1, 12_000); // past the 10,000 lines a page holds: more arrivals evict from the top
     const page = await browser.newPage();
     try {
       await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${stack.token('alice')}`);
-      await held(12_000);
+      await waitForSeqs(page, publisher.jobId, 12_000);
       const lines = page.locator('[data-testid="lines"]');
       await lines.evaluate((el) => (el.scrollTop = el.scrollHeight / 2)); // the reader scrolls up
       const topSeq = () =>
@@ -286,7 +265,7 @@ describe('scrolled up in a busy log', () => {
       const before = await topSeq();
       expect(before).toBeGreaterThan(2000);
       await write(12_001, 15_000);
-      await held(15_000);
+      await waitForSeqs(page, publisher.jobId, 15_000);
       // Before: the view slid 3,000 lines on and "Jump to latest" never came (the store's length was capped).
       await page.getByRole('button', { name: /Jump to latest \(3000 new\)/ }).waitFor({ timeout: 10_000 });
       expect(await topSeq()).toBe(before);
