@@ -15,6 +15,8 @@ export const FUNCTION_ERROR_CODES = [
   'PROTECTED_FIELD',
   'BAD_FIELD',
   'FIELD_TOO_LARGE',
+  'NOT_CLAIMED',
+  'NOT_CONTIGUOUS',
 ] as const;
 export type FunctionErrorCode = (typeof FUNCTION_ERROR_CODES)[number];
 

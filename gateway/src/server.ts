@@ -27,6 +27,9 @@ import { SocketAcceptor } from './stream/socket-acceptor.js';
 import { systemClock, TokenExpiry, type Clock } from './auth/token-expiry.js';
 import { WriteCoalescer } from './stream/write-coalescer.js';
 import { repeatAfterEach } from './ops/repeat.js';
+import { OutputReader } from './archive/output-reader.js';
+import { Archiver } from './archive/archiver.js';
+import { openArchiveStore } from './archive/store.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -46,6 +49,8 @@ export interface Gateway {
   readonly sessions: ReadonlySet<Session>;
   readonly fanout: Fanout;
   readonly reaper: Reaper;
+  /** Set when JOBSTREAM_ARCHIVE_URL is. */
+  readonly archiver: Archiver | null;
   /**
    * Turns /readyz to 503 and refuses new sockets, waits `shutdownDrainMs` (a load balancer stops
    * routing here), then closes every socket with 1012 and quits Redis. Resolves within
@@ -75,12 +80,29 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       runnerTimeoutS: config.runnerTimeoutS,
       cancelGraceS: config.cancelGraceS,
       intervalMs: config.reaperIntervalMs,
+      archive: config.archive !== null,
     },
     metrics,
     logger,
   );
   await fanout.watchFeed(reaper); // keeps jobs:active honest from the feed
   reaper.start();
+  const archiveStore = config.archive ? openArchiveStore(config.archive) : null;
+  const output = new OutputReader(
+    redis,
+    archiveStore ? { store: archiveStore, metrics: metrics.archive } : null,
+  );
+  const archiver =
+    config.archive && archiveStore
+      ? new Archiver(
+          redis,
+          archiveStore,
+          { ...config.archive, retentionS: config.library.retentionS },
+          metrics.archive,
+          logger,
+        )
+      : null;
+  archiver?.start();
 
   const clock = options.clock ?? systemClock;
   const tokenExpiry = new TokenExpiry<Session>(
@@ -95,11 +117,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const app = createHttpApi({
     config,
     redis,
+    output,
     metrics,
     logger,
     devSecret: options.devSecret ?? null,
     notReadyReason,
-    degradedReason: () => clusterHealth.degradedReason,
+    degradedReason: () => clusterHealth.degradedReason ?? archiver?.degradedReason ?? null,
   });
   const server: Server = createServer(app);
 
@@ -107,6 +130,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     { config, clock, metrics, logger, refusing: () => (stopping ? 'shutting down' : null) },
     {
       redis,
+      output,
       fanout,
       metrics,
       logger,
@@ -136,7 +160,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  logger.info({ port, redis: config.redisClusterNodes ?? config.redisUrl }, 'gateway listening');
+  logger.info(
+    { port, redis: config.redisClusterNodes ?? config.redisUrl, archive: archiveStore?.description ?? null },
+    'gateway listening',
+  );
 
   return {
     port,
@@ -145,6 +172,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     sessions,
     fanout,
     reaper,
+    archiver,
     async stop(deadlineMs = 10_000) {
       if (stopping) return;
       stopping = true; // /readyz answers 503 and upgrades are refused from here on
@@ -157,6 +185,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       libraryKeeper.stop();
       clusterHealth.stop();
       await reaper.stop(); // gives the lease up, so another process reaps at once
+      await archiver?.stop(); // a chunk under way is finished and recorded (or its claim lapses)
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close(CLOSE_CODES.serviceRestart, 'server restarting');
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());

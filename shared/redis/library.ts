@@ -15,7 +15,7 @@ import { MAX_LINE_BYTES } from '../runner/line-limit.js';
 import type { RedisConnection } from './client.js';
 
 /** Bumped whenever the Lua changes in a way that callers depend on. */
-export const LIBRARY_VERSION = 4; // 4: jobstream_lease_renew, jobstream_lease_release (3: field caps, progress, read by size)
+export const LIBRARY_VERSION = 5; // 5: the archive (jobstream_archived, archivedSeq); 4: leases; 3: field caps, progress, read by size
 
 export interface LibraryConfig {
   /** JOBSTREAM_MAX_LINES: lines kept per job. */
@@ -24,6 +24,16 @@ export interface LibraryConfig {
   retentionS: number;
   /** PUBLISH on a standalone Redis, SPUBLISH in a Redis Cluster (job events only). */
   eventsPublish: 'publish' | 'spublish';
+  /** Set when JOBSTREAM_ARCHIVE_URL is: the list is trimmed around what is archived. */
+  archive?: ArchiveLimits | null;
+}
+
+/** The archive's limits the library enforces (docs/architecture.md "Archive"). */
+export interface ArchiveLimits {
+  /** JOBSTREAM_HARD_MAX_LINES: past this length unarchived lines are trimmed anyway. */
+  hardMaxLines: number;
+  /** JOBSTREAM_HOT_RETENTION_S: life of a finished, archived job's list. */
+  hotRetentionS: number;
 }
 
 export const DEFAULT_LIBRARY_CONFIG: LibraryConfig = {
@@ -45,10 +55,18 @@ export function librarySource(config: LibraryConfig): string {
     throw new RangeError('maxLines must be a positive integer');
   if (!Number.isInteger(config.retentionS) || config.retentionS < 1)
     throw new RangeError('retentionS must be a positive integer');
+  const archive = config.archive ?? null;
+  if (archive && (!Number.isInteger(archive.hardMaxLines) || archive.hardMaxLines < config.maxLines))
+    throw new RangeError('hardMaxLines must be an integer of at least maxLines');
+  if (archive && (!Number.isInteger(archive.hotRetentionS) || archive.hotRetentionS < 1))
+    throw new RangeError('hotRetentionS must be a positive integer');
   const source = LUA_TEMPLATE.replaceAll('__LIBRARY_VERSION__', String(LIBRARY_VERSION))
     .replaceAll('__MAX_LINES__', String(config.maxLines))
     .replaceAll('__RETENTION_S__', String(config.retentionS))
     .replaceAll('__EVENTS_PUBLISH__', config.eventsPublish)
+    .replaceAll('__ARCHIVE__', archive ? 'true' : 'false')
+    .replaceAll('__HARD_MAX_LINES__', String(archive?.hardMaxLines ?? 0))
+    .replaceAll('__HOT_RETENTION_S__', String(archive?.hotRetentionS ?? 0))
     .replaceAll('__MAX_LINE_BYTES__', String(MAX_LINE_BYTES))
     .replaceAll('__MAX_FIELD_BYTES__', String(MAX_FIELD_BYTES))
     .replaceAll('__MAX_HASH_BYTES__', String(MAX_JOB_HASH_BYTES))
@@ -65,12 +83,21 @@ export interface LoadedLibrary extends LibraryConfig {
 /** What the loaded library reports about itself, or null when none is loaded. */
 export async function loadedLibrary(redis: RedisConnection): Promise<LoadedLibrary | null> {
   try {
-    const reply = (await redis.fcall('jobstream_version', 0)) as [string, number, number, string];
+    const reply = (await redis.fcall('jobstream_version', 0)) as [
+      string,
+      number,
+      number,
+      string,
+      number?,
+      number?,
+    ];
+    const hardMaxLines = Number(reply[4] ?? 0);
     return {
       version: Number(reply[0]),
       maxLines: Number(reply[1]),
       retentionS: Number(reply[2]),
       eventsPublish: reply[3] === 'spublish' ? 'spublish' : 'publish',
+      archive: hardMaxLines > 0 ? { hardMaxLines, hotRetentionS: Number(reply[5] ?? 0) } : null,
     };
   } catch (error) {
     if (error instanceof Error && /function not found/i.test(error.message)) return null;

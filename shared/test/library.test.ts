@@ -50,6 +50,7 @@ describe('library loading', () => {
       maxLines: MAX_LINES,
       retentionS: RETENTION_S,
       eventsPublish: 'publish',
+      archive: null,
     });
   });
 

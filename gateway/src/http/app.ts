@@ -13,17 +13,20 @@ import { devAuth } from './dev-auth.js';
 import { errorHandler, HttpError } from './errors.js';
 import { jobApi } from './jobs.js';
 import { probes } from './probes.js';
+import type { OutputReader } from '../archive/output-reader.js';
 
 export interface HttpApiDeps {
   config: GatewayConfig;
   redis: RedisConnection;
+  /** Reads job output from Redis and, with an archive, from the archive. */
+  output: OutputReader;
   metrics: GatewayMetrics;
   logger: Logger;
   /** For dev sign-in tokens; only set when DEV_AUTH is on and the secret is known. */
   devSecret: string | null;
   /** Why this process should get no traffic now (shutting down, Redis deaf, library lost), or null. */
   notReadyReason: () => string | null;
-  /** What is degraded while this process still serves (a lost Cluster shard), or null. */
+  /** What is degraded while this process still serves (a lost Cluster shard, a failing archive), or null. */
   degradedReason: () => string | null;
 }
 
@@ -42,7 +45,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     }),
   );
   app.use(devAuth(config.devAuth ? deps.devSecret : null));
-  app.use(jobApi(redis, config.jwt, metrics));
+  app.use(jobApi(redis, deps.output, config.jwt, metrics));
   app.use('/api', (_req, _res, next) => next(new HttpError('not_found', 'no such API route')));
   const site = dashboard(config.staticDir);
   if (site) app.use(site);

@@ -15,7 +15,8 @@ import type { JwtConfig } from '../ops/config.js';
 import { notFoundMessage } from '../stream/frames.js';
 import { listJobs } from './job-list.js';
 import { joinEntries } from '../stream/output-frames.js';
-import { readJobState, readOutput } from '../redis/store.js';
+import { readJobState } from '../redis/store.js';
+import type { OutputReader } from '../archive/output-reader.js';
 import { authenticator, principalOf } from './authenticate.js';
 import { HttpError, parse } from './errors.js';
 import { DOWNLOAD_PAGE_LINES, SEARCH_RETRY_AFTER_S } from '../limits.js';
@@ -40,7 +41,12 @@ const outputQuery = z
 const searchQuery = z.object({ q: z.string().min(1).max(1000), limit: pageLimit });
 const downloadQuery = z.object({ ansi: z.enum(['keep', 'strip']).default('strip') });
 
-export function jobApi(redis: RedisConnection, jwt: JwtConfig, metrics: GatewayMetrics): Router {
+export function jobApi(
+  redis: RedisConnection,
+  output: OutputReader,
+  jwt: JwtConfig,
+  metrics: GatewayMetrics,
+): Router {
   const router = Router();
   const authenticate = authenticator(jwt, redis);
 
@@ -76,8 +82,8 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig, metrics: GatewayM
     const from = before !== undefined ? Math.max(1, end - limit) : (since ?? 0) + 1;
     const page =
       before !== undefined
-        ? await readOutput(redis, job.id, from, limit, { toSeq: end - 1 })
-        : await readOutput(redis, job.id, from, limit);
+        ? await output.read(job.id, from, limit, { toSeq: end - 1 })
+        : await output.read(job.id, from, limit);
     // One answer tells a poller everything: where to go on from, the status, and what is gone.
     let next = Math.max(from - 1, page.fromSeq - 1 + page.entries.length);
     if (before !== undefined) next = Math.min(next, end - 1);
@@ -115,7 +121,7 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig, metrics: GatewayM
     const left = new AbortController();
     res.once('close', () => left.abort(new Error('the client closed the request')));
     try {
-      const result = await searchOutput(redis, job.id, {
+      const result = await searchOutput(output, job.id, {
         query: q,
         limit,
         toSeq: job.lastSeq,
@@ -161,7 +167,7 @@ export function jobApi(redis: RedisConnection, jwt: JwtConfig, metrics: GatewayM
     res.setHeader('Cache-Control', 'no-store');
     let seq = 1;
     for (;;) {
-      const page = await readOutput(redis, job.id, seq, DOWNLOAD_PAGE_LINES, { toSeq: job.lastSeq });
+      const page = await output.read(job.id, seq, DOWNLOAD_PAGE_LINES, { toSeq: job.lastSeq });
       if (page.entries.length === 0) break;
       const chunk =
         page.entries

@@ -9,10 +9,9 @@
 import stripAnsi from 'strip-ansi';
 import type { SearchMatch, SearchResult } from '../../../shared/http-api.js';
 import type { OutputLine } from '../../../shared/protocol.js';
-import type { RedisConnection } from '../../../shared/redis/client.js';
 import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { SEARCH_CONCURRENCY, SEARCH_PAGE_BYTES, SEARCH_PAGE_LINES, SEARCH_SLICE_MS } from '../limits.js';
-import { readOutput } from '../redis/store.js';
+import type { OutputReader } from '../archive/output-reader.js';
 
 /** The line as a reader sees it: no ANSI codes, for matching and for plain-text downloads. */
 export function plainText(line: string): string {
@@ -58,7 +57,7 @@ export class SearchSlots {
  * one turn, and stops (rejecting with the signal's reason) once `signal` aborts: the client left.
  */
 export async function searchOutput(
-  redis: RedisConnection,
+  output: OutputReader,
   jobId: string,
   { query, limit, toSeq, signal }: { query: string; limit: number; toSeq: number; signal?: AbortSignal },
 ): Promise<SearchResult> {
@@ -69,7 +68,7 @@ export async function searchOutput(
   let sliceStartedAt = performance.now();
   while (seq <= toSeq) {
     signal?.throwIfAborted();
-    const page = await readOutput(redis, jobId, seq, SEARCH_PAGE_LINES, {
+    const page = await output.read(jobId, seq, SEARCH_PAGE_LINES, {
       toSeq,
       maxBytes: SEARCH_PAGE_BYTES,
     });

@@ -42,7 +42,24 @@ export interface GatewayConfig {
   reaperIntervalMs: number;
   /** Time between /readyz turning 503 and the first 1012, so a load balancer stops routing first. */
   shutdownDrainMs: number;
+  /** JOBSTREAM_ARCHIVE_URL and its settings; null: every line lives in Redis only. */
+  archive: ArchiveConfig | null;
 }
+
+export interface ArchiveConfig {
+  /** `file:///path` or `s3://bucket/prefix`. */
+  url: string;
+  /** JOBSTREAM_S3_ENDPOINT: a non-AWS S3 store (path-style requests, plain bodies). */
+  s3Endpoint: string | null;
+  /** JOBSTREAM_ARCHIVE_CHUNK_LINES: stored entries per chunk. */
+  chunkLines: number;
+  /** JOBSTREAM_ARCHIVE_DELAY_S: a finished job's remainder is archived within this of its finish. */
+  delayS: number;
+  /** How often the archiver looks for work (tuning). */
+  intervalMs: number;
+}
+
+const DAY_S = 24 * 3600;
 
 export interface JwtConfig {
   key: KeyObject;
@@ -69,7 +86,17 @@ const envSchema = z.object({
   ALLOWED_ORIGINS: z.string().optional(),
   MAX_SOCKETS_PER_USER: intString(0).default(1000),
   JOBSTREAM_MAX_LINES: intString(1).default(100_000),
-  JOBSTREAM_RETENTION_S: intString(1).default(7 * 24 * 3600),
+  JOBSTREAM_RETENTION_S: intString(1).optional(),
+  JOBSTREAM_ARCHIVE_URL: z
+    .string()
+    .regex(/^(file:\/\/\/|s3:\/\/[^/]+)/, 'file:///path or s3://bucket/prefix')
+    .optional(),
+  JOBSTREAM_S3_ENDPOINT: z.string().url().optional(),
+  JOBSTREAM_ARCHIVE_CHUNK_LINES: intString(1).default(10_000),
+  JOBSTREAM_ARCHIVE_DELAY_S: intString(0).default(5),
+  JOBSTREAM_HARD_MAX_LINES: intString(1).optional(),
+  JOBSTREAM_HOT_RETENTION_S: intString(1).default(3600),
+  ARCHIVE_INTERVAL_MS: intString(50).default(1000),
   HEARTBEAT_MS: intString(100).default(25_000),
   MAX_SUBSCRIPTIONS: intString(1).default(200),
   DEV_AUTH: z.string().optional(),
@@ -116,6 +143,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string |
   }
   const e = parsed.data;
   const clusterNodes = list(e.REDIS_CLUSTER_NODES);
+  const archiveUrl = e.JOBSTREAM_ARCHIVE_URL || null;
+  const hardMaxLines = e.JOBSTREAM_HARD_MAX_LINES ?? 2 * e.JOBSTREAM_MAX_LINES;
+  if (hardMaxLines < e.JOBSTREAM_MAX_LINES)
+    throw new ConfigError('bad configuration: JOBSTREAM_HARD_MAX_LINES is below JOBSTREAM_MAX_LINES');
   return {
     port: e.PORT,
     host: e.HOST,
@@ -129,8 +160,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string |
     maxSocketsPerUser: e.MAX_SOCKETS_PER_USER,
     library: {
       maxLines: e.JOBSTREAM_MAX_LINES,
-      retentionS: e.JOBSTREAM_RETENTION_S,
+      // An archive keeps logs for 90 days unless told otherwise; Redis alone, for 7.
+      retentionS: e.JOBSTREAM_RETENTION_S ?? (archiveUrl ? 90 * DAY_S : 7 * DAY_S),
       eventsPublish: clusterNodes ? 'spublish' : 'publish',
+      archive: archiveUrl ? { hardMaxLines, hotRetentionS: e.JOBSTREAM_HOT_RETENTION_S } : null,
     },
     heartbeatMs: e.HEARTBEAT_MS,
     maxSubscriptions: e.MAX_SUBSCRIPTIONS,
@@ -143,5 +176,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string |
     livenessIntervalMs: e.LIVENESS_INTERVAL_MS,
     reaperIntervalMs: e.REAPER_INTERVAL_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    archive: archiveUrl
+      ? {
+          url: archiveUrl,
+          s3Endpoint: e.JOBSTREAM_S3_ENDPOINT ?? null,
+          chunkLines: e.JOBSTREAM_ARCHIVE_CHUNK_LINES,
+          delayS: e.JOBSTREAM_ARCHIVE_DELAY_S,
+          intervalMs: e.ARCHIVE_INTERVAL_MS,
+        }
+      : null,
   };
 }

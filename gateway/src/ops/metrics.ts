@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { malformedEntries } from '../redis/store.js';
+import { ArchiveMetrics } from '../archive/archive-metrics.js';
 
 /** Totals bumped on every send; exported by `collect()` when /metrics is scraped. */
 export interface SendTotals {
@@ -165,6 +166,8 @@ export class GatewayMetrics {
     help: 'Promise rejections nobody handled: logged and survived (each one is a bug to report)',
     registers: [this.registry],
   });
+
+  readonly archive = new ArchiveMetrics(this.registry);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -9,11 +9,14 @@
  *   finishing at the same moment wins and nothing is announced twice.
  * - It reads `jobs:active` (unfinished jobs), so its cost grows with the unfinished jobs only. Every
  *   process keeps that set honest from the feed: a job seen created is added, a finished one removed.
+ * - With an archive, a job that leaves `jobs:active` enters `jobs:unarchived`, the archiver's queue
+ *   (a job that finished while no gateway ran leaves it in the reaper's round, so it is queued too).
  */
 import { randomUUID } from 'node:crypto';
 import { JobstreamError } from '../../../shared/errors.js';
 import { isTerminal } from '../../../shared/job.js';
 import { JOBS_ACTIVE, REAPER_LEASE } from '../../../shared/keys.js';
+import { JOBS_UNARCHIVED } from '../archive/chunks.js';
 import type { RedisConnection } from '../../../shared/redis/client.js';
 import { reapJob, releaseLease, renewLease } from '../../../shared/redis/functions.js';
 import type { FeedJob, FeedListener } from '../stream/fanout.js';
@@ -25,6 +28,8 @@ export interface ReaperOptions {
   runnerTimeoutS: number;
   cancelGraceS: number;
   intervalMs: number;
+  /** An archive is configured: finished jobs are queued for it. */
+  archive?: boolean;
 }
 
 /** Jobs checked at once. */
@@ -75,7 +80,7 @@ export class Reaper implements FeedListener {
 
   onFeedFrame(job: FeedJob): void {
     const update = isTerminal(job.status)
-      ? this.redis.zrem(JOBS_ACTIVE, job.id)
+      ? this.redis.zrem(JOBS_ACTIVE, job.id).then(() => this.queueForArchive([job.id]))
       : this.redis.zadd(JOBS_ACTIVE, 'NX', job.createdAt, job.id);
     update.catch((error: unknown) =>
       this.logger.warn({ err: (error as Error).message, jobId: job.id }, 'could not update jobs:active'),
@@ -83,6 +88,13 @@ export class Reaper implements FeedListener {
   }
 
   onFeedGap(): void {}
+
+  /** Finished jobs into the archiver's queue, scored by (about) their finish time. */
+  private async queueForArchive(ids: string[]): Promise<void> {
+    if (!this.options.archive || ids.length === 0) return;
+    const now = Date.now();
+    await this.redis.zadd(JOBS_UNARCHIVED, 'NX', ...ids.flatMap((id) => [now, id]));
+  }
 
   // ---- one round -----------------------------------------------------------------------------
 
@@ -141,7 +153,9 @@ export class Reaper implements FeedListener {
           );
         }
       });
-      if (done.length > 0) await this.redis.zrem(JOBS_ACTIVE, ...done);
+      if (done.length === 0) continue;
+      await this.queueForArchive(done);
+      await this.redis.zrem(JOBS_ACTIVE, ...done);
     }
   }
 }

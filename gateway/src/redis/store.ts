@@ -21,6 +21,11 @@ export interface StoredPage {
   lastSeq: number;
 }
 
+/** A page read from Redis, with how far the job is archived (0 without an archive). */
+export interface RedisPage extends StoredPage {
+  archivedSeq: number;
+}
+
 function firstRetained(seq: number, length: number): number {
   return seq - length + 1;
 }
@@ -80,10 +85,23 @@ function malformedEntry(jobId: string, seq: number): Buffer {
 }
 
 /**
- * Up to `limit` entries with seq ≥ `fromSeq` (and ≤ `toSeq`), in one atomic `jobstream_read`.
- * Entries are stored JSON bytes, passed on as they are; a malformed one is replaced by an error
- * line at its seq and counted, so it never breaks a frame or a response. A missing job reads as
- * empty.
+ * The entries as they can be passed on: a malformed one (seqs from `firstSeq`) is replaced by an
+ * error line at its seq and counted, so it never breaks a frame or a response.
+ */
+export function checkEntries(jobId: string, firstSeq: number, entries: Buffer[]): Buffer[] {
+  for (let i = 0; i < entries.length; i++) {
+    if (wellFormed(entries[i]!, firstSeq + i)) continue;
+    entries[i] = malformedEntry(jobId, firstSeq + i);
+    malformedEntries.count++;
+  }
+  return entries;
+}
+
+/**
+ * Up to `limit` entries with seq ≥ `fromSeq` (and ≤ `toSeq`) that Redis holds, in one atomic
+ * `jobstream_read`. Entries are stored JSON bytes, passed on as they are (checkEntries). A
+ * missing job reads as empty. Readers go through archive/output-reader.ts, which also reads
+ * what Redis no longer holds.
  */
 export async function readOutput(
   redis: RedisConnection,
@@ -91,27 +109,28 @@ export async function readOutput(
   fromSeq: number,
   limit: number,
   { toSeq = Number.MAX_SAFE_INTEGER, maxBytes }: { toSeq?: number; maxBytes?: number } = {},
-): Promise<StoredPage> {
+): Promise<RedisPage> {
   const args: number[] = [fromSeq, limit, toSeq];
   if (maxBytes !== undefined) args.push(maxBytes);
   try {
-    const [lastSeq, start, entries] = (await redis.callBuffer(
+    const [lastSeq, start, entries, archivedSeq] = (await redis.callBuffer(
       'FCALL',
       'jobstream_read',
       2,
       jobKey(jobId),
       outputKey(jobId),
       ...args,
-    )) as [number, number, Buffer[]];
+    )) as [number, number, Buffer[], number | undefined];
     const first = Number(start);
-    for (let i = 0; i < entries.length; i++) {
-      if (wellFormed(entries[i]!, first + i)) continue;
-      entries[i] = malformedEntry(jobId, first + i);
-      malformedEntries.count++;
-    }
-    return { fromSeq: first, entries, lastSeq: Number(lastSeq) };
+    return {
+      fromSeq: first,
+      entries: checkEntries(jobId, first, entries),
+      lastSeq: Number(lastSeq),
+      archivedSeq: Number(archivedSeq ?? 0),
+    };
   } catch (error) {
-    if (JobstreamError.fromRedis(error)?.code === 'NOT_FOUND') return { fromSeq, entries: [], lastSeq: 0 };
+    if (JobstreamError.fromRedis(error)?.code === 'NOT_FOUND')
+      return { fromSeq, entries: [], lastSeq: 0, archivedSeq: 0 };
     throw error;
   }
 }

@@ -1,13 +1,14 @@
 /**
  * Replay pages: a job's stored lines from one seq to another, read in pages with one atomic
- * `jobstream_read` each (exact while the runner appends and trims), one page read ahead while the
+ * `jobstream_read` each (exact while the runner appends and trims; from the archive below what
+ * Redis holds), one page read ahead while the
  * caller sends the previous one (while its socket can take it), so a replay is not a chain of
  * round trips. What a subscription
  * does with the pages — gaps, backpressure, the switch to live — stays in subscription.ts.
  */
-import type { RedisConnection } from '../../../shared/redis/client.js';
 import { REPLAY_PAGE_BYTES, REPLAY_PAGE_LINES } from '../limits.js';
-import { readOutput, type StoredPage } from '../redis/store.js';
+import type { StoredPage } from '../redis/store.js';
+import type { OutputReader } from '../archive/output-reader.js';
 
 /** What replay needs to know of the socket it reads for. */
 export interface ReplayTarget {
@@ -28,14 +29,14 @@ export interface ReplayTarget {
  * read again after the drain.
  */
 export async function* replayPages(
-  redis: RedisConnection,
+  output: OutputReader,
   jobId: string,
   fromSeq: number,
   toSeq: number,
   target: ReplayTarget,
 ): AsyncGenerator<StoredPage> {
   const read = (from: number): Promise<StoredPage> =>
-    readOutput(redis, jobId, from, REPLAY_PAGE_LINES, { toSeq, maxBytes: REPLAY_PAGE_BYTES });
+    output.read(jobId, from, REPLAY_PAGE_LINES, { toSeq, maxBytes: REPLAY_PAGE_BYTES });
   let next: Promise<StoredPage> | null = null;
   let from = fromSeq;
   try {

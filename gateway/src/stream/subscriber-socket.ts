@@ -10,6 +10,7 @@ import type { GatewayMetrics } from '../ops/metrics.js';
 import type { Fanout } from './fanout.js';
 import type { ChannelMessage } from './output-frames.js';
 import type { Subscription } from './subscription.js';
+import type { OutputReader } from '../archive/output-reader.js';
 
 /**
  * What a subscription needs of its socket. Contract: `send`/`sendFrame` write one text frame and
@@ -36,6 +37,8 @@ export interface SubscriberSocket {
 
 export interface SubscriptionDeps {
   redis: RedisConnection;
+  /** Replay reads (Redis, and the archive below what Redis holds). */
+  output: OutputReader;
   fanout: Fanout;
   metrics: GatewayMetrics;
   logger: Logger;

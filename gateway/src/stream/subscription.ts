@@ -28,7 +28,8 @@ import { isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
 import type { ErrorFrame, GapReason } from '../../../shared/protocol.js';
 import { maySee } from '../auth/principal.js';
 import type { JobListener } from './fanout.js';
-import { notFoundFrame } from './frames.js';
+import { errorFrame, notFoundFrame } from './frames.js';
+import { ArchiveUnavailableError } from '../archive/errors.js';
 import { SEND_HIGH_WATER_BYTES } from '../limits.js';
 import { HeldMessages } from './held-messages.js';
 import { outputFrameFromEntries, sliceOutputFrame, type ChannelMessage } from './output-frames.js';
@@ -100,7 +101,9 @@ export class Subscription implements JobListener {
     this.applyJob(job);
     this.target = job.lastSeq;
     this.nextSeq = startSeq(request, job.lastSeq);
-    if (this.nextSeq <= job.lastSeq && this.nextSeq < firstRetained) this.sendGap(firstRetained, 'trimmed');
+    // With an archive, what Redis trimmed is read from there; the replay sends any gap it finds.
+    if (this.nextSeq <= job.lastSeq && this.nextSeq < firstRetained && !this.deps.output.archived)
+      this.sendGap(firstRetained, 'trimmed');
     this.phase = 'syncing';
     return null;
   }
@@ -189,6 +192,10 @@ export class Subscription implements JobListener {
           break;
         } catch (error) {
           if (this.phase === 'ended') return;
+          if (error instanceof ArchiveUnavailableError) {
+            this.endUnavailable(error);
+            return;
+          }
           if (failures === 0)
             this.deps.logger.warn(
               { err: (error as Error).message, jobId: this.jobId, user: this.socket.principal.sub },
@@ -208,6 +215,18 @@ export class Subscription implements JobListener {
     } finally {
       this.syncing = false;
     }
+  }
+
+  /**
+   * Archived lines that cannot be read now (store down, chunk corrupt): the subscription ends with
+   * `unavailable` and its job id, and the client subscribes again with `since` (never a gap:
+   * the lines are not gone).
+   */
+  private endUnavailable(error: ArchiveUnavailableError): void {
+    this.deps.logger.warn({ err: error.message, jobId: this.jobId }, 'replay stopped: archive unavailable');
+    this.socket.sendFrame(errorFrame('unavailable', error.message, this.jobId));
+    this.release();
+    this.socket.subscriptionEnded(this);
   }
 
   private async catchUpOnce(reason: GapReason | null): Promise<void> {
@@ -258,7 +277,7 @@ export class Subscription implements JobListener {
     // Never adds to a send buffer that is already full: replayPages waits for the client to
     // drain it, holding no page meanwhile.
     for await (const page of replayPages(
-      this.deps.redis,
+      this.deps.output,
       this.jobId,
       this.nextSeq,
       this.target,

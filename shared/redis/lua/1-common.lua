@@ -12,6 +12,10 @@
     LIBRARY_VERSION  code version; a library reporting an older one is replaced
     MAX_LINES        JOBSTREAM_MAX_LINES: lines kept per job (the list is trimmed to it)
     RETENTION_S      JOBSTREAM_RETENTION_S: life of a finished job's keys
+    ARCHIVE          whether JOBSTREAM_ARCHIVE_URL is set (docs/architecture.md "Archive")
+    HARD_MAX_LINES   JOBSTREAM_HARD_MAX_LINES: with an archive, the list's length past which lines
+                     not yet archived are trimmed anyway (and the hole recorded)
+    HOT_RETENTION_S  JOBSTREAM_HOT_RETENTION_S: life of a finished job's list once it is archived
     EVENTS_PUBLISH   'publish' on a standalone Redis, 'spublish' in a Redis Cluster
     MAX_LINE_BYTES   the 16 KiB line limit (shared/runner/line-limit.ts)
     MAX_FIELD_BYTES  the most one metadata field (or the owner) may hold (shared/job.ts)
@@ -35,12 +39,21 @@
     PROTECTED_FIELD  a field that only the library writes (id, owner, seq, status, createdAt, …)
     BAD_FIELD        an unknown field, or a numeric field whose value is not an integer
     FIELD_TOO_LARGE  a field over MAX_FIELD_BYTES, or a change that takes the hash over MAX_HASH_BYTES
+    NOT_CLAIMED      jobstream_archived by a process that does not hold the job's archive claim
+    NOT_CONTIGUOUS   jobstream_archived with a range that does not continue from archivedSeq
 ]]
 
 local LIBRARY_VERSION = '__LIBRARY_VERSION__'
 local MAX_LINES = __MAX_LINES__
 local RETENTION_S = __RETENTION_S__
 local EVENTS_PUBLISH = '__EVENTS_PUBLISH__'
+local ARCHIVE = __ARCHIVE__
+local HARD_MAX_LINES = __HARD_MAX_LINES__
+local HOT_RETENTION_S = __HOT_RETENTION_S__
+-- With an archive, a finished job's list that was never archived still expires after 7 days
+-- (at most: a shorter retention wins). Plain arithmetic: no library (math) at load time.
+local UNARCHIVED_LIST_S = RETENTION_S
+if UNARCHIVED_LIST_S > 7 * 24 * 3600 then UNARCHIVED_LIST_S = 7 * 24 * 3600 end
 
 local MAX_LINE_BYTES = __MAX_LINE_BYTES__
 local MAX_FIELD_BYTES = __MAX_FIELD_BYTES__
@@ -54,7 +67,7 @@ local STATUSES = { queued = true, running = true, success = true, failed = true,
 local PROTECTED = {
   id = true, owner = true, seq = true, status = true,
   createdAt = true, startedAt = true, finishedAt = true,
-  heartbeatAt = true, cancelRequestedAt = true, cancelRequestedBy = true,
+  heartbeatAt = true, cancelRequestedAt = true, cancelRequestedBy = true, archivedSeq = true,
 }
 local TEXT_FIELDS = { title = true, errorMessage = true, mrUrl = true, branch = true }
 local INTEGER_FIELDS = { linesAdded = true, linesRemoved = true, exitCode = true }
@@ -204,7 +217,8 @@ local function set_status(keys, id, status, fields)
   end
   if TERMINAL[status] then
     redis.call('EXPIRE', keys[1], RETENTION_S)
-    redis.call('EXPIRE', keys[2], RETENTION_S)
+    redis.call('EXPIRE', keys[2], ARCHIVE and UNARCHIVED_LIST_S or RETENTION_S)
+    redis.call('EXPIRE', keys[1] .. ':archive', RETENTION_S)
   end
   local hash = announce_change(keys[1], id)
   return tonumber(hash.seq) or 0
@@ -250,4 +264,25 @@ local function metadata_fields(args, first)
     flat[#flat + 1] = value
   end
   return flat, nil
+end
+
+-- Trims the job's list after an append. Without an archive: to the newest MAX_LINES. With one,
+-- never a line above archivedSeq while the list is shorter than HARD_MAX_LINES; past that the
+-- oldest unarchived lines go anyway, and the hole (always starting at archivedSeq + 1, so a
+-- growing hole rewrites one field) is recorded in job:{J}:archive as `<from> -> gap <to>`.
+local function trim_output(keys, last_seq)
+  local length = redis.call('LLEN', keys[2])
+  if length <= MAX_LINES then return end
+  if not ARCHIVE then
+    redis.call('LTRIM', keys[2], -MAX_LINES, -1)
+    return
+  end
+  local first = last_seq - length + 1
+  local archived = tonumber(redis.call('HGET', keys[1], 'archivedSeq')) or 0
+  local drop = math.min(length - MAX_LINES, math.max(0, archived - first + 1))
+  if length - drop > HARD_MAX_LINES then
+    drop = length - HARD_MAX_LINES
+    redis.call('HSET', keys[1] .. ':archive', int_string(archived + 1), 'gap ' .. int_string(first + drop - 1))
+  end
+  if drop > 0 then redis.call('LTRIM', keys[2], drop, -1) end
 end

@@ -43,7 +43,7 @@ end
   ARGV     <stream> <line> [<stream> <line> …]   stream: stdout | stderr
   Returns  the last seq given out
   Effects  HINCRBY job:{J} seq; RPUSH job:{J}:output {"seq":…,"ts":…,"stream":…,"line":…} …;
-           LTRIM to MAX_LINES; PUBLISH (or SPUBLISH) job:{J}:events
+           LTRIM to MAX_LINES (with an archive: see trim_output); PUBLISH (or SPUBLISH) job:{J}:events
            {"type":"output","jobId":"J","lines":[…the same entries…]}
   Lines are made valid UTF-8 and cut to 16 KiB (marked) rather than rejected.
 ]]
@@ -75,7 +75,7 @@ local function jobstream_append(keys, args)
   for first = 1, #entries, PUSH_CHUNK do
     redis.call('RPUSH', keys[2], unpack(entries, first, math.min(first + PUSH_CHUNK - 1, #entries)))
   end
-  redis.call('LTRIM', keys[2], -MAX_LINES, -1)
+  trim_output(keys, last_seq)
   redis.call(EVENTS_PUBLISH, keys[1] .. ':events',
     '{"type":"output","jobId":"' .. id .. '","lines":[' .. table.concat(entries, ',') .. ']}')
   return last_seq
