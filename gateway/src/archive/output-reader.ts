@@ -62,11 +62,41 @@ export class OutputReader {
   /**
    * Up to `limit` entries with seq ≥ `fromSeq` (and ≤ `toSeq`), as stored. The page's `fromSeq`
    * is past the asked-for seq only where lines are gone for good. A missing job reads as empty.
+   * A page that starts in the archive goes on across chunks and into Redis until it is full.
    */
   async read(jobId: string, fromSeq: number, limit: number, options: ReadOptions = {}): Promise<StoredPage> {
+    const first = await this.readOnce(jobId, fromSeq, limit, options);
+    if (!first.fromArchive) return first;
+    const entries = [...first.entries];
+    let bytes = entries.reduce((sum, entry) => sum + entry.length, 0);
+    let next = first.fromSeq + entries.length;
+    const toSeq = Math.min(options.toSeq ?? Number.MAX_SAFE_INTEGER, first.lastSeq);
+    while (entries.length > 0 && entries.length < limit && next <= toSeq) {
+      if (options.maxBytes !== undefined && bytes >= options.maxBytes) break;
+      const maxBytes = options.maxBytes === undefined ? undefined : options.maxBytes - bytes;
+      const more = await this.readOnce(jobId, next, limit - entries.length, {
+        ...options,
+        ...(maxBytes ? { maxBytes } : {}),
+      });
+      if (more.fromSeq !== next || more.entries.length === 0) break; // a gap: the caller's next page says so
+      if (maxBytes !== undefined && more.entries.length === 1 && more.entries[0]!.length > maxBytes) break;
+      entries.push(...more.entries);
+      bytes += more.entries.reduce((sum, entry) => sum + entry.length, 0);
+      next += more.entries.length;
+    }
+    return { fromSeq: first.fromSeq, entries, lastSeq: first.lastSeq };
+  }
+
+  /** One page: from Redis, or from the one chunk (or past the one hole) holding `fromSeq`. */
+  private async readOnce(
+    jobId: string,
+    fromSeq: number,
+    limit: number,
+    options: ReadOptions,
+  ): Promise<StoredPage & { fromArchive: boolean }> {
     const page = await readOutput(this.redis, jobId, fromSeq, limit, options);
     const toSeq = Math.min(options.toSeq ?? Number.MAX_SAFE_INTEGER, page.lastSeq);
-    if (!this.archive || page.fromSeq <= fromSeq || fromSeq > toSeq) return page;
+    if (!this.archive || page.fromSeq <= fromSeq || fromSeq > toSeq) return { ...page, fromArchive: false };
     // Below the first seq Redis holds: the archive's index says where the line is.
     const record = await this.recordFor(jobId, fromSeq);
     if (record === null)
@@ -75,8 +105,8 @@ export class OutputReader {
       );
     if (record.kind === 'gap') {
       const after = record.lastSeq + 1;
-      if (after > toSeq) return { fromSeq: after, entries: [], lastSeq: page.lastSeq };
-      return this.read(jobId, after, limit, options);
+      if (after > toSeq) return { fromSeq: after, entries: [], lastSeq: page.lastSeq, fromArchive: false };
+      return this.readOnce(jobId, after, limit, options);
     }
     const chunk = await this.chunk(jobId, record);
     const last = Math.min(record.lastSeq, toSeq, fromSeq + limit - 1);
@@ -89,7 +119,12 @@ export class OutputReader {
       if (options.maxBytes !== undefined && bytes > options.maxBytes && entries.length > 0) break;
       entries.push(entry);
     }
-    return { fromSeq, entries: checkEntries(jobId, fromSeq, entries), lastSeq: page.lastSeq };
+    return {
+      fromSeq,
+      entries: checkEntries(jobId, fromSeq, entries),
+      lastSeq: page.lastSeq,
+      fromArchive: true,
+    };
   }
 
   private async recordFor(jobId: string, seq: number): Promise<ArchiveRecord | null> {
