@@ -174,14 +174,16 @@ export class Archiver {
         toSeq: archived + this.options.chunkLines,
         maxBytes: CHUNK_MAX_BYTES,
       });
-      if (page.fromSeq > from || page.entries.length === 0) {
-        // Gone before it was archived: recorded as a hole, readers get `gap` for it.
-        const last = page.entries.length === 0 ? job.lastSeq : page.fromSeq - 1;
+      if (page.fromSeq > from) {
+        // Gone before it was archived (up to the list's head, or the end when the list expired):
+        // recorded as a hole, readers get `gap` for it.
+        const last = Math.min(page.fromSeq - 1, job.lastSeq);
         await this.record(jobId, ['gap', this.holderId, from, last]);
         this.metrics.linesTrimmedUnarchived.inc(last - from + 1);
         this.logger.warn({ jobId, fromSeq: from, toSeq: last }, 'lines were gone before they were archived');
         continue;
       }
+      if (page.entries.length === 0) return; // the job expired meanwhile
       // A running job has a full chunk here (checked above): full by lines, or by bytes.
       await this.writeChunk(jobId, page.fromSeq, page.entries);
     }

@@ -25,6 +25,11 @@ export interface ReadOptions {
   toSeq?: number;
   /** At least one entry is returned however long it is. */
   maxBytes?: number;
+  /**
+   * A page that cannot be read whole fails, rather than ending early (the next read would
+   * fail): for a download, which can still answer 503 before its first byte.
+   */
+  whole?: boolean;
 }
 
 /** Decompressed chunks kept in memory: a replay reads one chunk in several pages. */
@@ -74,10 +79,16 @@ export class OutputReader {
     while (entries.length > 0 && entries.length < limit && next <= toSeq) {
       if (options.maxBytes !== undefined && bytes >= options.maxBytes) break;
       const maxBytes = options.maxBytes === undefined ? undefined : options.maxBytes - bytes;
-      const more = await this.readOnce(jobId, next, limit - entries.length, {
-        ...options,
-        ...(maxBytes ? { maxBytes } : {}),
-      });
+      const more = await (options.whole ? this.readOnce : this.readOnceOrNothing).call(
+        this,
+        jobId,
+        next,
+        limit - entries.length,
+        {
+          ...options,
+          ...(maxBytes ? { maxBytes } : {}),
+        },
+      );
       if (more.fromSeq !== next || more.entries.length === 0) break; // a gap: the caller's next page says so
       if (maxBytes !== undefined && more.entries.length === 1 && more.entries[0]!.length > maxBytes) break;
       entries.push(...more.entries);
@@ -85,6 +96,21 @@ export class OutputReader {
       next += more.entries.length;
     }
     return { fromSeq: first.fromSeq, entries, lastSeq: first.lastSeq };
+  }
+
+  /** A page's continuation: what cannot be read now ends the page, and the next read reports it. */
+  private async readOnceOrNothing(
+    jobId: string,
+    fromSeq: number,
+    limit: number,
+    options: ReadOptions,
+  ): Promise<StoredPage> {
+    try {
+      return await this.readOnce(jobId, fromSeq, limit, options);
+    } catch (error) {
+      if (error instanceof ArchiveUnavailableError) return { fromSeq, entries: [], lastSeq: 0 };
+      throw error;
+    }
   }
 
   /** One page: from Redis, or from the one chunk (or past the one hole) holding `fromSeq`. */

@@ -7,6 +7,10 @@ import type { z } from 'zod';
 import type { ErrorCode } from '../../../shared/protocol.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
+import { ArchiveUnavailableError } from '../archive/errors.js';
+
+/** Seconds a client waits before asking again for archived lines that could not be read. */
+const ARCHIVE_RETRY_AFTER_S = 5;
 
 /** The HTTP status of each error code (docs/protocol.md "HTTP API"). */
 const STATUS_OF: Record<ErrorCode, number> = {
@@ -65,7 +69,12 @@ function clientError(err: unknown): HttpError | null {
 export function errorHandler(logger: Logger, metrics: GatewayMetrics) {
   return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
     if (res.headersSent) return next(err);
-    const known = err instanceof HttpError ? err : clientError(err);
+    const known =
+      err instanceof HttpError
+        ? err
+        : err instanceof ArchiveUnavailableError
+          ? new HttpError('unavailable', err.message, ARCHIVE_RETRY_AFTER_S)
+          : clientError(err);
     if (!known) logger.error({ err }, 'request failed');
     const code: ErrorCode = known?.code ?? 'unavailable';
     metrics.rejections.inc({ reason: code });

@@ -167,7 +167,7 @@ export function jobApi(
     res.setHeader('Cache-Control', 'no-store');
     let seq = 1;
     for (;;) {
-      const page = await output.read(job.id, seq, DOWNLOAD_PAGE_LINES, { toSeq: job.lastSeq });
+      const page = await output.read(job.id, seq, DOWNLOAD_PAGE_LINES, { toSeq: job.lastSeq, whole: true });
       if (page.entries.length === 0) break;
       const chunk =
         page.entries
