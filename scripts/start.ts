@@ -8,6 +8,10 @@
  * JWT_SECRET (unless given, a random one made once and kept in .tmp/dev-secret, git-ignored, so
  * open tabs stay signed in across a restart) and the dev sign-in bound to loopback, demo runners
  * start, and the URL is printed with two signed-in links. Ctrl-C stops everything.
+ *
+ * The archive (JOBSTREAM_ARCHIVE_URL, unless given): .tmp/archive, git-ignored. Finished demo jobs
+ * are archived within seconds and their lists let go of after 60 s
+ * (JOBSTREAM_HOT_RETENTION_S), so the demo shows jobs read back from the archive like any other.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -30,6 +34,8 @@ const say = (message: string): void => console.log(`jobstream: ${message}`);
 
 /** Where `npm start` keeps its dev secret: under the git-ignored .tmp/, readable by its owner only. */
 const DEV_SECRET_FILE = resolve(import.meta.dirname, '..', '.tmp', 'dev-secret');
+/** Where `npm start` archives logs unless JOBSTREAM_ARCHIVE_URL says otherwise (git-ignored). */
+const DEMO_ARCHIVE_DIR = resolve(import.meta.dirname, '..', '.tmp', 'archive');
 
 /** The local demo's JWT secret: made once, then the same on every start (tabs survive a restart). */
 function devSecret(): string {
@@ -138,6 +144,8 @@ Ctrl-C stops everything.
       DEV_AUTH: '1',
       // No load balancer to drain locally: Ctrl-C stops at once.
       SHUTDOWN_DRAIN_MS: process.env.SHUTDOWN_DRAIN_MS ?? '0',
+      JOBSTREAM_ARCHIVE_URL: process.env.JOBSTREAM_ARCHIVE_URL ?? `file://${DEMO_ARCHIVE_DIR}`,
+      JOBSTREAM_HOT_RETENTION_S: process.env.JOBSTREAM_HOT_RETENTION_S ?? '60',
     },
     dist,
   );
@@ -150,6 +158,9 @@ Ctrl-C stops everything.
   const stopDemo = values['no-demo'] ? null : startDemoRunners(client, { owners: [...DEMO_OWNERS] });
 
   const base = `http://127.0.0.1:${gateway.port}`;
+  say(
+    `archive at ${config.archive?.url ?? '(none)'}: finished jobs are read from it once Redis lets go of them`,
+  );
   console.log(`\njobstream is running at ${base}\n`);
   // An admin and one user are enough to show both views; the dev sign-in page offers them all.
   for (const user of DEMO_USERS.slice(0, 2)) {

@@ -5,7 +5,9 @@
  * primaries with a replica each (short node timeout), N gateway processes on their own ports, and
  * HAProxy in front (deploy/haproxy.cfg). `up` returns once everything answers and prints the
  * dashboard's URL first, alone on its line; `status` says what runs; `down` stops everything it
- * started (by process group) and removes its files. State lives in .tmp/topology/.
+ * started (by process group) and removes its files. State lives in .tmp/topology/. The gateways
+ * share one archive (JOBSTREAM_ARCHIVE_URL, unless given: .tmp/topology/archive), as they
+ * would share a bucket: any of them archives a job, and every one reads it back.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -102,6 +104,7 @@ async function up(gatewayCount: number): Promise<void> {
         // DEV_AUTH route, which would hand anyone an admin token through HAProxy.
         DEV_AUTH: '',
         LOG_LEVEL: 'warn',
+        JOBSTREAM_ARCHIVE_URL: process.env.JOBSTREAM_ARCHIVE_URL ?? `file://${join(DIR, 'archive')}`,
       };
       const args = compiled
         ? ['--enable-source-maps', 'dist/gateway/src/main.js']
