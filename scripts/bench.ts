@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun] [--runs 3] [--seconds 10]
+ * npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive] [--runs 3] [--seconds 10]
  *   [--fanout 2000x10@10,20,40 --fanout 10000x100@2,4,8] [--wall 200x100x50@2,4]
  *   [--batched 100x10@500] [--storm 15000] [--replay-lines 100000] [--browser-seconds 30]
  *   [--chart docs/benchmarks-fanout.svg] [--servers gateway,relay,socketio]
@@ -36,13 +36,14 @@ import {
 import * as scenarios from './bench/scenarios.js';
 import { browser } from './bench/browser-scenario.js';
 import { replay } from './bench/replay-scenario.js';
+import { archiveRows, archiveScenario } from './bench/archive-scenario.js';
 import { jobrunThroughput, publisherThroughput } from './bench/runner-scenarios.js';
 import { SERVER_KINDS, type ServerKind } from './bench/servers.js';
 
 const { values: args } = readCommandLine(
   {
     usage:
-      'usage: npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun] [--runs 3] [--seconds 10] …',
+      'usage: npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive] [--runs 3] [--seconds 10] …',
     description: `
 Every scenario of docs/benchmarks.md against a private redis-server: the jobstream gateway, a
 bare ws relay and Socket.IO under the same load. Prints the measurements and a table of ratios
@@ -63,7 +64,7 @@ bare ws relay and Socket.IO under the same load. Prints the measurements and a t
   },
   {
     options: {
-      only: { type: 'string', default: 'fanout,wall,batched,idle,replay,browser,publisher,jobrun' },
+      only: { type: 'string', default: 'fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive' },
       runs: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '10' },
       fanout: { type: 'string', multiple: true, default: ['2000x10@10,20,40', '10000x100@2,4,8'] },
@@ -164,6 +165,13 @@ async function main(): Promise<void> {
       results.publisher = await publisherThroughput(client, { lines: 200_000, runs: 3 });
     if (only.has('jobrun'))
       results.jobrun = await jobrunThroughput(client, redis.url, { lines: 1_000_000, runs });
+    if (only.has('archive'))
+      results.archive = await archiveScenario(client, redis.url, {
+        lines: Number(args['replay-lines']),
+        runs,
+        ingestRate: 30_000,
+        seconds,
+      });
   } finally {
     await redis.stop();
   }
@@ -182,6 +190,11 @@ async function main(): Promise<void> {
   if (measurements.length > 0) printTable('every measurement', measurementRows(measurements));
   if (results.publisher) printTable('runner side: JobPublisher into Redis', results.publisher as Row[]);
   if (results.jobrun) printTable('runner side: jobrun around seq 1 1000000', results.jobrun as Row[]);
+  if (results.archive)
+    printTable(
+      'the archive (docs/benchmarks.md "Archive")',
+      archiveRows(results.archive as Parameters<typeof archiveRows>[0]),
+    );
   printTable(`ratios (jobstream ÷ peer, median [min–max] of ${runs} runs)`, ratios);
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   const stamp = meta.date.replace(/[:.]/g, '-');

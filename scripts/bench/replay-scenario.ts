@@ -58,7 +58,8 @@ export async function replay(
   };
 }
 
-function replayOnce(url: string, token: string, jobId: string, lines: number): Promise<number> {
+/** One subscribe → `done` of a finished job through the server at `url`, in ms (every line counted). */
+export function replayOnce(url: string, token: string, jobId: string, lines: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${url}/ws`, [PROTOCOL], { headers: { authorization: `Bearer ${token}` } });
     let started = 0;

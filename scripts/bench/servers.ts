@@ -33,11 +33,12 @@ export class BenchServer {
   ) {}
 
   /**
-   * Starts a server on a free port against `redisUrl`, resolving once it listens.
+   * Starts a server on a free port against `redisUrl` (with `env` over the defaults), resolving
+   * once it listens.
    * BENCH_GATEWAY_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway under load
    * (with BENCH_PEERS_TOO=1, the peers as well, to compare profiles).
    */
-  static async start(kind: ServerKind, redisUrl: string): Promise<BenchServer> {
+  static async start(kind: ServerKind, redisUrl: string, env: NodeJS.ProcessEnv = {}): Promise<BenchServer> {
     const port = await freePort();
     const nodeArgs =
       kind === 'gateway' || process.env.BENCH_PEERS_TOO
@@ -55,6 +56,7 @@ export class BenchServer {
         LOG_LEVEL: 'warn',
         MAX_SOCKETS_PER_USER: '0',
         SHUTDOWN_DRAIN_MS: '0',
+        ...env,
       },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
