@@ -127,3 +127,11 @@ it('lets the list go once the manifest of a finished, archived job is stored', a
   expect(await redis.ttl(outputKey(id))).toBeLessThanOrEqual(HOT_RETENTION_S);
   expect(await redis.ttl(jobKey(id))).toBeGreaterThan(RETENTION_S - 10); // the job itself stays
 });
+
+it('archivedSeq is the library’s: no runner can raise it (and so trim lines the archive never got)', async () => {
+  const id = await runningJob();
+  await expectCode(
+    redis.fcall('jobstream_status', 2, jobKey(id), outputKey(id), 'running', 'archivedSeq', '999'),
+    'PROTECTED_FIELD',
+  );
+});
