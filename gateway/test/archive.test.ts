@@ -80,8 +80,13 @@ describe.each(topologies)('on %s', (topology) => {
       await redis.hget(`job:{${id}}`, 'archivedSeq'),
     ];
     expect(held).toBeGreaterThanOrEqual(total - Number(archivedSoFar ?? 0));
+    // Another running job at once, on another Cluster shard most likely: both are archived.
+    const other = `${s.namespace()}-running-too`;
+    await writeJob(redis, other, 2 * MAX_LINES, { finish: false, batch: 100 });
     await eventually(
-      async () => Number(await redis.hget(`job:{${id}}`, 'archivedSeq')) === total,
+      async () =>
+        Number(await redis.hget(`job:{${id}}`, 'archivedSeq')) === total &&
+        Number(await redis.hget(`job:{${other}}`, 'archivedSeq')) === 2 * MAX_LINES,
       20_000,
       'chunks',
     );

@@ -49,6 +49,7 @@ export interface ArchiverOptions {
 
 /** Finished jobs taken from the queue per round; running jobs are looked at all at once. */
 const FINISHED_PER_ROUND = 50;
+const RUNNING_BATCH = 200;
 const SWEEP_EVERY_MS = 3600_000;
 /** A chunk of very long lines closes at this size rather than at chunkLines (one LRANGE, one object). */
 const CHUNK_MAX_BYTES = 16 * 1024 * 1024;
@@ -115,16 +116,17 @@ export class Archiver {
 
   private async runningWithFullChunk(): Promise<string[]> {
     const ids = await this.redis.zrange(JOBS_ACTIVE, 0, -1);
-    if (ids.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hmget(jobKey(id), 'seq', 'archivedSeq');
-    const replies = (await pipeline.exec()) ?? [];
-    return ids.filter((_, i) => {
-      const [error, fields] = replies[i] ?? [null, null];
-      if (error || !Array.isArray(fields)) return false;
-      const [seq, archived] = fields as (string | null)[];
-      return Number(seq ?? 0) - Number(archived ?? 0) >= this.options.chunkLines;
-    });
+    const due: string[] = [];
+    // One command per job, a batch at a time: a Cluster pipeline must stay within one slot.
+    for (let from = 0; from < ids.length && !this.stopped; from += RUNNING_BATCH) {
+      const batch = ids.slice(from, from + RUNNING_BATCH);
+      const fields = await Promise.all(batch.map((id) => this.redis.hmget(jobKey(id), 'seq', 'archivedSeq')));
+      batch.forEach((id, i) => {
+        const [seq, archived] = fields[i]!;
+        if (Number(seq ?? 0) - Number(archived ?? 0) >= this.options.chunkLines) due.push(id);
+      });
+    }
+    return due;
   }
 
   /**
@@ -173,6 +175,7 @@ export class Archiver {
       const page = await readOutput(this.redis, jobId, from, this.options.chunkLines, {
         toSeq: archived + this.options.chunkLines,
         maxBytes: CHUNK_MAX_BYTES,
+        check: false, // exactly as stored; every reader checks what it reads from a chunk
       });
       if (page.fromSeq > from) {
         // Gone before it was archived (up to the list's head, or the end when the list expired):
