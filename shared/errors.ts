@@ -15,6 +15,7 @@ export const FUNCTION_ERROR_CODES = [
   'PROTECTED_FIELD',
   'BAD_FIELD',
   'FIELD_TOO_LARGE',
+  'SEQ_MISMATCH',
   'NOT_CLAIMED',
   'NOT_CONTIGUOUS',
 ] as const;

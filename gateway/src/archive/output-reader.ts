@@ -40,17 +40,18 @@ const INDEX_CACHE_JOBS = 10_000;
 const ENTRY_OVERHEAD_BYTES = 96;
 
 type ChunkRecord = Extract<ArchiveRecord, { kind: 'chunk' }>;
+type ChunkContext = ChunkRecord & { jobId: string };
 
 export class OutputReader {
   private readonly indexes = new LRUCache<string, ArchiveRecord[]>({ max: INDEX_CACHE_JOBS });
-  private readonly chunks: LRUCache<string, Buffer[], ChunkRecord> | null;
+  private readonly chunks: LRUCache<string, Buffer[], ChunkContext> | null;
 
   constructor(
     private readonly redis: RedisConnection,
     private readonly archive: { store: ArchiveStore; metrics: ArchiveMetrics } | null = null,
   ) {
     this.chunks = archive
-      ? new LRUCache<string, Buffer[], ChunkRecord>({
+      ? new LRUCache<string, Buffer[], ChunkContext>({
           maxSize: CHUNK_CACHE_BYTES,
           sizeCalculation: (entries) =>
             entries.reduce((sum, entry) => sum + entry.length + ENTRY_OVERHEAD_BYTES, 1),
@@ -147,7 +148,7 @@ export class OutputReader {
     }
     return {
       fromSeq,
-      entries: checkEntries(jobId, fromSeq, entries),
+      entries, // checked once, when the chunk was read (fetchChunk)
       lastSeq: page.lastSeq,
       fromArchive: true,
     };
@@ -166,7 +167,7 @@ export class OutputReader {
     const key = chunkObjectKey(jobId, record.firstSeq, record.lastSeq);
     let entries: Buffer[] | undefined;
     try {
-      entries = await this.chunks!.fetch(key, { context: record });
+      entries = await this.chunks!.fetch(key, { context: { ...record, jobId } });
     } catch (error) {
       this.archive!.metrics.failures.inc({ operation: 'read' });
       if (error instanceof ArchiveUnavailableError) {
@@ -184,10 +185,11 @@ export class OutputReader {
     return entries;
   }
 
-  private async fetchChunk(key: string, record: ChunkRecord): Promise<Buffer[]> {
+  /** A chunk's entries, checked once here: a cached chunk is read again without parsing a line. */
+  private async fetchChunk(key: string, record: ChunkContext): Promise<Buffer[]> {
     const body = await this.archive!.store.get(key);
     this.archive!.metrics.chunksRead.inc();
     if (body === null) throw new ArchiveUnavailableError(`archive chunk ${key} is missing from the store`);
-    return decodeChunk(body, record.sha256, key);
+    return checkEntries(record.jobId, record.firstSeq, await decodeChunk(body, record.sha256, key));
   }
 }

@@ -39,6 +39,7 @@
     PROTECTED_FIELD  a field that only the library writes (id, owner, seq, status, createdAt, …)
     BAD_FIELD        an unknown field, or a numeric field whose value is not an integer
     FIELD_TOO_LARGE  a field over MAX_FIELD_BYTES, or a change that takes the hash over MAX_HASH_BYTES
+    SEQ_MISMATCH     jobstream_append_after with an `after` past the job's seq (the message starts with it)
     NOT_CLAIMED      jobstream_archived by a process that does not hold the job's archive claim
     NOT_CONTIGUOUS   jobstream_archived with a range that does not continue from archivedSeq
 ]]

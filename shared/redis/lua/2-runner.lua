@@ -47,38 +47,82 @@ end
            {"type":"output","jobId":"J","lines":[…the same entries…]}
   Lines are made valid UTF-8 and cut to 16 KiB (marked) rather than rejected.
 ]]
-local function jobstream_append(keys, args)
-  local id, err = check_keys(keys, 2)
-  if id == nil then return err end
-  if #args == 0 or #args % 2 ~= 0 then
-    return fail('BAD_ARGUMENTS', 'usage: FCALL jobstream_append 2 job:{J} job:{J}:output <stream> <line> [<stream> <line> …]')
-  end
-  for i = 1, #args, 2 do
+-- Checks `<stream> <line> …` from args[first]: nil, or the error to return.
+local function check_line_args(args, first, usage)
+  if #args < first or (#args - first + 1) % 2 ~= 0 then return fail('BAD_ARGUMENTS', usage) end
+  for i = first, #args, 2 do
     if args[i] ~= 'stdout' and args[i] ~= 'stderr' then
       return fail('BAD_STREAM', 'stream must be stdout or stderr, not ' .. args[i])
     end
   end
-  local status = redis.call('HGET', keys[1], 'status')
-  if not status then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
-  if TERMINAL[status] then return fail('JOB_FINISHED', 'job ' .. id .. ' is ' .. status .. '; no line follows the end') end
+  return nil
+end
 
-  local count = #args / 2
+-- Numbers, stores, trims and publishes the `<stream> <line>` pairs of args from index `first`
+-- (the job exists and is not finished). Returns the last seq given out.
+local function append_pairs(keys, id, args, first)
+  local count = (#args - first + 1) / 2
   local last_seq = redis.call('HINCRBY', keys[1], 'seq', count)
   local seq = last_seq - count
   local ts = int_string(now_ms())
   local entries = {}
-  for i = 1, #args, 2 do
+  for i = first, #args, 2 do
     seq = seq + 1
     entries[#entries + 1] = '{"seq":' .. int_string(seq) .. ',"ts":' .. ts .. ',"stream":"' .. args[i]
       .. '","line":' .. cjson.encode(limit_line(sanitize_utf8(args[i + 1]))) .. '}'
   end
-  for first = 1, #entries, PUSH_CHUNK do
-    redis.call('RPUSH', keys[2], unpack(entries, first, math.min(first + PUSH_CHUNK - 1, #entries)))
+  for chunk = 1, #entries, PUSH_CHUNK do
+    redis.call('RPUSH', keys[2], unpack(entries, chunk, math.min(chunk + PUSH_CHUNK - 1, #entries)))
   end
   trim_output(keys, last_seq)
   redis.call(EVENTS_PUBLISH, keys[1] .. ':events',
     '{"type":"output","jobId":"' .. id .. '","lines":[' .. table.concat(entries, ',') .. ']}')
   return last_seq
+end
+
+local function jobstream_append(keys, args)
+  local id, err = check_keys(keys, 2)
+  if id == nil then return err end
+  local bad = check_line_args(args, 1, 'usage: FCALL jobstream_append 2 job:{J} job:{J}:output <stream> <line> [<stream> <line> …]')
+  if bad then return bad end
+  local status = redis.call('HGET', keys[1], 'status')
+  if not status then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
+  if TERMINAL[status] then return fail('JOB_FINISHED', 'job ' .. id .. ' is ' .. status .. '; no line follows the end') end
+  return append_pairs(keys, id, args, 1)
+end
+
+--[[
+  jobstream_append_after (the HTTP ingest's idempotent append: docs/runners.md "Over HTTP")
+  KEYS[1]  job:{J}
+  KEYS[2]  job:{J}:output
+  ARGV     <after> <stream> <line> [<stream> <line> …]   after: the last seq the writer knows stored
+  Returns  the job's seq afterwards
+  Effects  with S the job's seq: after == S appends every line; after < S skips the first S - after
+           lines (a retried batch that landed) and appends the rest (none when S >= after + n);
+           appends as jobstream_append does (numbering, trim, publish) and stamps heartbeatAt.
+  Errors   SEQ_MISMATCH <S> when after > S (nothing appended: resend from S); NOT_FOUND,
+           JOB_FINISHED, BAD_STREAM, BAD_ARGUMENTS
+]]
+local function jobstream_append_after(keys, args)
+  local id, err = check_keys(keys, 2)
+  if id == nil then return err end
+  local usage = 'usage: FCALL jobstream_append_after 2 job:{J} job:{J}:output <after> <stream> <line> [<stream> <line> …]'
+  local after = tonumber(args[1] or '')
+  if after == nil or after < 0 or after ~= math.floor(after) then return fail('BAD_ARGUMENTS', usage) end
+  local bad = check_line_args(args, 2, usage)
+  if bad then return bad end
+  local fields = redis.call('HMGET', keys[1], 'status', 'seq')
+  local status = fields[1]
+  if not status then return fail('NOT_FOUND', 'job ' .. id .. ' does not exist') end
+  if TERMINAL[status] then return fail('JOB_FINISHED', 'job ' .. id .. ' is ' .. status .. '; no line follows the end') end
+  local seq = tonumber(fields[2]) or 0
+  if after > seq then
+    return fail('SEQ_MISMATCH', int_string(seq) .. ' is the last seq stored for job ' .. id .. ', not ' .. int_string(after))
+  end
+  redis.call('HSET', keys[1], 'heartbeatAt', int_string(now_ms()))
+  local first = 2 + 2 * (seq - after) -- the first pair not yet stored
+  if first > #args then return seq end
+  return append_pairs(keys, id, args, first)
 end
 
 --[[
@@ -204,6 +248,7 @@ end
 
 redis.register_function('jobstream_create', jobstream_create)
 redis.register_function('jobstream_append', jobstream_append)
+redis.register_function('jobstream_append_after', jobstream_append_after)
 redis.register_function('jobstream_status', jobstream_status)
 redis.register_function('jobstream_heartbeat', jobstream_heartbeat)
 redis.register_function('jobstream_cancel', jobstream_cancel)
