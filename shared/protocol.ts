@@ -13,7 +13,8 @@ export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
 export type OutputStream = 'stdout' | 'stderr';
 
 /** The `role` claim of a token: a user sees its own jobs, an admin every job. */
-export const ROLES = ['user', 'admin'] as const;
+/** user: its own jobs; admin: every job; runner: creates jobs for any owner and reads nothing. */
+export const ROLES = ['user', 'admin', 'runner'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** One entry of `job:{J}:output`, and one line of an `output` frame. */
@@ -161,6 +162,9 @@ export const ERROR_CODES = [
   'too_many_subscriptions',
   'rate_limited',
   'unavailable',
+  'too_large',
+  'seq_mismatch',
+  'job_finished',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -66,6 +66,15 @@ export const REPLAY_PAGE_LINES = 2000;
 export const REPLAY_PAGE_BYTES = 256 * 1024;
 /** HTTP API requests per user: generous for a dashboard, a wall against a runaway script. */
 export const HTTP_REQUEST_RATE = { perSecond: 50, burst: 200 } as const;
+/**
+ * The HTTP ingest (docs/runners.md "Over HTTP"): requests per job token (a runner batching every
+ * 10 ms sends 100 a second), the largest body, the most lines in one call.
+ */
+export const INGEST_REQUEST_RATE = { perSecond: 200, burst: 400 } as const;
+export const INGEST_MAX_BODY_BYTES = 1024 * 1024;
+export const INGEST_MAX_LINES = 10_000;
+/** Life of a job token (JOBSTREAM_JOB_TOKEN_TTL_S default): the longest a job may run over HTTP. */
+export const JOB_TOKEN_TTL_S = 7 * 24 * 3600;
 /** Pings left unanswered after which a socket is terminated. */
 export const MAX_UNANSWERED_PINGS = 2;
 /** How often expiries are checked; a socket lives at most this long past its token. */

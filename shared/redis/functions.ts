@@ -49,6 +49,26 @@ export async function appendLines(
   );
 }
 
+/**
+ * Appends the lines after seq `after` (the last one the writer knows stored), idempotently: lines
+ * a retried batch already stored are skipped. Returns the job's seq afterwards. An `after` past
+ * the job's seq is a JobstreamError `SEQ_MISMATCH` whose message starts with the job's seq.
+ */
+export async function appendLinesAfter(
+  redis: RedisConnection,
+  jobId: string,
+  after: number,
+  lines: readonly LineToAppend[],
+): Promise<number> {
+  const args: string[] = [];
+  for (const { stream, line } of lines) args.push(stream, line);
+  return Number(
+    await redis
+      .fcall('jobstream_append_after', 2, jobKey(jobId), outputKey(jobId), after, ...args)
+      .catch(rethrowTyped),
+  );
+}
+
 /** Sets the status (and metadata). Returns the job's last seq. */
 export async function setJobStatus(
   redis: RedisConnection,

@@ -1,6 +1,6 @@
 /**
  * Token verification: an explicit algorithm list (never `alg: none`, never an HMAC check with a
- * public key), claims `sub` (required), `role` (`user` by default, or `admin`), `exp` (required).
+ * public key), claims `sub` (required), `role` (`user` by default, `admin` or `runner`), `exp` (required).
  */
 import jwt from 'jsonwebtoken';
 import { z } from 'zod';
@@ -36,12 +36,13 @@ export function verifyToken(token: string, config: JwtConfig, now = Date.now()):
     throw new AuthError(error instanceof Error ? error.message : 'invalid token');
   }
   const claims = claimsSchema.safeParse(payload);
-  if (!claims.success) throw new AuthError('token claims need sub and exp; role is user or admin');
+  if (!claims.success) throw new AuthError('token claims need sub and exp; role is user, admin or runner');
   return { sub: claims.data.sub, role: claims.data.role, expiresAt: claims.data.exp * 1000 };
 }
 
-/** The owner rule: a user sees its own jobs, an admin sees every job. */
+/** The owner rule: a user sees its own jobs, an admin sees every job, a runner sees none. */
 export function maySee(principal: Pick<Principal, 'sub' | 'role'>, owner: string): boolean {
+  if (principal.role === 'runner') return false;
   return principal.role === 'admin' || principal.sub === owner;
 }
 

@@ -12,6 +12,8 @@ import { dashboard } from './dashboard.js';
 import { devAuth } from './dev-auth.js';
 import { errorHandler, HttpError } from './errors.js';
 import { jobApi } from './jobs.js';
+import { ingestApi } from './ingest.js';
+import { authenticator } from './authenticate.js';
 import { probes } from './probes.js';
 import type { OutputReader } from '../archive/output-reader.js';
 
@@ -45,7 +47,9 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
     }),
   );
   app.use(devAuth(config.devAuth ? deps.devSecret : null));
-  app.use(jobApi(redis, deps.output, config.jwt, metrics));
+  const authenticate = authenticator(config.jwt, redis);
+  app.use(ingestApi(redis, authenticate, config.jobTokenTtlS));
+  app.use(jobApi(redis, deps.output, authenticate, metrics));
   app.use('/api', (_req, _res, next) => next(new HttpError('not_found', 'no such API route')));
   const site = dashboard(config.staticDir);
   if (site) app.use(site);

@@ -22,6 +22,9 @@ const STATUS_OF: Record<ErrorCode, number> = {
   too_many_subscriptions: 429,
   rate_limited: 429,
   unavailable: 503,
+  too_large: 413,
+  seq_mismatch: 409,
+  job_finished: 409,
 };
 
 /** Thrown by a route: answered with its code's status and the message as it is. */
@@ -31,6 +34,8 @@ export class HttpError extends Error {
     message: string,
     /** Seconds after which the same request may succeed (sent as `Retry-After`). */
     readonly retryAfterS?: number,
+    /** Facts the caller acts on, sent beside `code` and `message` (and at the top level): `lastSeq`. */
+    readonly details?: Record<string, number>,
   ) {
     super(message);
   }
@@ -62,6 +67,8 @@ function clientError(err: unknown): HttpError | null {
   if (typeof status !== 'number' || status < 400 || status >= 500) return null;
   if (err instanceof URIError)
     return new HttpError('bad_request', 'malformed percent-encoding in the address');
+  if (status === 413)
+    return new HttpError('too_large', 'the request body is over 1 MiB; send smaller batches');
   return new HttpError('bad_request', err instanceof Error ? err.message : 'bad request');
 }
 
@@ -79,8 +86,8 @@ export function errorHandler(logger: Logger, metrics: GatewayMetrics) {
     const code: ErrorCode = known?.code ?? 'unavailable';
     metrics.rejections.inc({ reason: code });
     if (known?.retryAfterS !== undefined) res.setHeader('Retry-After', String(known.retryAfterS));
-    res
-      .status(STATUS_OF[code])
-      .json({ error: { code, message: known?.message ?? 'the request could not be served' } });
+    const message = known?.message ?? 'the request could not be served';
+    const details = known?.details ?? {};
+    res.status(STATUS_OF[code]).json({ error: { code, message, ...details }, ...details });
   };
 }

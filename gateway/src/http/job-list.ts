@@ -37,6 +37,7 @@ export async function listJobs(
   principal: Principal,
   query: JobListQuery,
 ): Promise<JobListPage> {
+  if (principal.role === 'runner') return { jobs: [], next: null }; // a runner reads nothing
   const key = principal.role === 'admin' ? JOBS_INDEX : ownerIndexKey(principal.sub);
   const cursor = parseCursor(query.before);
   const jobs: Job[] = [];

@@ -11,13 +11,12 @@ import type { RedisConnection } from '../../../shared/redis/client.js';
 import { requestCancel } from '../../../shared/redis/functions.js';
 import { maySee } from '../auth/principal.js';
 import { jobIdSchema } from '../stream/client-frames.js';
-import type { JwtConfig } from '../ops/config.js';
 import { notFoundMessage } from '../stream/frames.js';
 import { listJobs } from './job-list.js';
 import { joinEntries } from '../stream/output-frames.js';
 import { readJobState } from '../redis/store.js';
 import type { OutputReader } from '../archive/output-reader.js';
-import { authenticator, principalOf } from './authenticate.js';
+import { principalOf, type Authenticator } from './authenticate.js';
 import { HttpError, parse } from './errors.js';
 import { DOWNLOAD_PAGE_LINES, SEARCH_RETRY_AFTER_S } from '../limits.js';
 import { plainText, searchOutput, SearchSlots } from './log-search.js';
@@ -44,11 +43,10 @@ const downloadQuery = z.object({ ansi: z.enum(['keep', 'strip']).default('strip'
 export function jobApi(
   redis: RedisConnection,
   output: OutputReader,
-  jwt: JwtConfig,
+  authenticate: Authenticator,
   metrics: GatewayMetrics,
 ): Router {
   const router = Router();
-  const authenticate = authenticator(jwt, redis);
 
   /** The job named in the path, if the caller may see it; otherwise the same 404 as a missing one. */
   async function visibleJob(req: Request): Promise<Job> {

@@ -6,6 +6,7 @@ import { createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { LibraryConfig } from '../../../shared/redis/library.js';
 import { envFlag } from '../../../shared/env-flag.js';
+import { JOB_TOKEN_TTL_S } from '../limits.js';
 
 export interface GatewayConfig {
   port: number;
@@ -42,6 +43,8 @@ export interface GatewayConfig {
   reaperIntervalMs: number;
   /** Time between /readyz turning 503 and the first 1012, so a load balancer stops routing first. */
   shutdownDrainMs: number;
+  /** JOBSTREAM_JOB_TOKEN_TTL_S: how long a job token (HTTP ingest) works at most. */
+  jobTokenTtlS: number;
   /** JOBSTREAM_ARCHIVE_URL and its settings; null: every line lives in Redis only. */
   archive: ArchiveConfig | null;
 }
@@ -97,6 +100,7 @@ const envSchema = z.object({
   JOBSTREAM_HARD_MAX_LINES: intString(1).optional(),
   JOBSTREAM_HOT_RETENTION_S: intString(1).default(3600),
   ARCHIVE_INTERVAL_MS: intString(50).default(1000),
+  JOBSTREAM_JOB_TOKEN_TTL_S: intString(60).default(JOB_TOKEN_TTL_S),
   HEARTBEAT_MS: intString(100).default(25_000),
   MAX_SUBSCRIPTIONS: intString(1).default(200),
   DEV_AUTH: z.string().optional(),
@@ -176,6 +180,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string |
     livenessIntervalMs: e.LIVENESS_INTERVAL_MS,
     reaperIntervalMs: e.REAPER_INTERVAL_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    jobTokenTtlS: e.JOBSTREAM_JOB_TOKEN_TTL_S,
     archive: archiveUrl
       ? {
           url: archiveUrl,
