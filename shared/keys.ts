@@ -15,7 +15,8 @@ export const JOBS_ACTIVE = 'jobs:active';
 /** The reaper's lease: which gateway process reaps (jobstream_lease_renew). */
 export const REAPER_LEASE = 'jobstream:reaper:lease';
 /** A job token (HTTP ingest), by the SHA-256 of the token: the token itself is never stored. */
-export const jobTokenKey = (jobId: string, tokenSha256: string): string => `job:{${jobId}}:jobtoken:${tokenSha256}`;
+export const jobTokenKey = (jobId: string, tokenSha256: string): string =>
+  `job:{${jobId}}:jobtoken:${tokenSha256}`;
 /** Who created a job over HTTP (so a creation whose reply was lost can be retried by its caller). */
 export const jobCreatorKey = (jobId: string): string => `job:{${jobId}}:creator`;
 /** A download token for one job (`POST /api/jobs/:id/download-token`): in the job's slot, so bound to it. */
