@@ -1,5 +1,5 @@
 /**
- * npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] [--pty] -- <command…>
+ * npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] [--pty] [--url URL --token T] -- <command…>
  *
  * Runs a real command as a job (docs/runners.md "What the command wrote is what the job holds"):
  * every line it writes is stored, in order, however fast it writes (lines Redis has not taken yet
@@ -18,14 +18,17 @@
 import { randomBytes } from 'node:crypto';
 import { constants, userInfo } from 'node:os';
 import { JOB_ID_PATTERN } from '../shared/job.js';
-import { JobPublisher, type DropReason } from '../shared/runner/publisher.js';
+import { JobPublisher, type DropReason, type JobPublisherOptions } from '../shared/runner/publisher.js';
+import type { NewJob } from '../shared/redis/functions.js';
+import { HttpJobPublisher, type RunnerPublisher } from '../shared/runner/http-publisher.js';
 import { connectTo, describeTarget, redisTargetFromEnv } from '../shared/redis/connect.js';
 import { readCommandLine, usageError } from './lib/cli.js';
 import { ptySize, startCommand, type CommandOutcome } from './lib/job-command.js';
 import { OutputRelay } from './lib/output-relay.js';
 
 const HELP = {
-  usage: 'usage: npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] [--pty] -- <command…>',
+  usage:
+    'usage: npm run jobrun -- [--title T] [--owner U] [--id J] [--kill-grace S] [--pty] [--url URL --token T] -- <command…>',
   description: `
 Runs <command…> as a jobstream job: every line it writes to stdout and stderr is stored in
 Redis in order (however fast it writes), a line still being written (a \\r progress bar) is
@@ -38,6 +41,9 @@ shown live, and the command's exit code is passed through.
                     (default: JOBRUN_KILL_GRACE_S, else 10)
   --pty             run the command under a pseudo-terminal (util-linux \`script\`): one stream in
                     exactly the order written, colours and progress bars as in a terminal
+  --url URL         write through the gateway at URL (JOBSTREAM_URL) instead of Redis: no Redis
+                    access needed, retried through gateway restarts (docs/runners.md "Over HTTP")
+  --token T         with --url: a runner, admin or user token to create the job (JOBSTREAM_TOKEN)
   -h, --help        this text
 
 Environment: REDIS_URL or REDIS_CLUSTER_NODES (and REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS),
@@ -73,6 +79,8 @@ async function main(): Promise<number> {
       id: { type: 'string' },
       'kill-grace': { type: 'string' },
       pty: { type: 'boolean', default: false },
+      url: { type: 'string' },
+      token: { type: 'string' },
     },
     allowPositionals: true,
   });
@@ -89,26 +97,19 @@ async function main(): Promise<number> {
   const id = values.id ?? newJobId();
   if (!JOB_ID_PATTERN.test(id)) usageError(HELP, `jobrun: job id "${id}" must match [A-Za-z0-9._-]{1,128}`);
 
-  // REDIS_CLUSTER_NODES or REDIS_URL (and credentials), exactly as the gateway reads them.
-  const target = redisTargetFromEnv();
-  const redis = connectTo(target, { lazyConnect: true, maxRetriesPerRequest: 3 }, { lazyConnect: true });
-  let publisher: JobPublisher;
-  try {
-    publisher = await JobPublisher.create(
-      redis,
-      {
-        id,
-        owner: values.owner ?? process.env.JOBSTREAM_OWNER ?? userInfo().username,
-        title: values.title ?? [command, ...args].join(' '),
-      },
-      { spoolMaxBytes, ...(process.env.JOBRUN_SPOOL_DIR ? { spoolDir: process.env.JOBRUN_SPOOL_DIR } : {}) },
-    );
-  } catch (error) {
-    redis.disconnect();
-    // Never run the command with nowhere to write its output: say where it tried, and fail.
-    throw new Error(`could not create the job in ${describeTarget(target)}: ${(error as Error).message}`);
-  }
-  redis.disconnect(); // the publisher runs on a connection of its own
+  const job = {
+    id,
+    owner: values.owner ?? process.env.JOBSTREAM_OWNER ?? userInfo().username,
+    title: values.title ?? [command, ...args].join(' '),
+  };
+  const options = {
+    spoolMaxBytes,
+    ...(process.env.JOBRUN_SPOOL_DIR ? { spoolDir: process.env.JOBRUN_SPOOL_DIR } : {}),
+  };
+  const url = values.url ?? process.env.JOBSTREAM_URL;
+  const publisher: RunnerPublisher = url
+    ? await overHttp(url, values.token ?? process.env.JOBSTREAM_TOKEN, job, options)
+    : await overRedis(job, options);
   const dashboard = process.env.JOBSTREAM_DASHBOARD_URL?.replace(/\/+$/, '');
   console.error(
     dashboard ? `jobrun: job ${id}: ${dashboard}/jobs/${encodeURIComponent(id)}` : `jobrun: job ${id}`,
@@ -191,11 +192,41 @@ async function main(): Promise<number> {
   return publisher.droppedLines > 0 && exitCode === 0 ? 1 : exitCode;
 }
 
+/** The job created in Redis (REDIS_URL or REDIS_CLUSTER_NODES and credentials, as the gateway reads them). */
+async function overRedis(job: NewJob, options: JobPublisherOptions): Promise<JobPublisher> {
+  const target = redisTargetFromEnv();
+  const redis = connectTo(target, { lazyConnect: true, maxRetriesPerRequest: 3 }, { lazyConnect: true });
+  try {
+    return await JobPublisher.create(redis, job, options);
+  } catch (error) {
+    // Never run the command with nowhere to write its output: say where it tried, and fail.
+    throw new Error(`could not create the job in ${describeTarget(target)}: ${(error as Error).message}`);
+  } finally {
+    redis.disconnect(); // the publisher runs on a connection of its own
+  }
+}
+
+/** The job created through the gateway's HTTP ingest: no Redis needed, only a sign-in token. */
+async function overHttp(
+  url: string,
+  token: string | undefined,
+  job: NewJob,
+  options: JobPublisherOptions,
+): Promise<HttpJobPublisher> {
+  if (!token)
+    usageError(HELP, 'jobrun: --url needs --token (or JOBSTREAM_TOKEN): a runner, admin or user token');
+  try {
+    return await HttpJobPublisher.create(url, token, job, options);
+  } catch (error) {
+    throw new Error(`could not create the job at ${url}: ${(error as Error).message}`);
+  }
+}
+
 /**
  * Dropped lines (only a full spool drops) are told on this terminal at once, then at most once a
  * second; returns what tells the rest before jobrun exits.
  */
-function reportDrops(publisher: JobPublisher): () => void {
+function reportDrops(publisher: RunnerPublisher): () => void {
   const counts = new Map<DropReason, number>();
   let scheduled: NodeJS.Timeout | null = null;
   let reportedAt = 0;
@@ -224,7 +255,7 @@ function reportDrops(publisher: JobPublisher): () => void {
  * After the command ended, jobrun waits until every line is stored. Ctrl-C (or SIGTERM) then
  * stops waiting: say how many lines were never stored and exit non-zero.
  */
-function giveUpOnSignal(publisher: JobPublisher): void {
+function giveUpOnSignal(publisher: RunnerPublisher): void {
   process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
   const giveUp = (): void => {
     console.error(`jobrun: stopped waiting for Redis; ${publisher.bufferedLines} lines were not stored`);

@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import { LineSplitter } from '../../shared/runner/line-splitter.js';
 import type { OutputStream } from '../../shared/protocol.js';
-import type { JobPublisher } from '../../shared/runner/publisher.js';
+import type { RunnerPublisher } from '../../shared/runner/http-publisher.js';
 
 /** At most this often a line still being written is published (docs/runners.md). */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -23,7 +23,7 @@ export class OutputRelay {
   private readonly streams: RelayedStream[] = [];
   private readonly ticker: NodeJS.Timeout;
 
-  constructor(private readonly publisher: JobPublisher) {
+  constructor(private readonly publisher: RunnerPublisher) {
     this.ticker = setInterval(() => this.publishOpenLines(), PROGRESS_INTERVAL_MS);
   }
 

@@ -61,7 +61,8 @@ export interface JobPublisherOptions {
   ackedWindowBytes?: number;
 }
 
-const DEFAULTS: Required<JobPublisherOptions> = {
+/** The defaults of JobPublisher and HttpJobPublisher alike. */
+export const PUBLISHER_DEFAULTS: Required<JobPublisherOptions> = {
   lingerMs: 10,
   maxBatchLines: 1000,
   maxBatchBytes: 512 * 1024,
@@ -121,7 +122,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     options: JobPublisherOptions,
   ) {
     super();
-    this.options = { ...DEFAULTS, ...options };
+    this.options = { ...PUBLISHER_DEFAULTS, ...options };
     this.status = status;
     this.queue = new OutgoingLines({
       windowLines: this.options.maxBufferedLines,
@@ -150,7 +151,7 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
     job: NewJob,
     options: JobPublisherOptions = {},
   ): Promise<JobPublisher> {
-    const { retryMinMs, retryMaxMs } = { ...DEFAULTS, ...options };
+    const { retryMinMs, retryMaxMs } = { ...PUBLISHER_DEFAULTS, ...options };
     const connection = await writerConnection(redis, { retryMinMs, retryMaxMs });
     try {
       await ensureLibrary(connection);
