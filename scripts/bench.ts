@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive] [--runs 3] [--seconds 10]
+ * npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive,ingest] [--runs 3] [--seconds 10]
  *   [--fanout 2000x10@10,20,40 --fanout 10000x100@2,4,8] [--wall 200x100x50@2,4]
  *   [--batched 100x10@500] [--storm 15000] [--replay-lines 100000] [--browser-seconds 30]
  *   [--chart docs/benchmarks-fanout.svg] [--servers gateway,relay,socketio]
@@ -37,13 +37,14 @@ import * as scenarios from './bench/scenarios.js';
 import { browser } from './bench/browser-scenario.js';
 import { replay } from './bench/replay-scenario.js';
 import { archiveRows, archiveScenario } from './bench/archive-scenario.js';
+import { ingest, ingestRows, type IngestRow } from './bench/ingest-scenario.js';
 import { jobrunThroughput, publisherThroughput } from './bench/runner-scenarios.js';
 import { SERVER_KINDS, type ServerKind } from './bench/servers.js';
 
 const { values: args } = readCommandLine(
   {
     usage:
-      'usage: npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive] [--runs 3] [--seconds 10] …',
+      'usage: npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive,ingest] [--runs 3] [--seconds 10] …',
     description: `
 Every scenario of docs/benchmarks.md against a private redis-server: the jobstream gateway, a
 bare ws relay and Socket.IO under the same load. Prints the measurements and a table of ratios
@@ -64,7 +65,10 @@ bare ws relay and Socket.IO under the same load. Prints the measurements and a t
   },
   {
     options: {
-      only: { type: 'string', default: 'fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive' },
+      only: {
+        type: 'string',
+        default: 'fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive,ingest',
+      },
       runs: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '10' },
       fanout: { type: 'string', multiple: true, default: ['2000x10@10,20,40', '10000x100@2,4,8'] },
@@ -165,6 +169,13 @@ async function main(): Promise<void> {
       results.publisher = await publisherThroughput(client, { lines: 200_000, runs: 3 });
     if (only.has('jobrun'))
       results.jobrun = await jobrunThroughput(client, redis.url, { lines: 1_000_000, runs });
+    if (only.has('ingest')) {
+      const ingestRuns: IngestRow[][] = [];
+      for (let run = 1; run <= runs; run++)
+        for (const paceMs of [null, 500])
+          ingestRuns.push(await ingest(client, redis.url, { runners: 100, batch: 100, seconds, paceMs }));
+      results.ingest = ingestRuns;
+    }
     if (only.has('archive'))
       results.archive = await archiveScenario(client, redis.url, {
         lines: Number(args['replay-lines']),
@@ -190,6 +201,11 @@ async function main(): Promise<void> {
   if (measurements.length > 0) printTable('every measurement', measurementRows(measurements));
   if (results.publisher) printTable('runner side: JobPublisher into Redis', results.publisher as Row[]);
   if (results.jobrun) printTable('runner side: jobrun around seq 1 1000000', results.jobrun as Row[]);
+  if (results.ingest)
+    printTable(
+      'HTTP ingest against direct Redis runners (100 runners x 100-line batches)',
+      ingestRows(results.ingest as IngestRow[][]),
+    );
   if (results.archive)
     printTable(
       'the archive (docs/benchmarks.md "Archive")',
