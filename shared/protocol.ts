@@ -165,6 +165,8 @@ export const ERROR_CODES = [
   'too_large',
   'seq_mismatch',
   'job_finished',
+  'session_expired',
+  'not_implemented',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -56,7 +56,8 @@ export interface Stack {
   client(): RedisConnection;
   /** A fresh key prefix for one test. */
   namespace(): string;
-  token(sub: string, role?: Role, ttlSeconds?: number): string;
+  /** A token for the stack's secret; `times` back-dates it (`iat`) or its session (`auth_time`). */
+  token(sub: string, role?: Role, ttlSeconds?: number, times?: { iat?: number; auth_time?: number }): string;
   /** Redis subscribers of each job's events channel, summed over every node that may hold them. */
   channelSubscribers(jobIds: string[]): Promise<number[]>;
   /**
@@ -137,7 +138,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     url: haproxy?.url ?? gateway.url,
     client: () => (cluster ? cluster.client() : redis!.client()),
     namespace: () => `t${randomUUID().slice(0, 8)}`,
-    token: (sub, role = 'user', ttlSeconds = 3600) => signToken(secret, { sub, role }, ttlSeconds),
+    token: (sub, role = 'user', ttlSeconds = 3600, times = {}) =>
+      signToken(secret, { sub, role, ...times }, ttlSeconds),
     async channelSubscribers(jobIds) {
       const channels = jobIds.map(eventsChannel);
       const nodes: Redis[] = cluster ? cluster.nodes.map((n) => n.client()) : [redis!.client()];

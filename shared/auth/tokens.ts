@@ -10,6 +10,10 @@ export type { Role };
 export interface TokenClaims {
   sub: string;
   role?: Role;
+  /** When it was signed (seconds; default now): the lifetime counts from here. */
+  iat?: number;
+  /** When the session began (seconds): a refresh never takes it past this + the session maximum. */
+  auth_time?: number;
 }
 
 /** `90`, `90s`, `15m`, `1h`, `7d` → seconds. */
@@ -21,8 +25,16 @@ export function parseTtl(ttl: string): number {
 }
 
 export function signToken(secret: string, claims: TokenClaims, ttlSeconds: number): string {
-  return jwt.sign({ sub: claims.sub, role: claims.role ?? 'user' }, createSecretKey(Buffer.from(secret)), {
-    algorithm: 'HS256',
-    expiresIn: ttlSeconds,
-  });
+  const times = {
+    ...(claims.iat !== undefined ? { iat: claims.iat } : {}),
+    ...(claims.auth_time !== undefined ? { auth_time: claims.auth_time } : {}),
+  };
+  return jwt.sign(
+    { sub: claims.sub, role: claims.role ?? 'user', ...times },
+    createSecretKey(Buffer.from(secret)),
+    {
+      algorithm: 'HS256',
+      expiresIn: ttlSeconds,
+    },
+  );
 }

@@ -1,12 +1,15 @@
 /**
- * The dashboard: one QueryClient, one JobSocket for the tab, sign-in before anything else, and a
- * sign-in overlay when the token is about to expire (the pages stay mounted, so every
- * subscription keeps its position).
+ * The dashboard: one QueryClient, one JobSocket for the tab, sign-in before anything else. Ahead
+ * of the token's expiry the session is renewed silently (POST /api/session/refresh); only when
+ * that is refused does a sign-in overlay ask for a token (the pages stay mounted, so every
+ * subscription keeps its position) — except on the wall, which never covers itself: a banner
+ * says it stopped updating and why.
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { JobSocket } from '../core/job-socket.js';
-import { claims, clearToken, getToken, onTokenChangedElsewhere } from '../core/token.js';
+import { claims, clearToken, getToken, onTokenChangedElsewhere, setToken } from '../core/token.js';
+import { renewSession } from '../core/session.js';
 import { SignInPage } from '../pages/SignInPage.js';
 import { SocketContext } from '../react/socket-context.js';
 import { Shell } from './Shell.js';
@@ -22,14 +25,29 @@ export function App() {
   const [tokenWanted, setTokenWanted] = useState<((token: string) => void) | null>(null);
   const tokenWantedRef = useRef(tokenWanted);
   tokenWantedRef.current = tokenWanted;
+  /** Why the wall's session could not be renewed (it shows a banner, never a sign-in form). */
+  const [renewalRefused, setRenewalRefused] = useState<string | null>(null);
   const socket = useMemo(
     () =>
       new JobSocket({
         url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`,
         getToken,
-        // Ahead of expiry (or after close 4001): ask the person to sign in again. The token they
-        // give goes out as an `auth` frame on the same socket, or resumes it with `since`.
-        refreshToken: () => new Promise<string | null>((resolve) => setTokenWanted(() => resolve)),
+        // Ahead of expiry (or after close 4001): renew silently; the new token goes out as an
+        // `auth` frame on the same socket, or resumes it with `since`. Refused: the wall says so
+        // in a banner; any other page asks the person to sign in again.
+        refreshToken: async () => {
+          const renewal = await renewSession(getToken());
+          if ('token' in renewal) {
+            setToken(renewal.token);
+            setRenewalRefused(null);
+            return renewal.token;
+          }
+          if (location.pathname === '/wall') {
+            setRenewalRefused(renewal.refused);
+            return null;
+          }
+          return new Promise<string | null>((resolve) => setTokenWanted(() => resolve));
+        },
         checkToken: () =>
           fetch('/api/jobs?limit=1', { headers: { authorization: `Bearer ${getToken() ?? ''}` } }).then(
             (res) => (res.status === 401 ? 'refused' : res.ok ? 'accepted' : 'unreachable'),
@@ -66,6 +84,12 @@ export function App() {
       <SocketContext.Provider value={socket}>
         {signedIn ? (
           <>
+            {renewalRefused && (
+              <div className="notice error session-banner" role="alert">
+                This page stopped updating: its session could not be renewed ({renewalRefused}). Open it again
+                with a new sign-in link.
+              </div>
+            )}
             <Shell
               onSignOut={() => {
                 clearToken();

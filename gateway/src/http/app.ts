@@ -14,6 +14,7 @@ import { errorHandler, HttpError } from './errors.js';
 import { jobApi } from './jobs.js';
 import { ingestApi } from './ingest.js';
 import { authenticator } from './authenticate.js';
+import { sessionRefresh } from './session-refresh.js';
 import { probes } from './probes.js';
 import type { OutputReader } from '../archive/output-reader.js';
 
@@ -49,6 +50,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
   app.use(devAuth(config.devAuth ? deps.devSecret : null));
   const authenticate = authenticator(config.jwt, redis);
   app.use(ingestApi(redis, authenticate, config.jobTokenTtlS));
+  app.use(sessionRefresh(authenticate, config.jwt, config.sessionMaxS));
   app.use(jobApi(redis, deps.output, authenticate, metrics));
   app.use('/api', (_req, _res, next) => next(new HttpError('not_found', 'no such API route')));
   const site = dashboard(config.staticDir);

@@ -25,6 +25,8 @@ const STATUS_OF: Record<ErrorCode, number> = {
   too_large: 413,
   seq_mismatch: 409,
   job_finished: 409,
+  session_expired: 401,
+  not_implemented: 501,
 };
 
 /** Thrown by a route: answered with its code's status and the message as it is. */

@@ -43,6 +43,8 @@ export interface GatewayConfig {
   reaperIntervalMs: number;
   /** Time between /readyz turning 503 and the first 1012, so a load balancer stops routing first. */
   shutdownDrainMs: number;
+  /** JOBSTREAM_SESSION_MAX_S: no refreshed sign-in token outlives its first sign-in by more. */
+  sessionMaxS: number;
   /** JOBSTREAM_JOB_TOKEN_TTL_S: how long a job token (HTTP ingest) works at most. */
   jobTokenTtlS: number;
   /** JOBSTREAM_ARCHIVE_URL and its settings; null: every line lives in Redis only. */
@@ -101,6 +103,7 @@ const envSchema = z.object({
   JOBSTREAM_HOT_RETENTION_S: intString(1).default(3600),
   ARCHIVE_INTERVAL_MS: intString(50).default(1000),
   JOBSTREAM_JOB_TOKEN_TTL_S: intString(60).default(JOB_TOKEN_TTL_S),
+  JOBSTREAM_SESSION_MAX_S: intString(60).default(30 * DAY_S),
   HEARTBEAT_MS: intString(100).default(25_000),
   MAX_SUBSCRIPTIONS: intString(1).default(200),
   DEV_AUTH: z.string().optional(),
@@ -181,6 +184,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, staticDirDefault: string |
     reaperIntervalMs: e.REAPER_INTERVAL_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     jobTokenTtlS: e.JOBSTREAM_JOB_TOKEN_TTL_S,
+    sessionMaxS: e.JOBSTREAM_SESSION_MAX_S,
     archive: archiveUrl
       ? {
           url: archiveUrl,
