@@ -30,6 +30,7 @@ import { repeatAfterEach } from './ops/repeat.js';
 import { OutputReader } from './archive/output-reader.js';
 import { Archiver } from './archive/archiver.js';
 import { openArchiveStore } from './archive/store.js';
+import { SocketQuota } from './stream/socket-quota.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -114,10 +115,21 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   /** Why this process should not get traffic now, or null (GET /readyz). */
   const notReadyReason = (): string | null =>
     stopping ? 'shutting down' : (liveness.unhealthyReason ?? libraryKeeper.unhealthyReason);
+  const quota = new SocketQuota();
   const app = createHttpApi({
     config,
     redis,
     output,
+    streams: {
+      redis,
+      output,
+      fanout,
+      metrics,
+      logger,
+      quota,
+      maxSocketsPerUser: config.maxSocketsPerUser,
+      redisDeadlineMs: config.redisDeadlineMs,
+    },
     metrics,
     logger,
     devSecret: options.devSecret ?? null,
@@ -127,7 +139,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const server: Server = createServer(app);
 
   const acceptor = new SocketAcceptor(
-    { config, clock, metrics, logger, refusing: () => (stopping ? 'shutting down' : null) },
+    { config, clock, metrics, logger, refusing: () => (stopping ? 'shutting down' : null), quota },
     {
       redis,
       output,

@@ -15,6 +15,7 @@ import { jobApi } from './jobs.js';
 import { ingestApi } from './ingest.js';
 import { authenticator } from './authenticate.js';
 import { sessionRefresh } from './session-refresh.js';
+import type { StreamDeps } from './streams.js';
 import { probes } from './probes.js';
 import type { OutputReader } from '../archive/output-reader.js';
 
@@ -23,6 +24,8 @@ export interface HttpApiDeps {
   redis: RedisConnection;
   /** Reads job output from Redis and, with an archive, from the archive. */
   output: OutputReader;
+  /** What HTTP streams (SSE, output.txt?follow=1) subscribe with. */
+  streams: StreamDeps;
   metrics: GatewayMetrics;
   logger: Logger;
   /** For dev sign-in tokens; only set when DEV_AUTH is on and the secret is known. */
@@ -51,7 +54,7 @@ export function createHttpApi(deps: HttpApiDeps): express.Express {
   const authenticate = authenticator(config.jwt, redis);
   app.use(ingestApi(redis, authenticate, config.jobTokenTtlS));
   app.use(sessionRefresh(authenticate, config.jwt, config.sessionMaxS));
-  app.use(jobApi(redis, deps.output, authenticate, metrics));
+  app.use(jobApi(redis, deps.output, authenticate, metrics, deps.streams));
   app.use('/api', (_req, _res, next) => next(new HttpError('not_found', 'no such API route')));
   const site = dashboard(config.staticDir);
   if (site) app.use(site);

@@ -17,14 +17,16 @@ export const DOWNLOAD_TOKEN_TTL_S = 60;
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 const holderSchema = z.object({ sub: z.string().min(1), role: z.enum(ROLES) });
 
+/** A download token (60 s), or a stream token (`ttlS`: until the caller's sign-in token expires). */
 export async function issueDownloadToken(
   redis: RedisConnection,
   principal: Principal,
   jobId: string,
+  ttlS = DOWNLOAD_TOKEN_TTL_S,
 ): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   const holder = { sub: principal.sub, role: principal.role };
-  await redis.set(downloadTokenKey(jobId, token), JSON.stringify(holder), 'EX', DOWNLOAD_TOKEN_TTL_S);
+  await redis.set(downloadTokenKey(jobId, token), JSON.stringify(holder), 'EX', ttlS);
   return token;
 }
 

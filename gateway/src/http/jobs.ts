@@ -22,6 +22,7 @@ import { DOWNLOAD_PAGE_LINES, SEARCH_RETRY_AFTER_S } from '../limits.js';
 import { plainText, searchOutput, SearchSlots } from './log-search.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { issueDownloadToken } from './download-tokens.js';
+import { streamApi, streamJob, type StreamDeps } from './streams.js';
 
 const listQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
@@ -38,13 +39,17 @@ const outputQuery = z
     path: ['before'],
   });
 const searchQuery = z.object({ q: z.string().min(1).max(1000), limit: pageLimit });
-const downloadQuery = z.object({ ansi: z.enum(['keep', 'strip']).default('strip') });
+const downloadQuery = z.object({
+  ansi: z.enum(['keep', 'strip']).default('strip'),
+  follow: z.enum(['0', '1', 'true', 'false']).optional(),
+});
 
 export function jobApi(
   redis: RedisConnection,
   output: OutputReader,
   authenticate: Authenticator,
   metrics: GatewayMetrics,
+  streams: StreamDeps,
 ): Router {
   const router = Router();
 
@@ -158,8 +163,11 @@ export function jobApi(
 
   router.get('/api/jobs/:id/output.txt', authenticate.bearerOrDownload, async (req, res) => {
     const job = await visibleJob(req);
-    const { ansi } = parse(downloadQuery, { ansi: req.query.ansi });
+    const { ansi, follow } = parse(downloadQuery, { ansi: req.query.ansi, follow: req.query.follow });
     const text = ansi === 'keep' ? (line: string) => line : plainText;
+    // Followed (curl -N): the lines so far, then new ones until the job ends, across the same
+    // replay→live switch as a socket.
+    if (follow === '1' || follow === 'true') return streamJob(streams, req, res, job, 'text', text);
     res.type('text/plain; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${job.id}.txt"`);
     res.setHeader('Cache-Control', 'no-store');
@@ -177,6 +185,8 @@ export function jobApi(
     }
     res.end();
   });
+
+  router.use(streamApi(streams, authenticate, visibleJob));
 
   return router;
 }

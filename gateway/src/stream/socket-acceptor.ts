@@ -17,7 +17,7 @@ import type { GatewayMetrics } from '../ops/metrics.js';
 import { encodeFrame } from './frames.js';
 import { Session, type SessionDeps } from './session.js';
 import { SessionSocket } from './session-socket.js';
-import { SocketQuota } from './socket-quota.js';
+import type { SocketQuota } from './socket-quota.js';
 
 export interface AcceptorDeps {
   config: GatewayConfig;
@@ -26,6 +26,8 @@ export interface AcceptorDeps {
   logger: Logger;
   /** Why no socket is accepted now (shutting down), or null. */
   refusing(): string | null;
+  /** Open sockets per user, shared with the HTTP streams (both count toward MAX_SOCKETS_PER_USER). */
+  quota: SocketQuota;
 }
 
 /** An upgrading socket's errors end in 'close', which is handled; one function for every socket. */
@@ -34,7 +36,7 @@ function ignoreSocketError(): void {}
 export class SocketAcceptor {
   /** Every open session. */
   readonly sessions = new Set<Session>();
-  private readonly quota = new SocketQuota();
+  private readonly quota: SocketQuota;
   private readonly wss: WebSocketServer;
   private readonly helloBytes: string;
   private readonly sessionDeps: SessionDeps;
@@ -44,6 +46,7 @@ export class SocketAcceptor {
     sessionDeps: Omit<SessionDeps, 'closed'>,
   ) {
     const { config } = deps;
+    this.quota = deps.quota;
     this.wss = new WebSocketServer({
       WebSocket: SessionSocket,
       noServer: true,

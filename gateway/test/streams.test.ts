@@ -1,0 +1,185 @@
+/**
+ * Streams over HTTP (docs/protocol.md "Streams over HTTP"): SSE in the first dashboard's event
+ * form and `output.txt?follow=1`, pushed by the same subscription as a WebSocket — every line
+ * once and in order across the replay→live switch, resumed by Last-Event-ID, ended after `done`.
+ */
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
+import { seededRandom, testSeed } from '../../shared/testing/seeded-random.js';
+import { range, startHarness, token, type Harness } from './harness.js';
+
+let h: Harness;
+let redis: Redis;
+beforeAll(async () => {
+  h = await startHarness({ maxSocketsPerUser: 3 });
+  redis = h.redis.client();
+});
+afterAll(() => h.stop());
+
+interface SseEvent {
+  event: string;
+  id?: string;
+  data: unknown;
+}
+
+/** Reads an SSE response to its end (or until `stop` says so), parsed into events. */
+async function readEvents(
+  res: Response,
+  stop?: (events: SseEvent[]) => boolean,
+): Promise<{ events: SseEvent[]; raw: string }> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let raw = '';
+  const events: SseEvent[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    raw += decoder.decode(value, { stream: true });
+    const blocks = raw.split('\n\n');
+    events.length = 0;
+    for (const block of blocks.slice(0, -1)) {
+      const fields = Object.fromEntries(
+        block
+          .split('\n')
+          .filter((l) => !l.startsWith(':') && l.includes(': '))
+          .map((l) => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]),
+      ) as Record<string, string>;
+      if (fields.event)
+        events.push({
+          event: fields.event,
+          ...(fields.id ? { id: fields.id } : {}),
+          data: JSON.parse(fields.data ?? 'null'),
+        });
+    }
+    if (stop?.(events)) {
+      await reader.cancel();
+      break;
+    }
+  }
+  return { events, raw };
+}
+
+const stream = (
+  id: string,
+  init: { query?: string; headers?: Record<string, string>; bearer?: string } = {},
+) =>
+  fetch(`${h.gateway.url}/api/jobs/${id}/stream${init.query ?? ''}`, {
+    headers: {
+      ...(init.bearer === '' ? {} : { authorization: `Bearer ${init.bearer ?? token('alice')}` }),
+      ...init.headers,
+    },
+  });
+
+async function runningJob(lines = 0): Promise<string> {
+  const id = `${h.redis.namespace()}-sse`;
+  await createJob(redis, { id, owner: 'alice', title: 'streamed' });
+  await setJobStatus(redis, id, 'running');
+  if (lines > 0)
+    await appendLines(
+      redis,
+      id,
+      range(1, lines).map((n) => ({ stream: 'stdout' as const, line: `line ${n}` })),
+    );
+  return id;
+}
+
+it('SSE: status, one output event per line with id, then live lines, done, and the end', async () => {
+  const id = await runningJob(3);
+  const res = await stream(id);
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  expect(res.headers.get('cache-control')).toBe('no-cache, no-transform');
+  expect(res.headers.get('x-accel-buffering')).toBe('no');
+  const reading = readEvents(res);
+  await appendLines(redis, id, [{ stream: 'stderr', line: 'live 4' }]);
+  await setJobStatus(redis, id, 'success');
+  const { events, raw } = await reading;
+  expect(raw.startsWith('retry: 3000\n\n')).toBe(true);
+  expect(events[0]).toMatchObject({ event: 'status', data: { id, status: 'running' } });
+  const outputs = events.filter((e) => e.event === 'output');
+  expect(outputs.map((e) => e.id)).toEqual(['1', '2', '3', '4']);
+  expect(outputs[3]!.data).toMatchObject({
+    seq: 4,
+    stream: 'stderr',
+    line: 'live 4',
+    timestamp: expect.any(Number),
+  });
+  expect(events.at(-1)).toEqual({ event: 'done', data: { status: 'success', lastSeq: 4 } });
+});
+
+it('resumes from Last-Event-ID, else ?since= or ?tail=', async () => {
+  const id = await runningJob(10);
+  await setJobStatus(redis, id, 'success');
+  const seqs = async (init: Parameters<typeof stream>[1]) =>
+    (await readEvents(await stream(id, init))).events
+      .filter((e) => e.event === 'output')
+      .map((e) => Number(e.id));
+  expect(await seqs({ headers: { 'last-event-id': '7' } })).toEqual([8, 9, 10]);
+  expect(await seqs({ query: '?since=8' })).toEqual([9, 10]);
+  expect(await seqs({ query: '?tail=2' })).toEqual([9, 10]);
+  expect((await stream(id, { query: '?since=1&tail=2' })).status).toBe(400);
+});
+
+it('a browser stream token works in the URL; a sign-in token there does not; someone else gets 404', async () => {
+  const id = await runningJob(2);
+  await setJobStatus(redis, id, 'success');
+  const issued = await fetch(`${h.gateway.url}/api/jobs/${id}/stream-token`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token('alice')}` },
+  });
+  const { url } = (await issued.json()) as { url: string };
+  const viaToken = await readEvents(await fetch(`${h.gateway.url}${url}`));
+  expect(viaToken.events.filter((e) => e.event === 'output')).toHaveLength(2);
+  expect((await stream(id, { bearer: '', query: `?access_token=${token('alice')}` })).status).toBe(401);
+  expect((await stream(id, { bearer: token('bob') })).status).toBe(404);
+});
+
+it('open streams count toward MAX_SOCKETS_PER_USER', async () => {
+  const id = await runningJob();
+  const open = await Promise.all([
+    stream(id, { bearer: token('carol', 'admin') }),
+    stream(id, { bearer: token('carol', 'admin') }),
+    stream(id, { bearer: token('carol', 'admin') }),
+  ]);
+  expect(open.map((r) => r.status)).toEqual([200, 200, 200]);
+  const fourth = await stream(id, { bearer: token('carol', 'admin') });
+  expect(fourth.status).toBe(429);
+  for (const r of open) await r.body!.cancel();
+  await setJobStatus(redis, id, 'success');
+});
+
+it('output.txt?follow=1 keeps coming until the job ends, exact across the replay→live switch', async () => {
+  const random = seededRandom(testSeed('FOLLOW_SEED', 'output.txt follow'));
+  const id = await runningJob();
+  const total = 3000;
+  let written = 0;
+  const writer = (async () => {
+    while (written < total) {
+      const n = Math.min(1 + Math.floor(random() * 30), total - written);
+      await appendLines(
+        redis,
+        id,
+        range(written + 1, written + n).map((s) => ({
+          stream: 'stdout' as const,
+          line: `\u001b[32mline ${s}\u001b[0m`,
+        })),
+      );
+      written += n;
+      if (random() < 0.3) await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await setJobStatus(redis, id, 'success');
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 20)); // some lines replayed, the rest live
+  const res = await fetch(`${h.gateway.url}/api/jobs/${id}/output.txt?follow=1`, {
+    headers: { authorization: `Bearer ${token('alice')}` },
+  });
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
+  const text = await res.text();
+  await writer;
+  expect(text).toBe(
+    range(1, total)
+      .map((n) => `line ${n}\n`)
+      .join(''),
+  ); // ANSI stripped, as the download
+});
