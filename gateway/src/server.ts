@@ -31,6 +31,7 @@ import { OutputReader } from './archive/output-reader.js';
 import { Archiver } from './archive/archiver.js';
 import { openArchiveStore } from './archive/store.js';
 import { SocketQuota } from './stream/socket-quota.js';
+import type { ResponseSocket } from './http/event-stream.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -116,6 +117,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const notReadyReason = (): string | null =>
     stopping ? 'shutting down' : (liveness.unhealthyReason ?? libraryKeeper.unhealthyReason);
   const quota = new SocketQuota();
+  const openStreams = new Set<ResponseSocket>();
   const app = createHttpApi({
     config,
     redis,
@@ -129,6 +131,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       quota,
       maxSocketsPerUser: config.maxSocketsPerUser,
       redisDeadlineMs: config.redisDeadlineMs,
+      open: openStreams,
     },
     metrics,
     logger,
@@ -200,6 +203,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await archiver?.stop(); // a chunk under way is finished and recorded (or its claim lapses)
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close(CLOSE_CODES.serviceRestart, 'server restarting');
+      for (const stream of openStreams) stream.shutdown();
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
       await Promise.race([closed, deadline]);
       for (const session of sessions) session.terminate();

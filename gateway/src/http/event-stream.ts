@@ -99,6 +99,17 @@ export class ResponseSocket implements SubscriberSocket {
     this.finish();
   }
 
+  /**
+   * The gateway is shutting down: an SSE stream ends (its EventSource reconnects, to another
+   * gateway, and resumes by Last-Event-ID); a followed text response is aborted, so its reader
+   * sees an error rather than a finished log.
+   */
+  shutdown(): void {
+    this.subscription?.stop();
+    if (this.form === 'sse') this.finish();
+    else this.abort();
+  }
+
   /** Ends the stream with an error the subscription could not send itself (set-up failed). */
   fail(frame: ErrorFrame): void {
     this.frame(frame);

@@ -25,6 +25,8 @@ export interface StreamDeps extends SubscriptionDeps {
   /** 0: no cap. */
   maxSocketsPerUser: number;
   redisDeadlineMs: number;
+  /** Every open stream, so a shutdown ends them (an EventSource then resumes elsewhere by Last-Event-ID). */
+  open: Set<ResponseSocket>;
 }
 
 const seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
@@ -66,9 +68,11 @@ export async function streamJob(
   deps.quota.add(principal.sub);
   deps.metrics.subscriptions.inc();
   const socket = new ResponseSocket(res, principal, form, text, () => {
+    deps.open.delete(socket);
     deps.quota.remove(principal.sub);
     deps.metrics.subscriptions.dec();
   });
+  deps.open.add(socket);
   const subscription = new Subscription(job.id, socket, deps);
   socket.attach(subscription);
   let refusal;
