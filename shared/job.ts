@@ -37,6 +37,14 @@ export interface Job {
   cancelRequestedAt?: number;
   cancelRequestedBy?: string;
   lastSeq: number;
+  /** The job's `::error::`/`::warning::`/`::notice::` lines, counted as they were stored (when any). */
+  annotationCounts?: AnnotationCounts;
+}
+
+export interface AnnotationCounts {
+  error: number;
+  warning: number;
+  notice: number;
 }
 
 /** Metadata fields a runner may set, as the function library accepts them. */
@@ -91,6 +99,11 @@ export function jobFromHash(hash: Record<string, string>): Job | null {
     const raw = hash[field];
     if (raw !== undefined) job[field] = raw;
   }
+  const counts = ['annotationErrors', 'annotationWarnings', 'annotationNotices'].map((f) =>
+    Number(hash[f] ?? 0),
+  );
+  if (counts.some((n) => n > 0))
+    job.annotationCounts = { error: counts[0] ?? 0, warning: counts[1] ?? 0, notice: counts[2] ?? 0 };
   return job;
 }
 

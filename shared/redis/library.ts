@@ -15,7 +15,7 @@ import { MAX_LINE_BYTES } from '../runner/line-limit.js';
 import type { RedisConnection } from './client.js';
 
 /** Bumped whenever the Lua changes in a way that callers depend on. */
-export const LIBRARY_VERSION = 6; // 6: jobstream_append_after; 5: the archive; 4: leases; 3: field caps, progress, read by size
+export const LIBRARY_VERSION = 7; // 7: annotations; 6: jobstream_append_after; 5: the archive; 4: leases; 3: field caps, progress, read by size
 
 export interface LibraryConfig {
   /** JOBSTREAM_MAX_LINES: lines kept per job. */

@@ -23,6 +23,7 @@ import { plainText, searchOutput, SearchSlots } from './log-search.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
 import { issueDownloadToken } from './download-tokens.js';
 import { streamApi, streamJob, type StreamDeps } from './streams.js';
+import { readAnnotations } from './annotations.js';
 
 const listQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
@@ -108,6 +109,11 @@ export function jobApi(
           Buffer.from(`],${JSON.stringify(tail).slice(1)}`),
         ]),
       );
+  });
+
+  router.get('/api/jobs/:id/annotations', authenticate.bearer, async (req, res) => {
+    const job = await visibleJob(req);
+    res.json(await readAnnotations(redis, job.id));
   });
 
   const searches = new SearchSlots();

@@ -69,7 +69,12 @@ local PROTECTED = {
   id = true, owner = true, seq = true, status = true,
   createdAt = true, startedAt = true, finishedAt = true,
   heartbeatAt = true, cancelRequestedAt = true, cancelRequestedBy = true, archivedSeq = true,
+  annotationErrors = true, annotationWarnings = true, annotationNotices = true, firstErrorSeq = true,
 }
+-- Annotations (`::error file=a.js,line=3::message`, docs/protocol.md "HTTP API"): the count field of
+-- each level in the job hash, and how many are kept in job:{J}:annotations.
+local ANNOTATION_COUNT_FIELDS = { error = 'annotationErrors', warning = 'annotationWarnings', notice = 'annotationNotices' }
+local MAX_ANNOTATIONS = 1000
 local TEXT_FIELDS = { title = true, errorMessage = true, mrUrl = true, branch = true }
 local INTEGER_FIELDS = { linesAdded = true, linesRemoved = true, exitCode = true }
 
@@ -193,6 +198,12 @@ local function job_json(job_key)
       parts[#parts + 1] = '"title":""'
     end
   end
+  local errors, warnings, notices = tonumber(hash.annotationErrors) or 0, tonumber(hash.annotationWarnings) or 0,
+    tonumber(hash.annotationNotices) or 0
+  if errors + warnings + notices > 0 then
+    parts[#parts + 1] = '"annotationCounts":{"error":' .. int_string(errors) .. ',"warning":'
+      .. int_string(warnings) .. ',"notice":' .. int_string(notices) .. '}'
+  end
   return '{' .. table.concat(parts, ',') .. '}', hash
 end
 
@@ -220,6 +231,7 @@ local function set_status(keys, id, status, fields)
     redis.call('EXPIRE', keys[1], RETENTION_S)
     redis.call('EXPIRE', keys[2], ARCHIVE and UNARCHIVED_LIST_S or RETENTION_S)
     redis.call('EXPIRE', keys[1] .. ':archive', RETENTION_S)
+    redis.call('EXPIRE', keys[1] .. ':annotations', RETENTION_S)
   end
   local hash = announce_change(keys[1], id)
   return tonumber(hash.seq) or 0
@@ -286,4 +298,24 @@ local function trim_output(keys, last_seq)
     redis.call('HSET', keys[1] .. ':archive', int_string(archived + 1), 'gap ' .. int_string(first + drop - 1))
   end
   if drop > 0 then redis.call('LTRIM', keys[2], drop, -1) end
+end
+
+-- Keeps the annotation a stored line is, if it is one (GitHub's workflow-command form, at the start
+-- of the line): counted per level in the job hash, the first error's seq remembered, and the first
+-- MAX_ANNOTATIONS kept in job:{J}:annotations as {"seq","level","message","file"?,"line"?}.
+local function note_annotation(job_key, seq, line)
+  if string.sub(line, 1, 2) ~= '::' then return end
+  local level, props, message = string.match(line, '^::(%a+)([^:]*)::(.*)$')
+  local count_field = level and ANNOTATION_COUNT_FIELDS[level]
+  if not count_field then return end
+  redis.call('HINCRBY', job_key, count_field, 1)
+  if level == 'error' then redis.call('HSETNX', job_key, 'firstErrorSeq', int_string(seq)) end
+  local list = job_key .. ':annotations'
+  if redis.call('LLEN', list) >= MAX_ANNOTATIONS then return end
+  local parts = { '"seq":' .. int_string(seq), '"level":"' .. level .. '"', '"message":' .. cjson.encode(message) }
+  for key, value in string.gmatch(props, '(%a+)=([^,]*)') do
+    if key == 'file' then parts[#parts + 1] = '"file":' .. cjson.encode(value)
+    elseif key == 'line' and tonumber(value) then parts[#parts + 1] = '"line":' .. int_string(tonumber(value)) end
+  end
+  redis.call('RPUSH', list, '{' .. table.concat(parts, ',') .. '}')
 end

@@ -68,8 +68,10 @@ local function append_pairs(keys, id, args, first)
   local entries = {}
   for i = first, #args, 2 do
     seq = seq + 1
+    local line = limit_line(sanitize_utf8(args[i + 1]))
+    note_annotation(keys[1], seq, line)
     entries[#entries + 1] = '{"seq":' .. int_string(seq) .. ',"ts":' .. ts .. ',"stream":"' .. args[i]
-      .. '","line":' .. cjson.encode(limit_line(sanitize_utf8(args[i + 1]))) .. '}'
+      .. '","line":' .. cjson.encode(line) .. '}'
   end
   for chunk = 1, #entries, PUSH_CHUNK do
     redis.call('RPUSH', keys[2], unpack(entries, chunk, math.min(chunk + PUSH_CHUNK - 1, #entries)))
