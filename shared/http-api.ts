@@ -37,3 +37,21 @@ export interface SearchResult {
   total: number;
   truncated: boolean;
 }
+
+/** One `::error::`, `::warning::` or `::notice::` line of a job. */
+export interface Annotation {
+  seq: number;
+  level: 'error' | 'warning' | 'notice';
+  message: string;
+  file?: string;
+  line?: number;
+}
+
+/** `GET /api/jobs/:id/annotations`. */
+export interface AnnotationsPage {
+  /** The first 1,000 of the job, oldest first. */
+  annotations: Annotation[];
+  firstErrorSeq: number | null;
+  /** Every annotation of the job, also those past the 1,000 kept. */
+  total: number;
+}

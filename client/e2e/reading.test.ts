@@ -114,8 +114,9 @@ describe('readability', () => {
     const summary = page.locator('.failure');
     expect(await summary.locator('strong').first().textContent()).toBe('Failed with exit code 1: it broke');
     expect(await summary.locator('.failure-tail').textContent()).toBe('an error line');
+    // The first error is the job's first ::error line (the server keeps it), not the first stderr held.
     await summary.getByRole('button', { name: /Jump to the first error/ }).click();
-    await page.locator('.line.highlight.stderr').waitFor();
+    await page.locator('.line.highlight .annotation-error').waitFor();
     expect(await page.locator('.annotation-error').textContent()).toBe(
       'Error: Bad thing (file=src/a.ts,line=3)',
     );

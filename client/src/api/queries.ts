@@ -2,7 +2,7 @@
 import { infiniteQueryOptions, queryOptions } from '@tanstack/react-query';
 import type { Job, JobStatus } from '../../../shared/job.js';
 import type { ErrorCode, Role } from '../../../shared/protocol.js';
-import type { JobListPage, OutputPage, SearchResult } from '../../../shared/http-api.js';
+import type { AnnotationsPage, JobListPage, OutputPage, SearchResult } from '../../../shared/http-api.js';
 import { getToken } from '../core/token.js';
 
 export class ApiError extends Error {
@@ -35,6 +35,18 @@ export interface JobListFilter {
 export const jobListKey = ({ status, q }: JobListFilter) =>
   [...JOB_LISTS_KEY, status ?? 'all', q ?? ''] as const;
 export const jobKey = (id: string) => ['job', id] as const;
+
+/**
+ * A job's annotations, read again whenever its counts change (the job object carries them, so a
+ * live job's summary follows its log without polling).
+ */
+export const annotationsQuery = (jobId: string, total: number) =>
+  queryOptions({
+    queryKey: ['annotations', jobId, total] as const,
+    queryFn: () => api<AnnotationsPage>(`/api/jobs/${encodeURIComponent(jobId)}/annotations`),
+    enabled: total > 0,
+    placeholderData: (previous) => previous,
+  });
 
 /** One page of `GET /api/jobs`. */
 export function fetchJobPage({

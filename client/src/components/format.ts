@@ -23,3 +23,8 @@ export function ago(at: number, now: number): string {
   const days = Math.round(s / 86_400);
   return `${days} day${days === 1 ? '' : 's'} ago`;
 }
+
+/** A count with the reader's thousands separators (the one way counts are written). */
+export function count(n: number): string {
+  return n.toLocaleString();
+}

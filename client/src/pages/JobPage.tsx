@@ -2,12 +2,13 @@
 import { useQuery } from '@tanstack/react-query';
 import type { Job } from '../../../shared/job.js';
 import type { ViewLine } from '../core/line-store.js';
-import { jobQuery } from '../api/queries.js';
+import { annotationsQuery, jobQuery } from '../api/queries.js';
+import { AnnotationsPanel } from '../components/AnnotationsPanel.js';
 import { StatusBadge } from '../components/badges.js';
 import { CancelButton } from '../components/CancelButton.js';
 import { NotifyToggle } from '../components/NotifyToggle.js';
 import { useJobAlerts } from '../react/use-job-alerts.js';
-import { duration } from '../components/format.js';
+import { count, duration } from '../components/format.js';
 import { OutputViewer } from '../components/OutputViewer.js';
 import { useJobStream } from '../react/use-job-stream.js';
 import { useNow } from '../react/use-now.js';
@@ -15,24 +16,32 @@ import { SeeAllJobs } from './NotFoundPage.js';
 
 /**
  * Failures first: what went wrong, the exit code, the last stderr lines, and a jump to the first
- * error line (stderr or `::error::`) among the lines held.
+ * `::error::` line of the whole job (the server keeps it), else to the first stderr line held.
  */
 function FailureSummary({ job, lines }: { job: Job; lines: readonly ViewLine[] }) {
-  const isError = (l: ViewLine) => l.stream === 'stderr' || l.line.startsWith('::error');
-  const firstError = lines.find(isError);
+  const total = job.annotationCounts
+    ? job.annotationCounts.error + job.annotationCounts.warning + job.annotationCounts.notice
+    : 0;
+  const annotations = useQuery(annotationsQuery(job.id, total));
+  const firstErrorSeq =
+    annotations.data?.firstErrorSeq ??
+    lines.find((l) => l.stream === 'stderr' || l.line.startsWith('::error'))?.seq;
   const lastStderr = lines.filter((l) => l.stream === 'stderr').slice(-5);
+  // "Failed with exit code 1: exit code 1" said the same thing twice.
+  const message =
+    job.errorMessage && job.errorMessage !== `exit code ${job.exitCode}` ? job.errorMessage : null;
   return (
     <div className="notice error failure" role="alert">
       <strong>
         Failed{job.exitCode !== undefined ? ` with exit code ${job.exitCode}` : ''}
-        {job.errorMessage ? `: ${job.errorMessage}` : ''}
+        {message ? `: ${message}` : ''}
       </strong>
       {lastStderr.length > 0 && (
         <pre className="failure-tail">{lastStderr.map((l) => l.line.replace(ANSI_CODES, '')).join('\n')}</pre>
       )}
-      {firstError && (
-        <button type="button" className="link" onClick={() => (window.location.hash = `L${firstError.seq}`)}>
-          Jump to the first error (line {firstError.seq})
+      {firstErrorSeq !== undefined && (
+        <button type="button" className="link" onClick={() => (window.location.hash = `L${firstErrorSeq}`)}>
+          Jump to the first error (line {count(firstErrorSeq)})
         </button>
       )}
     </div>
@@ -92,6 +101,7 @@ export function JobPage({ jobId }: { jobId: string }) {
         </a>
       )}
       {job?.status === 'failed' && <FailureSummary job={job} lines={stream.lines.lines} />}
+      {job && <AnnotationsPanel job={job} />}
       <OutputViewer jobId={jobId} stream={stream} />
     </main>
   );

@@ -6,21 +6,7 @@
  */
 import { jobKey } from '../../../shared/keys.js';
 import type { RedisConnection } from '../../../shared/redis/client.js';
-
-export interface Annotation {
-  seq: number;
-  level: 'error' | 'warning' | 'notice';
-  message: string;
-  file?: string;
-  line?: number;
-}
-
-export interface AnnotationsPage {
-  annotations: Annotation[];
-  firstErrorSeq: number | null;
-  /** Every annotation of the job, also those past the 1,000 kept. */
-  total: number;
-}
+import type { Annotation, AnnotationsPage } from '../../../shared/http-api.js';
 
 export async function readAnnotations(redis: RedisConnection, jobId: string): Promise<AnnotationsPage> {
   const [entries, fields] = await Promise.all([

@@ -1,0 +1,50 @@
+/**
+ * A job's annotations on its page (issue: failures found from the job, not from what the browser
+ * holds): the summary lists every ::error/::warning line with a link to it, and "Jump to the
+ * first error" names the job's first error even when it lies before the 10,000 lines the page
+ * holds. Before: it named the first stderr line the browser happened to hold, or nothing.
+ */
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import type { Browser } from 'playwright-core';
+import type { Redis } from 'ioredis';
+import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
+import type { Stack } from '../../scripts/lib/stack.js';
+import { startBrowserStack, stopBrowserStack } from './browser-stack.js';
+
+let stack: Stack;
+let redis: Redis;
+let browser: Browser;
+beforeAll(async () => {
+  ({ stack, redis, browser } = await startBrowserStack());
+}, 120_000);
+afterAll(() => stopBrowserStack({ stack, browser }));
+
+it('lists the job’s annotations and jumps to its first error, far before the lines held', async () => {
+  const id = `${stack.namespace()}-annotated`;
+  await createJob(redis, { id, owner: 'alice', title: 'annotated' });
+  await setJobStatus(redis, id, 'running');
+  const out = (line: string) => ({ stream: 'stdout' as const, line });
+  await appendLines(redis, id, [out('start'), out('::error file=src/app.ts,line=12::Expected 1 to be 2')]);
+  for (let i = 0; i < 12; i++)
+    await appendLines(
+      redis,
+      id,
+      Array.from({ length: 1000 }, (_, k) => out(`noise ${i}.${k}`)),
+    );
+  await appendLines(redis, id, [out('::warning::Node 18 is deprecated')]);
+  await setJobStatus(redis, id, 'failed', { exitCode: 1, errorMessage: 'exit code 1' });
+
+  const page = await browser.newPage();
+  await page.goto(`${stack.url}/jobs/${id}#token=${stack.token('alice')}`);
+  const panel = page.getByRole('region', { name: 'Annotations' });
+  await panel.getByText('Annotations: 1 error, 1 warning').waitFor({ timeout: 15_000 });
+  expect(await panel.getByRole('listitem').allInnerTexts()).toEqual([
+    'Error: Expected 1 to be 2 (src/app.ts:12) line 2',
+    'Warning: Node 18 is deprecated line 12,003',
+  ]);
+  expect(await panel.getByRole('link', { name: 'line 2' }).getAttribute('href')).toBe('#L2');
+  const failure = page.locator('.failure');
+  await failure.getByRole('button', { name: 'Jump to the first error (line 2)' }).waitFor();
+  expect(await failure.locator('strong').innerText()).toBe('Failed with exit code 1');
+  await page.close();
+}, 60_000);
