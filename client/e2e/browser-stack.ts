@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../../scripts/lib/browser.js';
 import { startStack, type Stack } from '../../scripts/lib/stack.js';
+import { JobPublisher } from '../../shared/runner/publisher.js';
 
 export interface BrowserStack {
   stack: Stack;
@@ -35,4 +36,22 @@ export async function waitForSeqs(page: Page, jobId: string, seq: number, timeou
     [jobId, seq] as const,
     { timeout },
   );
+}
+
+/** A running job of `owner` under a fresh id whose first `lines` lines (`line <n>`) are stored. */
+export async function runningJob(
+  { stack, redis }: Pick<BrowserStack, 'stack' | 'redis'>,
+  title: string,
+  lines: number,
+  owner = 'alice',
+): Promise<JobPublisher> {
+  const publisher = await JobPublisher.create(redis, {
+    id: `${stack.namespace()}-${title.replace(/\W/g, '')}`,
+    owner,
+    title,
+  });
+  await publisher.start();
+  for (let n = 1; n <= lines; n++) publisher.stdout(`line ${n}`);
+  await publisher.flush();
+  return publisher;
 }

@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import type { Redis } from 'ioredis';
-import { JobPublisher } from '../../shared/runner/publisher.js';
 import type { Stack } from '../../scripts/lib/stack.js';
-import { startBrowserStack, stopBrowserStack } from './browser-stack.js';
+import { runningJob, startBrowserStack, stopBrowserStack } from './browser-stack.js';
 
 let stack: Stack;
 let redis: Redis;
@@ -25,14 +24,7 @@ interface Seen {
 }
 
 it('an EventSource follows a job through a gateway restart: every line once, then done', async () => {
-  const publisher = await JobPublisher.create(redis, {
-    id: `${stack.namespace()}-es`,
-    owner: 'alice',
-    title: 'sse',
-  });
-  await publisher.start();
-  for (let i = 1; i <= 500; i++) publisher.stdout(`before ${i}`);
-  await publisher.flush();
+  const publisher = await runningJob({ stack, redis }, 'sse', 500);
   const page = await browser.newPage();
   await page.goto(`${stack.url}/`);
   // The page asks for a stream token with its sign-in token, then opens the EventSource with it.

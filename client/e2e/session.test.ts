@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Browser } from 'playwright-core';
 import type { Redis } from 'ioredis';
-import { JobPublisher } from '../../shared/runner/publisher.js';
 import type { Stack } from '../../scripts/lib/stack.js';
-import { startBrowserStack, stopBrowserStack, waitForSeqs } from './browser-stack.js';
+import { runningJob, startBrowserStack, stopBrowserStack, waitForSeqs } from './browser-stack.js';
 
 let stack: Stack;
 let redis: Redis;
@@ -25,14 +24,7 @@ const endOfSession = (sub: string, role: 'user' | 'admin') => {
 };
 
 it('a page whose session cannot be renewed asks for a sign-in and keeps its socket and lines', async () => {
-  const publisher = await JobPublisher.create(redis, {
-    id: `${stack.namespace()}-ending`,
-    owner: 'alice',
-    title: 'ending',
-  });
-  await publisher.start();
-  for (let i = 1; i <= 5; i++) publisher.stdout(`line ${i}`);
-  await publisher.flush();
+  const publisher = await runningJob({ stack, redis }, 'ending', 5);
   const page = await browser.newPage();
   const sent: string[] = [];
   const sockets: string[] = [];

@@ -1,7 +1,8 @@
 /**
  * `jobrun --url … --token …`: a runner that cannot reach Redis writes through the gateway's HTTP
  * ingest (docs/runners.md "Over HTTP"), with the same promise: every line the command wrote,
- * exactly once and in order, through a gateway restart; the exit code passed through; a cancel
+ * exactly once and in order, through a gateway restart and a `kill -9` of the gateway it was
+ * talking to behind HAProxy; the exit code passed through; a cancel
  * asked for on the dashboard stops the command.
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
@@ -10,6 +11,9 @@ import { getJob, requestCancel } from '../../shared/redis/functions.js';
 import { storedLines } from '../../shared/testing/output.js';
 import { runJobrun } from '../lib/jobrun-process.js';
 import { startStack, type Stack } from '../lib/stack.js';
+import { signToken } from '../../shared/auth/tokens.js';
+import { GatewayProcess } from '../lib/gateway-process.js';
+import { HaproxyProcess, haproxyInstalled } from '../lib/haproxy.js';
 
 let s: Stack;
 let redis: Redis;
@@ -77,3 +81,47 @@ it('a cancel asked for elsewhere stops the command and ends the job cancelled', 
   expect(await getJob(redis, id)).toMatchObject({ status: 'cancelled' });
   expect((await storedLines(redis, id)).map((l) => l.line)).toContain('started');
 }, 30_000);
+
+(haproxyInstalled() ? it : it.skip)(
+  'goes on through a kill -9 of its gateway behind HAProxy: every line exactly once',
+  async () => {
+    const secret = 'jobrun-http-kill-secret';
+    const env = { JWT_SECRET: secret, REDIS_URL: s.redis!.url };
+    const gateways = await Promise.all([GatewayProcess.start(env), GatewayProcess.start(env)]);
+    const haproxy = await HaproxyProcess.start(gateways.map((g) => g.address));
+    try {
+      const id = `${s.namespace()}-kill9`;
+      let killed: Promise<void> | null = null;
+      const run = await runJobrun(
+        id,
+        [
+          'bash',
+          '-c',
+          'for i in $(seq 1 3000); do echo "line $i"; if [ $((i % 100)) = 0 ]; then sleep 0.02; fi; done',
+        ],
+        {
+          env: {
+            REDIS_URL: 'redis://127.0.0.1:1',
+            JOBSTREAM_URL: haproxy.url,
+            JOBSTREAM_TOKEN: signToken(secret, { sub: 'ci', role: 'runner' }, 3600),
+          },
+          onStdout: (out) => {
+            // Half way the first gateway goes down hard, no shutdown: HAProxy spreads requests over
+            // both, so batches in flight to it are lost replies, sent again with the same after.
+            if (killed === null && out.includes('line 1500\n')) killed = gateways[0]!.kill();
+          },
+        },
+      );
+      await killed;
+      expect(killed).not.toBeNull();
+      expect(run.exitCode).toBe(0);
+      const stored = await storedLines(redis, id);
+      expect(stored.map((l) => l.line)).toEqual(Array.from({ length: 3000 }, (_, i) => `line ${i + 1}`));
+      expect(await getJob(redis, id)).toMatchObject({ status: 'success', lastSeq: 3000 });
+    } finally {
+      await haproxy.stop();
+      for (const g of gateways) await g.kill();
+    }
+  },
+  90_000,
+);
