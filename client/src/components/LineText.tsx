@@ -2,6 +2,7 @@ import type { CSSProperties, ReactNode } from 'react';
 import type { StyledSpan, ViewLine } from '../core/line-store.js';
 import { span } from './format.js';
 import type { GroupInfo } from './groups.js';
+import { PLAIN_URL, safeHref } from '../core/terminal-text.js';
 
 /** `::error::msg`, `::warning file=a.ts,line=3::msg` (GitHub Actions' workflow commands). */
 export const ANNOTATION = /^::(error|warning)( [^:]*)?::(.*)$/;
@@ -55,11 +56,39 @@ export function LineText({
     <span className="text">
       {line.spans.map((s, i) => (
         <span key={i} style={spanStyle(s)}>
-          {mark ? withMarks(s.text, mark) : s.text}
+          {s.href ? (
+            <a href={s.href} target="_blank" rel="noopener noreferrer">
+              {mark ? withMarks(s.text, mark) : s.text}
+            </a>
+          ) : (
+            withUrls(s.text, mark)
+          )}
         </span>
       ))}
     </span>
   );
+}
+
+/** `text` with its plain http(s) URLs as links (tools that print them without OSC 8). */
+function withUrls(text: string, mark: string | undefined): ReactNode {
+  if (!text.includes('http')) return mark ? withMarks(text, mark) : text;
+  const parts: ReactNode[] = [];
+  let from = 0;
+  for (const match of text.matchAll(PLAIN_URL)) {
+    const href = safeHref(match[0]);
+    if (!href) continue;
+    if (match.index > from)
+      parts.push(mark ? withMarks(text.slice(from, match.index), mark) : text.slice(from, match.index));
+    parts.push(
+      <a key={match.index} href={href} target="_blank" rel="noopener noreferrer">
+        {mark ? withMarks(match[0], mark) : match[0]}
+      </a>,
+    );
+    from = match.index + match[0].length;
+  }
+  if (from === 0) return mark ? withMarks(text, mark) : text;
+  if (from < text.length) parts.push(mark ? withMarks(text.slice(from), mark) : text.slice(from));
+  return parts;
 }
 
 /** `text` with every case-insensitive occurrence of `needle` in a <mark> (the search's hits). */

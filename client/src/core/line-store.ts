@@ -13,6 +13,7 @@
  * follows an older line than the last held is stale and ignored (docs/protocol.md).
  */
 import Anser from 'anser';
+import { applyBackspaces, extractHyperlinks, type Hyperlink } from './terminal-text.js';
 import { background, foreground, reversed } from './ansi-palette.js';
 import type { OutputLine, ProgressFrame } from '../../../shared/protocol.js';
 
@@ -29,6 +30,8 @@ export interface StyledSpan {
   strikethrough: boolean;
   /** SGR 7: foreground and background swapped (a selection, a highlighted cursor). */
   reverse: boolean;
+  /** An OSC 8 hyperlink's target (http or https only). */
+  href?: string;
 }
 
 export interface ViewLine extends OutputLine {
@@ -197,7 +200,12 @@ export class AnsiStyler {
     return styled;
   }
 
-  private parse(text: string): StyledSpan[] {
+  private parse(raw: string): StyledSpan[] {
+    const { text, links } = extractHyperlinks(applyBackspaces(raw));
+    return links.length > 0 ? withLinks(this.sgr(text), links) : this.sgr(text);
+  }
+
+  private sgr(text: string): StyledSpan[] {
     if (!text.includes('\u001b[')) {
       return [{ text, ...this.carry }];
     }
@@ -232,4 +240,26 @@ export class AnsiStyler {
     });
     return spans;
   }
+}
+
+/** Spans cut where links begin and end, the linked pieces carrying their `href`. */
+function withLinks(spans: StyledSpan[], links: readonly Hyperlink[]): StyledSpan[] {
+  const out: StyledSpan[] = [];
+  let at = 0;
+  for (const span of spans) {
+    const end = at + span.text.length;
+    const cuts = new Set([at, end]);
+    for (const link of links)
+      for (const edge of [link.start, link.end]) if (edge > at && edge < end) cuts.add(edge);
+    const edges = [...cuts].sort((a, b) => a - b);
+    for (let i = 0; i < edges.length - 1; i++) {
+      const [from, to] = [edges[i]!, edges[i + 1]!];
+      const link = links.find((l) => l.start <= from && to <= l.end);
+      const piece: StyledSpan = { ...span, text: span.text.slice(from - at, to - at) };
+      if (link) piece.href = link.href;
+      out.push(piece);
+    }
+    at = end;
+  }
+  return out;
 }

@@ -1,0 +1,45 @@
+/**
+ * Terminal output that is not plain text, in a real browser: OSC 8 hyperlinks are links (before:
+ * `]8;;https://…` shown as text), plain URLs are clickable, backspaces take back a character
+ * (before: boxes), and a javascript: link stays text.
+ */
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import type { Browser } from 'playwright-core';
+import type { Redis } from 'ioredis';
+import type { Stack } from '../../scripts/lib/stack.js';
+import { runningJob, startBrowserStack, stopBrowserStack, waitForSeqs } from './browser-stack.js';
+
+let stack: Stack;
+let redis: Redis;
+let browser: Browser;
+beforeAll(async () => {
+  ({ stack, redis, browser } = await startBrowserStack());
+}, 120_000);
+afterAll(() => stopBrowserStack({ stack, browser }));
+
+const ESC = '\u001b';
+
+it('renders OSC 8 links, plain URLs and backspaces as a terminal would', async () => {
+  const publisher = await runningJob({ stack, redis }, 'terminal text', 0);
+  publisher.stdout(
+    `error: see ${ESC}]8;;https://docs.example.com/E0308${ESC}\\E0308${ESC}]8;;${ESC}\\ for details`,
+  );
+  publisher.stdout('Merge request: https://git.example.com/team/app/-/merge_requests/42.');
+  publisher.stdout('progress: 10%\b\b\b50%');
+  publisher.stdout(`${ESC}]8;;javascript:alert(1)${ESC}\\not a link${ESC}]8;;${ESC}\\`);
+  await publisher.finish(0);
+  await publisher.close();
+  const page = await browser.newPage();
+  await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${stack.token('alice')}`);
+  await waitForSeqs(page, publisher.jobId, 4);
+  const log = page.getByRole('log');
+  const osc = log.getByRole('link', { name: 'E0308' });
+  expect(await osc.getAttribute('href')).toBe('https://docs.example.com/E0308');
+  expect(await osc.getAttribute('rel')).toBe('noopener noreferrer');
+  const plain = log.getByRole('link', { name: 'https://git.example.com/team/app/-/merge_requests/42' });
+  expect(await plain.getAttribute('href')).toBe('https://git.example.com/team/app/-/merge_requests/42');
+  await log.getByText('progress: 50%', { exact: true }).waitFor();
+  expect(await log.innerText()).not.toMatch(/\]8;;|\u0008/);
+  expect(await log.getByRole('link', { name: 'not a link' }).count()).toBe(0);
+  await page.close();
+}, 60_000);
