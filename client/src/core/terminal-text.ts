@@ -24,8 +24,10 @@ export function applyBackspaces(text: string): string {
 }
 
 // ESC ] … terminated by BEL or ESC \ (ST).
+// eslint-disable-next-line no-control-regex -- terminal escape sequences are control characters
 const OSC = /\u001b\](\d*);([^\u0007\u001b]*?)(?:\u0007|\u001b\\)/g;
 // SGR and other CSI sequences: no width, kept for anser but not counted as text.
+// eslint-disable-next-line no-control-regex -- terminal escape sequences are control characters
 const CSI = /\u001b\[[0-?]*[ -/]*[@-~]/g;
 
 /** Only links a browser should follow from a log: no javascript:, data: or file: URLs. */
