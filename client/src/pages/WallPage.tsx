@@ -11,12 +11,24 @@ import { useJobsFeed } from '../react/use-jobs-feed.js';
 import { useNow } from '../react/use-now.js';
 import { useConnectionState } from '../react/use-connection-state.js';
 import { duration } from '../components/format.js';
+import { ownPart, sharedStart } from '../components/titles.js';
 
 /** Lines a tile asks for: more than fit on any screen, far fewer than a log view keeps. */
 const TILE_LINES = 40;
 
 /** One running (or lately failed) job, read from across a room; nothing to click: a kiosk. */
-function WallTile({ job, now, silentMs }: { job: Job; now: number; silentMs: number }) {
+function WallTile({
+  job,
+  now,
+  silentMs,
+  sharedTitle,
+}: {
+  job: Job;
+  now: number;
+  silentMs: number;
+  /** The start every tile's title shares: said once in the header, left out here. */
+  sharedTitle: string;
+}) {
   const stream = useJobStream(job.id, { tail: TILE_LINES });
   const last = stream.lines.lines.slice(-TILE_LINES);
   const current = stream.job ?? job;
@@ -31,7 +43,9 @@ function WallTile({ job, now, silentMs }: { job: Job; now: number; silentMs: num
   return (
     <section className={`tile tile-${current.status}`} data-testid={`tile-${job.id}`}>
       <header>
-        <h2 className="tile-title">{current.title}</h2>
+        <h2 className="tile-title" title={current.title}>
+          {ownPart(current.title, sharedTitle)}
+        </h2>
         <StatusBadge status={current.status} />
         <span className="tile-meta">
           {current.owner} · {duration(current, now)}
@@ -109,6 +123,7 @@ export function WallPage() {
   const page = Math.floor(now / settings.pageMs) % pages;
   const shown = tiles.slice(page * settings.perPage, (page + 1) * settings.perPage);
   const columns = Math.max(1, Math.ceil(Math.sqrt(shown.length)));
+  const sharedTitle = sharedStart(shown.map((j) => j.title));
   const user = claims(getToken());
   const connection = useConnectionState();
   const [lostSince, setLostSince] = useState<number | null>(null);
@@ -129,6 +144,7 @@ export function WallPage() {
       )}
       {/* Across a room: how things stand, and that the wall is alive (its clock moves). */}
       <header className="wall-head">
+        {sharedTitle && <span className="wall-shared-title">{sharedTitle.trim()}…</span>}
         <span data-testid="wall-totals">
           {tiles.filter((j) => j.status === 'running').length} running ·{' '}
           {tiles.filter((j) => j.status === 'failed').length} failed
@@ -145,7 +161,7 @@ export function WallPage() {
       )}
       <div className="wall-grid" style={{ gridTemplateColumns: `repeat(${columns}, 1fr)` }}>
         {shown.map((job) => (
-          <WallTile key={job.id} job={job} now={now} silentMs={settings.silentMs} />
+          <WallTile key={job.id} job={job} now={now} silentMs={settings.silentMs} sharedTitle={sharedTitle} />
         ))}
       </div>
     </main>
