@@ -54,3 +54,19 @@ it('answers next, the status, and a gap for lines gone; polling with next gets e
   expect(seqs(back)).toEqual([51, 52, 53, 54, 55]);
   expect(back).toMatchObject({ next: 55, gap: { fromSeq: 46, toSeq: 50 } });
 });
+
+it('a download whose head is gone says so where the lines were, never skips them in silence', async () => {
+  const id = `${h.redis.namespace()}-download-gone`;
+  await createJob(redis, { id, owner: 'alice', title: 'trimmed download' });
+  await setJobStatus(redis, id, 'running');
+  await appendLines(
+    redis,
+    id,
+    Array.from({ length: 130 }, (_, i) => ({ stream: 'stdout' as const, line: `line ${i + 1}` })),
+  );
+  await setJobStatus(redis, id, 'success');
+  const download = await httpGet(h.gateway.url, `/api/jobs/${id}/output.txt`, token('alice'));
+  const lines = download.text.split('\n');
+  expect(lines[0]).toBe(`[jobstream: lines 1–30 of job ${id} are no longer kept]`);
+  expect(lines.slice(1, -1)).toEqual(Array.from({ length: 100 }, (_, i) => `line ${i + 31}`));
+});

@@ -181,10 +181,14 @@ export function jobApi(
     for (;;) {
       const page = await output.read(job.id, seq, DOWNLOAD_PAGE_LINES, { toSeq: job.lastSeq, whole: true });
       if (page.entries.length === 0) break;
+      // Lines gone for good are said where they were, never skipped in silence.
+      const gone = page.fromSeq > seq ? `${goneNotice(job.id, seq, page.fromSeq - 1)}\n` : '';
       const chunk =
+        gone +
         page.entries
           .map((entry) => text((JSON.parse(entry.toString('utf8')) as OutputLine).line))
-          .join('\n') + '\n';
+          .join('\n') +
+        '\n';
       if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
       if (res.destroyed) return;
       seq = page.fromSeq + page.entries.length;
@@ -196,3 +200,7 @@ export function jobApi(
 
   return router;
 }
+
+/** The line a download holds where lines are gone for good (trimmed before an archive kept them). */
+export const goneNotice = (jobId: string, fromSeq: number, toSeq: number): string =>
+  `[jobstream: lines ${fromSeq}–${toSeq} of job ${jobId} are no longer kept]`;
