@@ -23,6 +23,7 @@ import { errorCode, errorMessage, IngestClient, type IngestAnswer } from './inge
 import { limitLine } from './line-limit.js';
 import { OutgoingLines } from './outgoing-lines.js';
 import {
+  exitOutcome,
   PUBLISHER_DEFAULTS,
   type JobPublisher,
   type JobPublisherEvents,
@@ -157,14 +158,8 @@ export class HttpJobPublisher extends EventEmitter<JobPublisherEvents> {
   }
 
   async finish(exitCode: number, fields: JobMetadata = {}): Promise<void> {
-    const status = exitCode === 0 ? 'success' : 'failed';
-    await this.setStatus(status, {
-      exitCode,
-      ...(status === 'failed' && fields.errorMessage === undefined
-        ? { errorMessage: `exit code ${exitCode}` }
-        : {}),
-      ...fields,
-    });
+    const outcome = exitOutcome(exitCode, fields);
+    await this.setStatus(outcome.status, outcome.fields);
   }
 
   async cancel(reason = 'cancelled'): Promise<void> {

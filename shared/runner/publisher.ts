@@ -40,6 +40,17 @@ import { RunnerSignals } from './runner-signals.js';
 
 export type { DropReason } from './outgoing-lines.js';
 
+/** A process exit code as a job's end: 0 is success, anything else failed with the code said. */
+export function exitOutcome(
+  exitCode: number,
+  fields: JobMetadata = {},
+): { status: 'success' | 'failed'; fields: JobMetadata } {
+  const status = exitCode === 0 ? 'success' : 'failed';
+  const said =
+    status === 'failed' && fields.errorMessage === undefined ? { errorMessage: `exit code ${exitCode}` } : {};
+  return { status, fields: { exitCode, ...said, ...fields } };
+}
+
 export interface JobPublisherOptions {
   /** How long a batch waits for more lines before it is sent. 0 sends every line on its own. */
   lingerMs?: number;
@@ -251,14 +262,8 @@ export class JobPublisher extends EventEmitter<JobPublisherEvents> {
 
   /** Ends the job from a process exit code: 0 is success, anything else failed. */
   async finish(exitCode: number, fields: JobMetadata = {}): Promise<void> {
-    const status = exitCode === 0 ? 'success' : 'failed';
-    await this.setStatus(status, {
-      exitCode,
-      ...(status === 'failed' && fields.errorMessage === undefined
-        ? { errorMessage: `exit code ${exitCode}` }
-        : {}),
-      ...fields,
-    });
+    const outcome = exitOutcome(exitCode, fields);
+    await this.setStatus(outcome.status, outcome.fields);
   }
 
   async cancel(reason = 'cancelled'): Promise<void> {
