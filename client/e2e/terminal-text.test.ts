@@ -45,3 +45,22 @@ it('renders OSC 8 links, plain URLs and backspaces as a terminal would', async (
   expect(await log.getByRole('link', { name: 'not a link' }).count()).toBe(0);
   await page.close();
 }, 60_000);
+
+it('"View raw" opens the whole log as plain text in a new tab, signed in by a download token', async () => {
+  const publisher = await runningJob({ stack, redis }, 'raw view', 3);
+  publisher.stdout(`${ESC}[32mgreen${ESC}[0m done`);
+  await publisher.finish(0);
+  await publisher.close();
+  const page = await browser.newPage();
+  await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${stack.token('alice')}`);
+  await waitForSeqs(page, publisher.jobId, 4);
+  const [raw] = await Promise.all([
+    page.waitForEvent('popup'),
+    page.getByRole('button', { name: 'View raw' }).click(),
+  ]);
+  await raw.waitForURL(/view=raw/);
+  expect(raw.url()).not.toContain(stack.token('alice')); // a download token, never the sign-in token
+  expect((await raw.locator('body').innerText()).trimEnd()).toBe('line 1\nline 2\nline 3\ngreen done');
+  await raw.close();
+  await page.close();
+}, 60_000);

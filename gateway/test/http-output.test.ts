@@ -70,3 +70,20 @@ it('a download whose head is gone says so where the lines were, never skips them
   expect(lines[0]).toBe(`[jobstream: lines 1–30 of job ${id} are no longer kept]`);
   expect(lines.slice(1, -1)).toEqual(Array.from({ length: 100 }, (_, i) => `line ${i + 31}`));
 });
+
+it('output.txt?view=raw is shown in the browser, not saved, and can never run as a page', async () => {
+  const id = `${h.redis.namespace()}-raw`;
+  await createJob(redis, { id, owner: 'alice', title: 'raw' });
+  await appendLines(redis, id, [{ stream: 'stdout', line: '<script>alert(1)</script>' }]);
+  const raw = await httpGet(h.gateway.url, `/api/jobs/${id}/output.txt?view=raw`, token('alice'));
+  expect(raw.headers.get('content-disposition')).toBe(`inline; filename="${id}.txt"`);
+  expect(raw.headers.get('content-type')).toMatch(/^text\/plain/);
+  expect(raw.headers.get('x-content-type-options')).toBe('nosniff');
+  expect(raw.headers.get('content-security-policy')).toBe("default-src 'none'");
+  expect(raw.text).toBe('<script>alert(1)</script>\n');
+  const saved = await httpGet(h.gateway.url, `/api/jobs/${id}/output.txt`, token('alice'));
+  expect(saved.headers.get('content-disposition')).toBe(`attachment; filename="${id}.txt"`);
+  expect((await httpGet(h.gateway.url, `/api/jobs/${id}/output.txt?view=other`, token('alice'))).status).toBe(
+    400,
+  );
+});

@@ -124,6 +124,14 @@ export async function devToken(sub: string, role: Role): Promise<string> {
  * sign-in token never goes into a URL: the page asks for a 60 s download token for this one job
  * and follows the link it is given.
  */
+/** The whole log as plain text in a new tab (GitHub's "View raw logs"), through a download token. */
+export async function viewRawOutput(id: string): Promise<void> {
+  // Opened before the token arrives, so a popup blocker sees the click that asked for it.
+  const tab = window.open('', '_blank');
+  const { url } = await api<{ url: string }>(`/api/jobs/${encodeURIComponent(id)}/download-token`, 'POST');
+  if (tab) tab.location.href = `${url}&view=raw`;
+}
+
 export async function downloadOutput(id: string): Promise<void> {
   const { url } = await api<{ url: string }>(`/api/jobs/${encodeURIComponent(id)}/download-token`, 'POST');
   const link = document.createElement('a');

@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'react';
 import type { ConnectionState } from '../core/job-socket.js';
-import { downloadOutput } from '../api/queries.js';
+import { downloadOutput, viewRawOutput } from '../api/queries.js';
 import type { LogSearch } from '../react/use-log-search.js';
 import { useNow } from '../react/use-now.js';
 import { ConnectionBadge } from './badges.js';
@@ -68,6 +68,9 @@ export function ViewerToolbar({
           <label>
             <input type="checkbox" checked={wrap} onChange={(e) => setWrap(e.target.checked)} /> wrap
           </label>
+          <button type="button" onClick={() => void viewRawOutput(jobId)}>
+            View raw
+          </button>
           <button type="button" onClick={() => void downloadOutput(jobId)}>
             Download
           </button>

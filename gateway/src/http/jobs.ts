@@ -43,6 +43,8 @@ const searchQuery = z.object({ q: z.string().min(1).max(1000), limit: pageLimit 
 const downloadQuery = z.object({
   ansi: z.enum(['keep', 'strip']).default('strip'),
   follow: z.enum(['0', '1', 'true', 'false']).optional(),
+  /** Shown in the browser (a raw log view) rather than saved as a file. */
+  view: z.enum(['raw']).optional(),
 });
 
 export function jobApi(
@@ -169,13 +171,23 @@ export function jobApi(
 
   router.get('/api/jobs/:id/output.txt', authenticate.bearerOrDownload, async (req, res) => {
     const job = await visibleJob(req);
-    const { ansi, follow } = parse(downloadQuery, { ansi: req.query.ansi, follow: req.query.follow });
+    const { ansi, follow, view } = parse(downloadQuery, {
+      ansi: req.query.ansi,
+      follow: req.query.follow,
+      view: req.query.view,
+    });
     const text = ansi === 'keep' ? (line: string) => line : plainText;
     // Followed (curl -N): the lines so far, then new ones until the job ends, across the same
     // replay→live switch as a socket.
     if (follow === '1' || follow === 'true') return streamJob(streams, req, res, job, 'text', text);
     res.type('text/plain; charset=utf-8');
-    res.setHeader('Content-Disposition', `attachment; filename="${job.id}.txt"`);
+    res.setHeader(
+      'Content-Disposition',
+      `${view === 'raw' ? 'inline' : 'attachment'}; filename="${job.id}.txt"`,
+    );
+    // Text from a job shown in a tab: never sniffed as anything else, never a page's script.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Content-Security-Policy', "default-src 'none'");
     res.setHeader('Cache-Control', 'no-store');
     let seq = 1;
     for (;;) {
