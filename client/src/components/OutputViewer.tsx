@@ -194,13 +194,23 @@ export function OutputViewer({
             </button>
           ) : (
             <>
-              {log.exhausted ? 'earlier lines are no longer kept · ' : ''}
+              {log.exhausted
+                ? log.gone
+                  ? `lines ${log.gone.fromSeq.toLocaleString()}–${log.gone.toSeq.toLocaleString()} are no longer kept · `
+                  : 'earlier lines are no longer kept · '
+                : ''}
               <button type="button" className="link" onClick={() => void downloadOutput(jobId)}>
                 Download the full output
               </button>
             </>
           )}
           {log.error && <span role="alert"> · could not load: {log.error}</span>}
+        </div>
+      )}
+      {highlighted > 0 && log.gone && highlighted >= log.gone.fromSeq && highlighted <= log.gone.toSeq && (
+        <div className="notice" role="alert">
+          Line {highlighted.toLocaleString()} is no longer kept: lines {log.gone.fromSeq.toLocaleString()}–
+          {log.gone.toSeq.toLocaleString()} of this job were removed before they could be archived.
         </div>
       )}
       {gaps.map((g) => (

@@ -24,6 +24,8 @@ export interface LogWindow {
   error: string | null;
   /** A page before came back empty: nothing earlier is retained. */
   exhausted: boolean;
+  /** Lines a page said are gone for good (trimmed before any archive kept them), if any. */
+  gone: { fromSeq: number; toSeq: number } | null;
   loadEarlier(beforeSeq: number): void;
   openAt(seq: number): Promise<void>;
   backToLive(): void;
@@ -40,6 +42,7 @@ export function useLogWindow(jobId: string): LogWindow {
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [exhausted, setExhausted] = useState(false);
+  const [gone, setGone] = useState<{ fromSeq: number; toSeq: number } | null>(null);
   const busy = useRef(false);
 
   const run = useCallback(async (work: () => Promise<void>) => {
@@ -62,7 +65,8 @@ export function useLogWindow(jobId: string): LogWindow {
       void run(async () => {
         const page = await outputBefore(jobId, beforeSeq, PAGE_LINES);
         const lines = styled(page.lines);
-        if (lines.length === 0) setExhausted(true);
+        if (page.gap) setGone(page.gap);
+        if (lines.length === 0 || page.gap) setExhausted(true);
         setEarlier((current) => {
           const first = current[0]?.seq;
           // Only a page that ends where the held run begins joins it (a late answer does not).
@@ -77,11 +81,12 @@ export function useLogWindow(jobId: string): LogWindow {
     (seq: number) =>
       run(async () => {
         const page = await outputSince(jobId, Math.max(0, seq - PAGE_LINES / 2 - 1), PAGE_LINES);
+        if (page.gap) setGone(page.gap);
         setAround(styled(page.lines));
       }),
     [jobId, run],
   );
 
   const backToLive = useCallback(() => setAround(null), []);
-  return { earlier, around, loading, error, exhausted, loadEarlier, openAt, backToLive };
+  return { earlier, around, loading, error, exhausted, gone, loadEarlier, openAt, backToLive };
 }
