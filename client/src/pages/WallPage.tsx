@@ -31,6 +31,7 @@ function WallTile({
 }) {
   const stream = useJobStream(job.id, { tail: TILE_LINES });
   const last = stream.lines.lines.slice(-TILE_LINES);
+  const connection = useConnectionState();
   const current = stream.job ?? job;
   // The runner's last sign of life; silent too long, it is probably gone (the reaper will say).
   const lastSign = Math.max(
@@ -59,6 +60,12 @@ function WallTile({
       </header>
       {current.status === 'failed' && current.errorMessage && (
         <p className="tile-error">{current.errorMessage}</p>
+      )}
+      {/* A tile that pages in while the wall is offline shows what is known, and says the rest is coming. */}
+      {last.length === 0 && connection !== 'open' && (
+        <p className="tile-waiting" role="status">
+          Its output appears when the connection is back.
+        </p>
       )}
       {/* Newest at the bottom; as many as the tile has room for (the rest are cut off above). */}
       <pre className="tile-log">
