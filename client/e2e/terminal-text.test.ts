@@ -64,3 +64,24 @@ it('"View raw" opens the whole log as plain text in a new tab, signed in by a do
   await raw.close();
   await page.close();
 }, 60_000);
+
+it('on a phone long lines wrap by default, so none is cut at the screen edge', async () => {
+  const publisher = await runningJob({ stack, redis }, 'long lines', 0);
+  publisher.stdout(`${'a-very-long-word '.repeat(40)}end`);
+  await publisher.finish(0);
+  await publisher.close();
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await phone.goto(`${stack.url}/jobs/${publisher.jobId}#token=${stack.token('alice')}`);
+  await waitForSeqs(phone, publisher.jobId, 1);
+  expect(await phone.getByLabel('wrap').isChecked()).toBe(true);
+  const line = phone.locator('.line', { hasText: 'end' });
+  const box = await line.boundingBox();
+  expect(box!.x + box!.width).toBeLessThanOrEqual(390);
+  expect(box!.height).toBeGreaterThan(40); // several rows, not one cut off
+  await phone.close();
+  const desk = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await desk.goto(`${stack.url}/jobs/${publisher.jobId}#token=${stack.token('alice')}`);
+  await waitForSeqs(desk, publisher.jobId, 1);
+  expect(await desk.getByLabel('wrap').isChecked()).toBe(false);
+  await desk.close();
+}, 60_000);

@@ -30,6 +30,9 @@ import { LineText } from './LineText.js';
 import type { ViewLine } from '../core/line-store.js';
 import { ViewerToolbar } from './ViewerToolbar.js';
 
+/** Screens this narrow (a phone held upright) wrap long lines by default. */
+const NARROW_SCREEN = '(max-width: 600px)';
+
 export function OutputViewer({
   jobId,
   stream,
@@ -76,7 +79,9 @@ export function OutputViewer({
   const [seenSeq, setSeenSeq] = useState(0);
   const lastSeq = lines.at(-1)?.seq ?? 0;
   const [showTime, setShowTime] = useState(false);
-  const [wrap, setWrap] = useState(false);
+  // On a phone a long line cut at the screen's edge cannot be read (no room to scroll sideways):
+  // wrap is on there by default; on a wide screen off, so each line stays one row.
+  const [wrap, setWrap] = useState(() => window.matchMedia?.(NARROW_SCREEN).matches ?? false);
   /** A seq to bring into view (a permalink, a search hit), once it is loaded. */
   const [target, setTarget] = useState(0);
   const search = useLogSearch(jobId, setTarget);
