@@ -48,3 +48,20 @@ it('lists the job’s annotations and jumps to its first error, far before the l
   expect(await failure.locator('strong').innerText()).toBe('Failed with exit code 1');
   await page.close();
 }, 60_000);
+
+it('writes a moment one way: the job list and the job page show the same start time', async () => {
+  const id = `${stack.namespace()}-times`;
+  await createJob(redis, { id, owner: 'alice', title: 'times' });
+  await setJobStatus(redis, id, 'running');
+  const page = await browser.newPage();
+  await page.goto(`${stack.url}/#token=${stack.token('alice')}`);
+  const listed = await page
+    .locator('tr', { hasText: 'times' })
+    .locator('td[data-label="Started"] time')
+    .innerText();
+  await page.goto(`${stack.url}/jobs/${id}`);
+  const shown = await page.locator('dd time').first().innerText();
+  expect(listed.split(' · ')[0]).toBe(shown); // before: "Dec 6, 2026, 11:45 PM" there, "12/6/2026, 11:45:36 PM" here
+  await setJobStatus(redis, id, 'success');
+  await page.close();
+}, 60_000);

@@ -22,6 +22,7 @@ import {
 } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { downloadOutput } from '../api/queries.js';
+import { count } from './format.js';
 import { MAX_EARLIER, useLogWindow } from '../react/use-log-window.js';
 import { useLogSearch } from '../react/use-log-search.js';
 import type { JobStream } from '../react/use-job-stream.js';
@@ -182,7 +183,7 @@ export function OutputViewer({
       )}
       {(firstShown > 1 || log.around) && (
         <div className="notice range">
-          Lines {firstShown.toLocaleString()}–{lastShown.toLocaleString()} of {total.toLocaleString()}
+          Lines {count(firstShown)}–{count(lastShown)} of {count(total)}
           {' · '}
           {log.around ? (
             <button type="button" className="link" onClick={() => (log.backToLive(), setFollow(true))}>
@@ -201,7 +202,7 @@ export function OutputViewer({
             <>
               {log.exhausted
                 ? log.gone
-                  ? `lines ${log.gone.fromSeq.toLocaleString()}–${log.gone.toSeq.toLocaleString()} are no longer kept · `
+                  ? `lines ${count(log.gone.fromSeq)}–${count(log.gone.toSeq)} are no longer kept · `
                   : 'earlier lines are no longer kept · '
                 : ''}
               <button type="button" className="link" onClick={() => void downloadOutput(jobId)}>
@@ -214,8 +215,8 @@ export function OutputViewer({
       )}
       {highlighted > 0 && log.gone && highlighted >= log.gone.fromSeq && highlighted <= log.gone.toSeq && (
         <div className="notice" role="alert">
-          Line {highlighted.toLocaleString()} is no longer kept: lines {log.gone.fromSeq.toLocaleString()}–
-          {log.gone.toSeq.toLocaleString()} of this job were removed before they could be archived.
+          Line {count(highlighted)} is no longer kept: lines {count(log.gone.fromSeq)}–{count(log.gone.toSeq)}{' '}
+          of this job were removed before they could be archived.
         </div>
       )}
       {gaps.map((g) => (

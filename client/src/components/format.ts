@@ -28,3 +28,8 @@ export function ago(at: number, now: number): string {
 export function count(n: number): string {
   return n.toLocaleString();
 }
+
+/** A moment, the one way the dashboard writes one: `Dec 6, 2026, 11:45 PM` in the reader's locale. */
+export function dateTime(at: number): string {
+  return new Date(at).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}

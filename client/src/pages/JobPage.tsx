@@ -8,7 +8,7 @@ import { StatusBadge } from '../components/badges.js';
 import { CancelButton } from '../components/CancelButton.js';
 import { NotifyToggle } from '../components/NotifyToggle.js';
 import { useJobAlerts } from '../react/use-job-alerts.js';
-import { count, duration } from '../components/format.js';
+import { count, dateTime, duration } from '../components/format.js';
 import { OutputViewer } from '../components/OutputViewer.js';
 import { useJobStream } from '../react/use-job-stream.js';
 import { useNow } from '../react/use-now.js';
@@ -73,9 +73,21 @@ export function JobPage({ jobId }: { jobId: string }) {
           <dt>Owner</dt>
           <dd>{job.owner}</dd>
           <dt>Started</dt>
-          <dd>{job.startedAt ? new Date(job.startedAt).toLocaleString() : '–'}</dd>
+          <dd>
+            {job.startedAt ? (
+              <time dateTime={new Date(job.startedAt).toISOString()}>{dateTime(job.startedAt)}</time>
+            ) : (
+              '–'
+            )}
+          </dd>
           <dt>Finished</dt>
-          <dd>{job.finishedAt ? new Date(job.finishedAt).toLocaleString() : '–'}</dd>
+          <dd>
+            {job.finishedAt ? (
+              <time dateTime={new Date(job.finishedAt).toISOString()}>{dateTime(job.finishedAt)}</time>
+            ) : (
+              '–'
+            )}
+          </dd>
           <dt>Duration</dt>
           <dd>{duration(job, now)}</dd>
           {job.branch && (

@@ -9,7 +9,7 @@ import { isJobStatus, JOB_STATUSES, type Job, type JobStatus } from '../../../sh
 import { jobListQuery } from '../api/queries.js';
 import { Link, navigate } from '../app/navigation.js';
 import { StatusBadge } from '../components/badges.js';
-import { ago, duration } from '../components/format.js';
+import { ago, dateTime, duration } from '../components/format.js';
 import { useJobsFeed } from '../react/use-jobs-feed.js';
 import { useNow } from '../react/use-now.js';
 
@@ -173,10 +173,7 @@ export function JobsPage() {
                   dateTime={new Date(job.createdAt).toISOString()}
                   title={new Date(job.createdAt).toString()}
                 >
-                  {new Date(job.createdAt).toLocaleString(undefined, {
-                    dateStyle: 'medium',
-                    timeStyle: 'short',
-                  })}
+                  {dateTime(job.createdAt)}
                   <span className="muted"> · {ago(job.createdAt, now)}</span>
                 </time>
               </td>
