@@ -4,38 +4,29 @@
  * first error" names the job's first error even when it lies before the 10,000 lines the page
  * holds. Before: it named the first stderr line the browser happened to hold, or nothing.
  */
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
-import type { Redis } from 'ioredis';
+import { expect, it } from '@jest/globals';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
-import type { Stack } from '../../scripts/lib/stack.js';
-import { startBrowserStack, stopBrowserStack } from './browser-stack.js';
+import { browserStackForFile } from './browser-stack.js';
 
-let stack: Stack;
-let redis: Redis;
-let browser: Browser;
-beforeAll(async () => {
-  ({ stack, redis, browser } = await startBrowserStack());
-}, 120_000);
-afterAll(() => stopBrowserStack({ stack, browser }));
+const s = browserStackForFile();
 
 it('lists the job’s annotations and jumps to its first error, far before the lines held', async () => {
-  const id = `${stack.namespace()}-annotated`;
-  await createJob(redis, { id, owner: 'alice', title: 'annotated' });
-  await setJobStatus(redis, id, 'running');
+  const id = `${s.stack.namespace()}-annotated`;
+  await createJob(s.redis, { id, owner: 'alice', title: 'annotated' });
+  await setJobStatus(s.redis, id, 'running');
   const out = (line: string) => ({ stream: 'stdout' as const, line });
-  await appendLines(redis, id, [out('start'), out('::error file=src/app.ts,line=12::Expected 1 to be 2')]);
+  await appendLines(s.redis, id, [out('start'), out('::error file=src/app.ts,line=12::Expected 1 to be 2')]);
   for (let i = 0; i < 12; i++)
     await appendLines(
-      redis,
+      s.redis,
       id,
       Array.from({ length: 1000 }, (_, k) => out(`noise ${i}.${k}`)),
     );
-  await appendLines(redis, id, [out('::warning::Node 18 is deprecated')]);
-  await setJobStatus(redis, id, 'failed', { exitCode: 1, errorMessage: 'exit code 1' });
+  await appendLines(s.redis, id, [out('::warning::Node 18 is deprecated')]);
+  await setJobStatus(s.redis, id, 'failed', { exitCode: 1, errorMessage: 'exit code 1' });
 
-  const page = await browser.newPage();
-  await page.goto(`${stack.url}/jobs/${id}#token=${stack.token('alice')}`);
+  const page = await s.browser.newPage();
+  await page.goto(`${s.stack.url}/jobs/${id}#token=${s.stack.token('alice')}`);
   const panel = page.getByRole('region', { name: 'Annotations' });
   await panel.getByText('Annotations: 1 error, 1 warning').waitFor({ timeout: 15_000 });
   expect(await panel.getByRole('listitem').allInnerTexts()).toEqual([
@@ -50,18 +41,18 @@ it('lists the job’s annotations and jumps to its first error, far before the l
 }, 60_000);
 
 it('writes a moment one way: the job list and the job page show the same start time', async () => {
-  const id = `${stack.namespace()}-times`;
-  await createJob(redis, { id, owner: 'alice', title: 'times' });
-  await setJobStatus(redis, id, 'running');
-  const page = await browser.newPage();
-  await page.goto(`${stack.url}/#token=${stack.token('alice')}`);
+  const id = `${s.stack.namespace()}-times`;
+  await createJob(s.redis, { id, owner: 'alice', title: 'times' });
+  await setJobStatus(s.redis, id, 'running');
+  const page = await s.browser.newPage();
+  await page.goto(`${s.stack.url}/#token=${s.stack.token('alice')}`);
   const listed = await page
     .locator('tr', { hasText: 'times' })
     .locator('td[data-label="Started"] time')
     .innerText();
-  await page.goto(`${stack.url}/jobs/${id}`);
+  await page.goto(`${s.stack.url}/jobs/${id}`);
   const shown = await page.locator('dd time').first().innerText();
   expect(listed.split(' · ')[0]).toBe(shown); // before: "Dec 6, 2026, 11:45 PM" there, "12/6/2026, 11:45:36 PM" here
-  await setJobStatus(redis, id, 'success');
+  await setJobStatus(s.redis, id, 'success');
   await page.close();
 }, 60_000);

@@ -1,4 +1,5 @@
 /** What every browser test starts: a stack serving the built dashboard, and Chromium. */
+import { afterAll, beforeAll } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import type { Browser, Page } from 'playwright-core';
 import { launchBrowser } from '../../scripts/lib/browser.js';
@@ -15,6 +16,19 @@ export interface BrowserStack {
 export async function startBrowserStack(): Promise<BrowserStack> {
   const stack = await startStack({ dashboard: true });
   return { stack, redis: stack.redis!.client(), browser: await launchBrowser() };
+}
+
+/**
+ * The stack and browser of one test file: started before its tests, stopped after them (the
+ * object is filled in by then; read its fields inside tests, not at the top of the file).
+ */
+export function browserStackForFile(): BrowserStack {
+  const started = {} as BrowserStack;
+  beforeAll(async () => {
+    Object.assign(started, await startBrowserStack());
+  }, 120_000);
+  afterAll(() => stopBrowserStack(started));
+  return started;
 }
 
 export async function stopBrowserStack(started: Partial<BrowserStack>): Promise<void> {

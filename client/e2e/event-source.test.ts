@@ -3,19 +3,10 @@
  * HTTP"), with a stream token in its URL since it cannot send a header, through a gateway
  * restart: it reconnects by itself, resumes by Last-Event-ID, and ends with every line once.
  */
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
-import type { Redis } from 'ioredis';
-import type { Stack } from '../../scripts/lib/stack.js';
-import { runningJob, startBrowserStack, stopBrowserStack } from './browser-stack.js';
+import { expect, it } from '@jest/globals';
+import { browserStackForFile, runningJob } from './browser-stack.js';
 
-let stack: Stack;
-let redis: Redis;
-let browser: Browser;
-beforeAll(async () => {
-  ({ stack, redis, browser } = await startBrowserStack());
-}, 120_000);
-afterAll(() => stopBrowserStack({ stack, browser }));
+const s = browserStackForFile();
 
 interface Seen {
   seqs: number[];
@@ -24,9 +15,9 @@ interface Seen {
 }
 
 it('an EventSource follows a job through a gateway restart: every line once, then done', async () => {
-  const publisher = await runningJob({ stack, redis }, 'sse', 500);
-  const page = await browser.newPage();
-  await page.goto(`${stack.url}/`);
+  const publisher = await runningJob(s, 'sse', 500);
+  const page = await s.browser.newPage();
+  await page.goto(`${s.stack.url}/`);
   // The page asks for a stream token with its sign-in token, then opens the EventSource with it.
   await page.evaluate(
     async ([jobId, bearer]) => {
@@ -47,12 +38,12 @@ it('an EventSource follows a job through a gateway restart: every line once, the
         source.close();
       });
     },
-    [publisher.jobId, stack.token('alice')] as const,
+    [publisher.jobId, s.stack.token('alice')] as const,
   );
   const seen = () => page.evaluate(() => (window as unknown as { seen: Seen }).seen);
   await page.waitForFunction(() => (window as unknown as { seen: Seen }).seen.seqs.length >= 500);
 
-  await stack.restartGateway(async () => {
+  await s.stack.restartGateway(async () => {
     for (let i = 501; i <= 800; i++) publisher.stdout(`while down ${i}`); // buffered by the runner
   });
   for (let i = 801; i <= 1000; i++) publisher.stdout(`after ${i}`);

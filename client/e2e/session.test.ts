@@ -3,40 +3,31 @@
  * person to sign in again and keeps its socket and positions; the wall never covers itself with
  * a sign-in form, it says in a banner that it stopped updating and why.
  */
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
-import type { Redis } from 'ioredis';
-import type { Stack } from '../../scripts/lib/stack.js';
-import { runningJob, startBrowserStack, stopBrowserStack, waitForSeqs } from './browser-stack.js';
+import { expect, it } from '@jest/globals';
+import { browserStackForFile, runningJob, waitForSeqs } from './browser-stack.js';
 
-let stack: Stack;
-let redis: Redis;
-let browser: Browser;
-beforeAll(async () => {
-  ({ stack, redis, browser } = await startBrowserStack());
-}, 120_000);
-afterAll(() => stopBrowserStack({ stack, browser }));
+const s = browserStackForFile();
 
 /** 62 s left of a session that began 31 days ago: its renewal is refused at once. */
 const endOfSession = (sub: string, role: 'user' | 'admin') => {
   const now = Math.floor(Date.now() / 1000);
-  return stack.token(sub, role, 67, { iat: now - 5, auth_time: now - 31 * 24 * 3600 });
+  return s.stack.token(sub, role, 67, { iat: now - 5, auth_time: now - 31 * 24 * 3600 });
 };
 
 it('a page whose session cannot be renewed asks for a sign-in and keeps its socket and lines', async () => {
-  const publisher = await runningJob({ stack, redis }, 'ending', 5);
-  const page = await browser.newPage();
+  const publisher = await runningJob(s, 'ending', 5);
+  const page = await s.browser.newPage();
   const sent: string[] = [];
   const sockets: string[] = [];
   page.on('websocket', (ws) => {
     sockets.push(ws.url());
     ws.on('framesent', (f) => sent.push(String(f.payload)));
   });
-  await page.goto(`${stack.url}/jobs/${publisher.jobId}#token=${endOfSession('alice', 'user')}`);
+  await page.goto(`${s.stack.url}/jobs/${publisher.jobId}#token=${endOfSession('alice', 'user')}`);
   await waitForSeqs(page, publisher.jobId, 5);
   const dialog = page.getByRole('dialog', { name: 'Sign in again' });
   await dialog.waitFor({ timeout: 10_000 });
-  await dialog.locator('textarea').fill(stack.token('alice'));
+  await dialog.locator('textarea').fill(s.stack.token('alice'));
   await dialog.getByRole('button', { name: 'Sign in' }).click();
   await dialog.waitFor({ state: 'detached' });
   expect(sent.some((f) => f.includes('"type":"auth"'))).toBe(true);
@@ -50,8 +41,8 @@ it('a page whose session cannot be renewed asks for a sign-in and keeps its sock
 }, 60_000);
 
 it('the wall never shows a sign-in form: a banner says it stopped updating and why', async () => {
-  const page = await browser.newPage();
-  await page.goto(`${stack.url}/wall#token=${endOfSession('root', 'admin')}`);
+  const page = await s.browser.newPage();
+  await page.goto(`${s.stack.url}/wall#token=${endOfSession('root', 'admin')}`);
   const banner = page.getByRole('alert').filter({ hasText: 'stopped updating' });
   await banner.waitFor({ timeout: 10_000 });
   expect(await banner.innerText()).toMatch(/session could not be renewed .*sign in again/i);

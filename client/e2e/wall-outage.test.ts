@@ -3,28 +3,19 @@
  * (title, status, duration) and says its output comes when the connection is back, instead of an
  * empty box; once back, its lines arrive.
  */
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
-import type { Redis } from 'ioredis';
-import type { Stack } from '../../scripts/lib/stack.js';
-import { runningJob, startBrowserStack, stopBrowserStack } from './browser-stack.js';
+import { expect, it } from '@jest/globals';
+import { browserStackForFile, runningJob } from './browser-stack.js';
 
-let stack: Stack;
-let redis: Redis;
-let browser: Browser;
-beforeAll(async () => {
-  ({ stack, redis, browser } = await startBrowserStack());
-}, 120_000);
-afterAll(() => stopBrowserStack({ stack, browser }));
+const s = browserStackForFile();
 
 it('a tile paged in during an outage says its output is coming, then shows it', async () => {
-  const first = await runningJob({ stack, redis }, 'first on the wall', 3);
-  const second = await runningJob({ stack, redis }, 'second on the wall', 3);
-  const page = await browser.newPage();
+  const first = await runningJob(s, 'first on the wall', 3);
+  const second = await runningJob(s, 'second on the wall', 3);
+  const page = await s.browser.newPage();
   // One tile a page, a page a second: the wall flips between the two jobs.
-  await page.goto(`${stack.url}/wall?perPage=1&pageS=1#token=${stack.token('root', 'admin')}`);
+  await page.goto(`${s.stack.url}/wall?perPage=1&pageS=1#token=${s.stack.token('root', 'admin')}`);
   await page.locator('.tile-log').getByText('line 3').waitFor();
-  await stack.restartGateway(async () => {
+  await s.stack.restartGateway(async () => {
     await page.getByRole('alert').filter({ hasText: 'Disconnected since' }).waitFor();
     // Wait for the tile the wall had not shown while connected… or either, after a flip.
     const waiting = page

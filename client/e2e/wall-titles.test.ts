@@ -3,29 +3,20 @@
  * header while each tile shows what is its own (before: every tile cut to "Matrix job 59 (node …",
  * the part that tells them apart hidden).
  */
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import type { Browser } from 'playwright-core';
-import type { Redis } from 'ioredis';
-import type { Stack } from '../../scripts/lib/stack.js';
-import { runningJob, startBrowserStack, stopBrowserStack } from './browser-stack.js';
+import { expect, it } from '@jest/globals';
+import { browserStackForFile, runningJob } from './browser-stack.js';
 
-let stack: Stack;
-let redis: Redis;
-let browser: Browser;
-beforeAll(async () => {
-  ({ stack, redis, browser } = await startBrowserStack());
-}, 120_000);
-afterAll(() => stopBrowserStack({ stack, browser }));
+const s = browserStackForFile();
 
 it('says the start matrix jobs share once and shows each tile its own part', async () => {
   const jobs = await Promise.all(
     ['node 18, ubuntu-latest', 'node 20, ubuntu-latest', 'node 22, windows-latest'].map((axis) =>
-      runningJob({ stack, redis }, `Matrix job 59 (${axis})`, 1),
+      runningJob(s, `Matrix job 59 (${axis})`, 1),
     ),
   );
-  const page = await browser.newPage();
+  const page = await s.browser.newPage();
   await page.setViewportSize({ width: 1920, height: 1080 });
-  await page.goto(`${stack.url}/wall#token=${stack.token('root', 'admin')}`);
+  await page.goto(`${s.stack.url}/wall#token=${s.stack.token('root', 'admin')}`);
   const titles = page.locator('.tile-title');
   await page.waitForFunction(() => document.querySelectorAll('.tile-title').length >= 3);
   expect((await titles.allInnerTexts()).sort()).toEqual([
