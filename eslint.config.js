@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'client/dist/', 'dist/', 'coverage/'] },
+  { ignores: ['node_modules/', 'client/dist/', 'dist/', 'packages/*/dist/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -11,6 +11,11 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
     },
+  },
+  {
+    // The packages' launchers are plain JavaScript run by Node.
+    files: ['packages/*/bin/*.js'],
+    languageOptions: { globals: { URL: 'readonly', process: 'readonly' } },
   },
   {
     // shared/*.ts (the top level) is what the dashboard may import: nothing that needs Node.

@@ -22,14 +22,17 @@ const config: Config = {
       ...common,
       displayName: 'node',
       testEnvironment: 'node',
-      testMatch: ['<rootDir>/{shared,gateway,scripts}/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/{shared,gateway,scripts}/**/*.test.ts',
+        '<rootDir>/packages/cli/test/**/*.test.ts',
+      ],
       testPathIgnorePatterns: ['/node_modules/', '/e2e/'],
     },
     {
       ...common,
       displayName: 'client',
       testEnvironment: 'jsdom',
-      testMatch: ['<rootDir>/client/src/**/*.test.{ts,tsx}'],
+      testMatch: ['<rootDir>/client/src/**/*.test.{ts,tsx}', '<rootDir>/packages/client/src/**/*.test.ts'],
     },
     {
       ...common,

@@ -16,15 +16,15 @@
  * `cancelled`.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, userInfo } from 'node:os';
+import { userInfo } from 'node:os';
 import { JOB_ID_PATTERN } from '../shared/job.js';
-import { JobPublisher, type DropReason, type JobPublisherOptions } from '../shared/runner/publisher.js';
+import { JobPublisher, type JobPublisherOptions } from '../shared/runner/publisher.js';
 import type { NewJob } from '../shared/redis/functions.js';
 import { HttpJobPublisher, type RunnerPublisher } from '../shared/runner/http-publisher.js';
 import { connectTo, describeTarget, redisTargetFromEnv } from '../shared/redis/connect.js';
 import { readCommandLine, usageError } from './lib/cli.js';
-import { ptySize, startCommand, type CommandOutcome } from './lib/job-command.js';
-import { OutputRelay } from './lib/output-relay.js';
+import { ptySize } from './lib/job-command.js';
+import { runAsJob } from './lib/run-as-job.js';
 
 const HELP = {
   usage:
@@ -64,11 +64,6 @@ function wholeNumber(text: string, what: string): number {
   if (text.trim() === '' || !Number.isFinite(value) || value < 0)
     usageError(HELP, `jobrun: ${what} "${text}" must be a number ≥ 0`);
   return value;
-}
-
-/** What the shell says for a command that ended: its code, or 128 + the signal's number. */
-function exitCodeOf({ code, signal }: CommandOutcome): number {
-  return signal ? 128 + (constants.signals[signal] ?? 0) : (code ?? 1);
 }
 
 async function main(): Promise<number> {
@@ -114,82 +109,14 @@ async function main(): Promise<number> {
   console.error(
     dashboard ? `jobrun: job ${id}: ${dashboard}/jobs/${encodeURIComponent(id)}` : `jobrun: job ${id}`,
   );
-  const reportRemainingDrops = reportDrops(publisher);
-  await publisher.start();
-
-  const running = startCommand(command, args, values.pty ? ptySize() : null);
-  const relay = new OutputRelay(publisher);
-  relay.add('stdout', running.stdout, process.stdout);
-  if (running.stderr) relay.add('stderr', running.stderr, process.stderr);
-
-  let interrupted = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const forward = (signal: NodeJS.Signals): void => {
-    if (interrupted) {
-      running.signal('SIGKILL'); // a second Ctrl-C does not wait
-      return;
-    }
-    interrupted = true;
-    running.signal(signal);
-    // A command that ignores SIGTERM is not allowed to outlive the grace.
-    killTimer = setTimeout(() => {
-      console.error(`jobrun: ${command} still running ${killGraceS} s after ${signal}; sending SIGKILL`);
-      running.signal('SIGKILL');
-    }, killGraceS * 1000);
-  };
-  process.on('SIGINT', forward);
-  process.on('SIGTERM', forward);
-  // A cancel asked for from the dashboard or the API: stop the command as Ctrl-C would.
-  publisher.on('cancel', () => {
-    console.error(`jobrun: job ${id}: cancel requested; stopping ${command}`);
-    forward('SIGTERM');
+  return runAsJob(publisher, {
+    program: 'jobrun',
+    store: url ? 'the gateway' : 'Redis',
+    command,
+    args,
+    pty: values.pty ? ptySize() : null,
+    killGraceS,
   });
-  // Finished without us (the gateway's reaper): stop the command; the job's status stays as set.
-  let endedElsewhere: string | null = null;
-  publisher.on('ended', (error) => {
-    endedElsewhere = error.message;
-    console.error(`jobrun: job ${id} was ended by the gateway (${error.message}); stopping ${command}`);
-    forward('SIGTERM');
-  });
-
-  const outcome = await running.outcome;
-  clearTimeout(killTimer);
-  relay.end();
-  giveUpOnSignal(publisher);
-  if (publisher.bufferedLines > 10_000)
-    console.error(
-      `jobrun: ${command} ended; storing the ${publisher.bufferedLines} lines Redis has not taken yet`,
-    );
-
-  if (endedElsewhere !== null) {
-    await publisher.close();
-    reportRemainingDrops();
-    console.error(
-      `jobrun: job ${id} had already ended (${endedElsewhere}); ${publisher.droppedLines} lines could not be stored`,
-    );
-    return 1;
-  }
-  let exitCode: number;
-  if (outcome.notStarted) {
-    const { exitCode: code, message } = outcome.notStarted;
-    console.error(`jobrun: ${message}`);
-    publisher.stderr(`jobrun: ${message}`);
-    await publisher.finish(code, { errorMessage: message });
-    exitCode = code;
-  } else if (interrupted) {
-    await publisher.cancel(
-      `${publisher.cancelRequested > 0 ? 'cancelled on request' : 'interrupted'} (${outcome.signal ?? `exit code ${outcome.code}`})`,
-    );
-    exitCode = 130;
-  } else {
-    exitCode = exitCodeOf(outcome);
-    await publisher.finish(exitCode, outcome.signal ? { errorMessage: `killed by ${outcome.signal}` } : {});
-  }
-  await publisher.close();
-  reportRemainingDrops();
-  console.error(`jobrun: job ${id} ended: ${publisher.currentStatus}`);
-  // The command's code, unless lines it wrote were lost: then the run did not do what it says.
-  return publisher.droppedLines > 0 && exitCode === 0 ? 1 : exitCode;
 }
 
 /** The job created in Redis (REDIS_URL or REDIS_CLUSTER_NODES and credentials, as the gateway reads them). */
@@ -220,49 +147,6 @@ async function overHttp(
   } catch (error) {
     throw new Error(`could not create the job at ${url}: ${(error as Error).message}`);
   }
-}
-
-/**
- * Dropped lines (only a full spool drops) are told on this terminal at once, then at most once a
- * second; returns what tells the rest before jobrun exits.
- */
-function reportDrops(publisher: RunnerPublisher): () => void {
-  const counts = new Map<DropReason, number>();
-  let scheduled: NodeJS.Timeout | null = null;
-  let reportedAt = 0;
-  const report = (): void => {
-    if (scheduled) clearTimeout(scheduled);
-    scheduled = null;
-    reportedAt = Date.now();
-    for (const [reason, count] of counts)
-      console.error(
-        `jobrun: the spool is full: dropped ${count} lines ${
-          reason === 'unreachable'
-            ? 'while Redis was unreachable'
-            : 'because Redis stored lines more slowly than the command wrote them'
-        } (JOBRUN_SPOOL_MAX_BYTES raises the limit)`,
-      );
-    counts.clear();
-  };
-  publisher.on('drop', (count, reason) => {
-    counts.set(reason, (counts.get(reason) ?? 0) + count);
-    scheduled ??= setTimeout(report, Math.max(0, reportedAt + 1000 - Date.now()));
-  });
-  return report;
-}
-
-/**
- * After the command ended, jobrun waits until every line is stored. Ctrl-C (or SIGTERM) then
- * stops waiting: say how many lines were never stored and exit non-zero.
- */
-function giveUpOnSignal(publisher: RunnerPublisher): void {
-  process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
-  const giveUp = (): void => {
-    console.error(`jobrun: stopped waiting for Redis; ${publisher.bufferedLines} lines were not stored`);
-    process.exit(1);
-  };
-  process.on('SIGINT', giveUp);
-  process.on('SIGTERM', giveUp);
 }
 
 main().then(

@@ -22,13 +22,8 @@ import { AckedLines } from './acked-lines.js';
 import { errorCode, errorMessage, IngestClient, type IngestAnswer } from './ingest-client.js';
 import { limitLine } from './line-limit.js';
 import { OutgoingLines } from './outgoing-lines.js';
-import {
-  exitOutcome,
-  PUBLISHER_DEFAULTS,
-  type JobPublisher,
-  type JobPublisherEvents,
-  type JobPublisherOptions,
-} from './publisher.js';
+import type { JobPublisher, JobPublisherEvents } from './publisher.js';
+import { exitOutcome, PUBLISHER_DEFAULTS, type JobPublisherOptions } from './publisher-options.js';
 
 /** How long the creation is retried before jobrun gives up and does not run the command. */
 const CREATE_GIVE_UP_MS = 30_000;

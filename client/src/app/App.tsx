@@ -7,9 +7,8 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { JobSocket } from '../core/job-socket.js';
-import { claims, clearToken, getToken, onTokenChangedElsewhere, setToken } from '../core/token.js';
-import { renewSession } from '../core/session.js';
+import { JobSocket, claims, renewSession } from '../../../packages/client/src/index.js';
+import { clearToken, getToken, onTokenChangedElsewhere, setToken } from '../core/token.js';
 import { SignInPage } from '../pages/SignInPage.js';
 import { SocketContext } from '../react/socket-context.js';
 import { Shell } from './Shell.js';

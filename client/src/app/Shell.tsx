@@ -1,6 +1,7 @@
 /** The navigation bar (brand, wall, connection state, who is signed in) over the routed page. */
 import { ConnectionBadge } from '../components/badges.js';
-import { claims, getToken } from '../core/token.js';
+import { getToken } from '../core/token.js';
+import { claims } from '../../../packages/client/src/index.js';
 import { useConnectionState } from '../react/use-connection-state.js';
 import { useJobSocket } from '../react/socket-context.js';
 import { useSyncExternalStore } from 'react';

@@ -1,8 +1,7 @@
 import type { CSSProperties, ReactNode } from 'react';
-import type { StyledSpan, ViewLine } from '../core/line-store.js';
+import { type StyledSpan, type ViewLine, PLAIN_URL, safeHref } from '../../../packages/client/src/index.js';
 import { span } from './format.js';
 import type { GroupInfo } from './groups.js';
-import { PLAIN_URL, safeHref } from '../core/terminal-text.js';
 
 /** `::error::msg`, `::warning file=a.ts,line=3::msg` (GitHub Actions' workflow commands). */
 export const ANNOTATION = /^::(error|warning)( [^:]*)?::(.*)$/;

@@ -28,7 +28,7 @@ import { useLogSearch } from '../react/use-log-search.js';
 import type { JobStream } from '../react/use-job-stream.js';
 import { groupsHolding, groupsOf, openByDefault, visibleLines } from './groups.js';
 import { LineText } from './LineText.js';
-import type { ViewLine } from '../core/line-store.js';
+import type { ViewLine } from '../../../packages/client/src/index.js';
 import { ViewerToolbar } from './ViewerToolbar.js';
 
 /** Screens this narrow (a phone held upright) wrap long lines by default. */

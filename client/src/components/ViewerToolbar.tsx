@@ -3,7 +3,7 @@
  * (use-log-search.ts) with the current match, the timestamps and wrap toggles, and the download.
  */
 import { useEffect, useState } from 'react';
-import type { ConnectionState } from '../core/job-socket.js';
+import type { ConnectionState } from '../../../packages/client/src/index.js';
 import { downloadOutput, viewRawOutput } from '../api/queries.js';
 import type { LogSearch } from '../react/use-log-search.js';
 import { useNow } from '../react/use-now.js';

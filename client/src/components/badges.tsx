@@ -1,6 +1,6 @@
 /** Small labels: the socket's connection state and a job's status. */
 import type { JobStatus } from '../../../shared/job.js';
-import type { ConnectionState } from '../core/job-socket.js';
+import type { ConnectionState } from '../../../packages/client/src/index.js';
 
 const CONNECTION_LABELS: Record<ConnectionState, string> = {
   open: 'connected',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import type { ViewLine } from '../core/line-store.js';
+import type { ViewLine } from '../../../packages/client/src/index.js';
 import { groupsHolding, groupsOf, openByDefault, visibleLines } from './groups.js';
 
 const lines = (...texts: string[]): ViewLine[] =>

@@ -3,7 +3,7 @@
  * nesting tracked, a finished group collapsed unless it holds an error, the end markers never
  * shown as rows, each header with its line count and duration.
  */
-import type { ViewLine } from '../core/line-store.js';
+import type { ViewLine } from '../../../packages/client/src/index.js';
 
 export interface GroupInfo {
   /** Seq of the `::group::` line. */

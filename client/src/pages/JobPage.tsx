@@ -1,7 +1,7 @@
 /** One job: its metadata, merge request, failure, and the whole output live. */
 import { useQuery } from '@tanstack/react-query';
 import type { Job } from '../../../shared/job.js';
-import type { ViewLine } from '../core/line-store.js';
+import type { ViewLine } from '../../../packages/client/src/index.js';
 import { annotationsQuery, jobQuery } from '../api/queries.js';
 import { AnnotationsPanel } from '../components/AnnotationsPanel.js';
 import { StatusBadge } from '../components/badges.js';

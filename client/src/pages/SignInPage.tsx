@@ -2,7 +2,8 @@
 import { useState } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { devAuthQuery, devToken } from '../api/queries.js';
-import { claims, getToken, setToken } from '../core/token.js';
+import { getToken, setToken } from '../core/token.js';
+import { claims } from '../../../packages/client/src/index.js';
 
 export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
   const [pasted, setPasted] = useState('');

@@ -1,6 +1,6 @@
 /** The tab's one JobSocket, provided to every hook below it. */
 import { createContext, useContext } from 'react';
-import type { JobSocket } from '../core/job-socket.js';
+import type { JobSocket } from '../../../packages/client/src/index.js';
 
 export const SocketContext = createContext<JobSocket | null>(null);
 

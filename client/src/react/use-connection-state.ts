@@ -1,5 +1,5 @@
 import { useSyncExternalStore } from 'react';
-import type { ConnectionState } from '../core/job-socket.js';
+import type { ConnectionState } from '../../../packages/client/src/index.js';
 import { useJobSocket } from './socket-context.js';
 
 /** The socket's connection state, live. */

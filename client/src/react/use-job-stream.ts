@@ -1,8 +1,6 @@
 import { useCallback, useEffect, useSyncExternalStore } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
-import type { JobView } from '../core/held-job.js';
-import type { ConnectionState } from '../core/job-socket.js';
-import type { LineStoreSnapshot } from '../core/line-store.js';
+import type { JobView, ConnectionState, LineStoreSnapshot } from '../../../packages/client/src/index.js';
 import { jobKey } from '../api/queries.js';
 import { useJobSocket } from './socket-context.js';
 import { useConnectionState } from './use-connection-state.js';

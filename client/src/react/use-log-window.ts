@@ -9,7 +9,7 @@
 import { useCallback, useRef, useState } from 'react';
 import { outputBefore, outputSince } from '../api/queries.js';
 import type { OutputLine } from '../../../shared/protocol.js';
-import { AnsiStyler, type ViewLine } from '../core/line-store.js';
+import { AnsiStyler, type ViewLine } from '../../../packages/client/src/index.js';
 
 export const PAGE_LINES = 1000;
 /** Earlier lines kept at most; past this the reader opens windows (or downloads). */

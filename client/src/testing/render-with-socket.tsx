@@ -5,7 +5,7 @@
 import { act, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import type { JobSocket } from '../core/job-socket.js';
+import type { JobSocket } from '../../../packages/client/src/index.js';
 import { SocketContext } from '../react/socket-context.js';
 
 (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;

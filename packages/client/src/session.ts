@@ -6,10 +6,11 @@
  */
 export type Renewal = { token: string } | { refused: string };
 
-export async function renewSession(token: string | null): Promise<Renewal> {
+/** `gatewayUrl`: the gateway's address (`https://host`); a page leaves it out and asks its own origin. */
+export async function renewSession(token: string | null, gatewayUrl = ''): Promise<Renewal> {
   if (!token) return { refused: 'not signed in' };
   try {
-    const res = await fetch('/api/session/refresh', {
+    const res = await fetch(`${gatewayUrl.replace(/\/+$/, '')}/api/session/refresh`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}` },
     });

@@ -5,7 +5,15 @@
  */
 import { backoffDelay, type Backoff } from '../../../shared/backoff.js';
 import { isTerminal, type Job, type JobStatus } from '../../../shared/job.js';
-import type { DoneFrame, ErrorCode, ErrorFrame } from '../../../shared/protocol.js';
+import type {
+  DoneFrame,
+  ErrorCode,
+  ErrorFrame,
+  GapFrame,
+  OutputFrame,
+  ProgressFrame,
+  StatusFrame,
+} from '../../../shared/protocol.js';
 import { LineStore } from './line-store.js';
 
 export interface JobView {
@@ -14,13 +22,29 @@ export interface JobView {
   error: { code: ErrorCode; message: string } | null;
 }
 
+/**
+ * What a program following a job hears (`JobSocket.onJobEvent`): the job's frames as they come,
+ * `output` holding only lines not heard before (a resubscribe after a reconnect never repeats one).
+ */
+export type JobEvent =
+  | StatusFrame
+  | OutputFrame
+  | GapFrame
+  | DoneFrame
+  | ProgressFrame
+  | (ErrorFrame & { jobId: string; retrying: boolean });
+
 /** Error codes after which a subscribe is sent again by itself. */
 const RETRIED_CODES: ReadonlySet<ErrorCode> = new Set(['rate_limited', 'unavailable']);
+export const isRetried = (code: ErrorCode): boolean => RETRIED_CODES.has(code);
 
 export class HeldJob {
   readonly store: LineStore;
   view: JobView = { job: null, done: null, error: null };
   readonly listeners = new Set<() => void>();
+  readonly eventListeners = new Set<(event: JobEvent) => void>();
+  /** Where a holder asked to start (`since`): lines after it, none before. */
+  startAfter: number | undefined;
   refs = 0;
   /** A subscribe was sent on the current connection and has not ended (done or error). */
   active = false;
@@ -41,13 +65,17 @@ export class HeldJob {
   /** The subscribe to send: after the last seq held, or a first look at the last lines. */
   subscribeFrame(jobId: string) {
     const held = this.store.highestSeq;
-    return held > 0
-      ? { type: 'subscribe' as const, jobId, since: held }
+    return held > 0 || this.startAfter !== undefined
+      ? { type: 'subscribe' as const, jobId, since: Math.max(held, this.startAfter ?? 0) }
       : {
           type: 'subscribe' as const,
           jobId,
           tail: Math.min(this.firstLook || this.store.maxLines, this.store.maxLines),
         };
+  }
+
+  emit(event: JobEvent): void {
+    for (const listener of this.eventListeners) listener(event);
   }
 
   status(job: Job): void {

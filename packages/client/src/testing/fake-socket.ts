@@ -2,7 +2,7 @@
  * Test helper: a stand-in for the browser WebSocket that records what the client sends and lets
  * a test answer, for unit tests of JobSocket and the hooks (the real one is tested end to end).
  */
-import type { ServerFrame } from '../../../shared/protocol.js';
+import type { ServerFrame } from '../../../../shared/protocol.js';
 
 export class FakeSocket {
   static all: FakeSocket[] = [];

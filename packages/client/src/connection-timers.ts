@@ -4,7 +4,7 @@
  * dead TCP path can stay "open" for minutes), and a token refresh a minute before the token
  * expires, so the socket is never closed with 4001 while someone is looking.
  */
-import { tokenExpiry } from './token.js';
+import { tokenExpiry } from './claims.js';
 
 /** How long before expiry a fresh token is asked for. */
 const REFRESH_AHEAD_MS = 60_000;

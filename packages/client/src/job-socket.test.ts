@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { ServerFrame } from '../../../shared/protocol.js';
 import { JobSocket } from './job-socket.js';
-import { FakeSocket } from '../testing/fake-socket.js';
+import { FakeSocket } from './testing/fake-socket.js';
 
 const latest = () => FakeSocket.all.at(-1)!;
 const output = (jobId: string, from: number, to: number): ServerFrame => ({

@@ -24,7 +24,7 @@ import {
   type ServerFrame,
 } from '../../../shared/protocol.js';
 import { ConnectionTimers } from './connection-timers.js';
-import { HeldJob, type JobView } from './held-job.js';
+import { HeldJob, isRetried, type JobEvent, type JobView } from './held-job.js';
 import { LineStore } from './line-store.js';
 import { withDefaults, type JobSocketOptions, type ResolvedOptions } from './job-socket-options.js';
 
@@ -112,11 +112,13 @@ export class JobSocket {
   /**
    * Holds a job open; returns the release. Several holders share one server subscription. `tail`:
    * the lines this holder shows at most (a first look asks for the largest of the holders').
+   * `since`: start after this seq instead (a program that wants every line asks for `since: 0`).
    */
-  hold(jobId: string, { tail }: { tail?: number } = {}): () => void {
+  hold(jobId: string, { tail, since }: { tail?: number; since?: number } = {}): () => void {
     let entry = this.jobs.get(jobId);
     if (!entry) {
       entry = new HeldJob(this.options.maxLines);
+      entry.startAfter = since;
       this.jobs.set(jobId, entry);
     }
     entry.firstLook =
@@ -143,6 +145,16 @@ export class JobSocket {
     const entry = this.jobs.get(jobId);
     entry?.listeners.add(listener);
     return () => entry?.listeners.delete(listener);
+  }
+
+  /**
+   * Every frame of a held job as it comes, for a program that prints them (the CLI) rather than
+   * renders a window of them: `output` carries only lines never heard before, in order.
+   */
+  onJobEvent(jobId: string, listener: (event: JobEvent) => void): () => void {
+    const entry = this.jobs.get(jobId);
+    entry?.eventListeners.add(listener);
+    return () => entry?.eventListeners.delete(listener);
   }
 
   /**
@@ -226,23 +238,52 @@ export class JobSocket {
         entry?.refused(frame, this.options.backoff, this.options.random, () => {
           if (this.jobs.get(jobId) === entry && this.state === 'open') this.subscribe(jobId, entry);
         });
+        entry?.emit({ ...frame, jobId, retrying: isRetried(frame.code) });
         return;
       }
-      case 'status':
-        this.jobs.get(frame.jobId)?.status(frame.job);
-        return;
-      case 'output':
-        this.jobs.get(frame.jobId)?.store.append(frame.lines);
-        return;
       case 'gap':
         if ('topic' in frame) this.feedLagged();
-        else this.jobs.get(frame.jobId)?.store.addGap(frame);
+        else this.jobFrame(frame);
         return;
+      case 'status':
+      case 'output':
       case 'done':
-        this.jobs.get(frame.jobId)?.done(frame);
+      case 'progress':
+        this.jobFrame(frame);
+        return;
+    }
+  }
+
+  private jobFrame(frame: Exclude<JobEvent, { type: 'error' }>): void {
+    const entry = this.jobs.get(frame.jobId);
+    if (!entry) return;
+    const { store } = entry;
+    switch (frame.type) {
+      case 'status':
+        entry.status(frame.job);
+        entry.emit(frame);
+        return;
+      case 'output': {
+        const held = store.highestSeq;
+        const fresh =
+          frame.lines[0] && frame.lines[0].seq > held ? frame.lines : frame.lines.filter((l) => l.seq > held);
+        store.append(frame.lines);
+        if (fresh.length > 0) entry.emit(fresh === frame.lines ? frame : { ...frame, lines: fresh });
+        return;
+      }
+      case 'gap': {
+        const held = store.highestSeq;
+        store.addGap(frame);
+        if (frame.toSeq > held) entry.emit(frame);
+        return;
+      }
+      case 'done':
+        entry.done(frame);
+        entry.emit(frame);
         return;
       case 'progress':
-        this.jobs.get(frame.jobId)?.store.setPending(frame);
+        store.setPending(frame);
+        entry.emit(frame);
         return;
     }
   }
