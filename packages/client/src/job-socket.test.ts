@@ -116,6 +116,34 @@ describe('JobSocket', () => {
     expect(delays).toEqual([100, 200, 400, 800, 1000, 1000]);
   });
 
+  it('tells a program every frame of a held job once: since, overlaps after a reconnect, gaps, done', () => {
+    const socket = newSocket();
+    socket.connect();
+    latest().open();
+    socket.hold('job1', { since: 3 });
+    const heard: string[] = [];
+    socket.onJobEvent('job1', (event) => {
+      if (event.type === 'output') heard.push(...event.lines.map((l) => l.line));
+      else heard.push(event.type === 'gap' ? `gap ${event.fromSeq}-${event.toSeq}` : event.type);
+    });
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toEqual([
+      { type: 'subscribe', jobId: 'job1', since: 3 },
+    ]);
+    latest().deliver(output('job1', 4, 6));
+    latest().drop();
+    jest.advanceTimersByTime(75);
+    latest().open();
+    expect(latest().sent.filter((f) => f.type === 'subscribe')).toEqual([
+      { type: 'subscribe', jobId: 'job1', since: 6 },
+    ]);
+    latest().deliver(output('job1', 5, 8)); // 5 and 6 again: not told twice
+    latest().deliver({ type: 'gap', jobId: 'job1', fromSeq: 7, toSeq: 8, reason: 'trimmed' }); // already held
+    latest().deliver({ type: 'gap', jobId: 'job1', fromSeq: 9, toSeq: 10, reason: 'trimmed' });
+    latest().deliver(output('job1', 11, 11));
+    latest().deliver({ type: 'done', jobId: 'job1', status: 'success', lastSeq: 11 });
+    expect(heard).toEqual(['l4', 'l5', 'l6', 'l7', 'l8', 'gap 9-10', 'l11', 'done']);
+  });
+
   it('does not resubscribe a job that is done', () => {
     const socket = newSocket();
     socket.connect();
