@@ -22,6 +22,41 @@ beforeAll(async () => {
 afterAll(() => stopBrowserStack({ stack, browser }));
 
 describe('jobs table', () => {
+  it('sorts every job, not only the loaded page, and keeps the sort in the address', async () => {
+    const owner = `${stack.namespace()}sorter`;
+    // 70 jobs: the first page holds the newest 50; the title that sorts first is the oldest job's.
+    for (let i = 0; i < 70; i++)
+      await createJob(redis, {
+        id: `${owner}-${i}`,
+        owner,
+        title: i === 0 ? 'aardvark' : `routine ${100 + i}`,
+      });
+    const page = await browser.newPage();
+    await page.goto(`${stack.url}/#token=${stack.token(owner)}`);
+    await page.getByText('Load more (50 shown)').waitFor();
+    const firstTitle = page.locator('table.jobs tbody tr').first().locator('td[data-label="Title"]');
+    await page.getByRole('button', { name: 'Title' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 70);
+    expect(await firstTitle.textContent()).toBe('aardvark');
+    expect(await page.locator('th[aria-sort="ascending"]').textContent()).toContain('Title');
+    expect(new URL(page.url()).searchParams.get('sort')).toBe('title');
+    await page.getByRole('button', { name: /Title/ }).click();
+    await page.waitForFunction(() => /sort=-title/.test(location.search));
+    expect(await firstTitle.textContent()).toBe('routine 169');
+    expect(
+      await page.locator('table.jobs tbody tr').last().locator('td[data-label="Title"]').textContent(),
+    ).toBe('aardvark');
+    // Opened afresh from the address: the same order, over every job.
+    const shared = await browser.newPage();
+    await shared.goto(`${page.url()}#token=${stack.token(owner)}`);
+    await shared.waitForFunction(() => document.querySelectorAll('table.jobs tbody tr').length === 70);
+    expect(
+      await shared.locator('table.jobs tbody tr').last().locator('td[data-label="Title"]').textContent(),
+    ).toBe('aardvark');
+    await shared.close();
+    await page.close();
+  }, 60_000);
+
   it('searches on the server past the loaded page, pages with "load more", keeps filters in the address', async () => {
     const owner = `${stack.namespace()}owner`;
     // 60 jobs: the newest 50 fill the first page; the one to find is the oldest.

@@ -1,7 +1,8 @@
 /**
  * The jobs list: live status, a status filter and a search (title, owner, branch) answered by
- * the server, both in the address so a view can be shared; column headers that sort the loaded
- * rows; "load more" with the API's cursor; watch-the-selected.
+ * the server, and a sort, all in the address so a view can be shared; "load more" with the API's
+ * cursor; watch-the-selected. The API lists newest first only, so any other sort first loads
+ * every matching job (up to SORT_ALL_LIMIT) and sorts them all, never just the rows on screen.
  */
 import { useEffect, useMemo, useState } from 'react';
 import { useInfiniteQuery } from '@tanstack/react-query';
@@ -9,7 +10,7 @@ import { isJobStatus, JOB_STATUSES, type Job, type JobStatus } from '../../../sh
 import { jobListQuery } from '../api/queries.js';
 import { Link, navigate } from '../app/navigation.js';
 import { StatusBadge } from '../components/badges.js';
-import { ago, dateTime, duration } from '../components/format.js';
+import { ago, count, dateTime, duration } from '../components/format.js';
 import { useJobsFeed } from '../react/use-jobs-feed.js';
 import { useNow } from '../react/use-now.js';
 
@@ -23,6 +24,12 @@ const COLUMNS: { key: SortKey; label: string }[] = [
   { key: 'duration', label: 'Duration' },
   { key: 'exit', label: 'Exit' },
 ];
+
+/** The most jobs loaded to sort a list by another column than its start (100 pages). */
+export const SORT_ALL_LIMIT = 5000;
+
+const isSortKey = (value: string): value is SortKey => COLUMNS.some((c) => c.key === value);
+const DEFAULT_SORT = { key: 'created', descending: true } as const;
 
 function sortValue(job: Job, key: SortKey, now: number): string | number {
   switch (key) {
@@ -43,11 +50,21 @@ function sortValue(job: Job, key: SortKey, now: number): string | number {
   }
 }
 
-/** Filters as the address holds them: `/?status=running&q=deploy`. */
-function filtersFromAddress(): { status: JobStatus | undefined; q: string } {
+/** Filters and sort as the address holds them: `/?status=running&q=deploy&sort=-duration`. */
+function filtersFromAddress(): {
+  status: JobStatus | undefined;
+  q: string;
+  sort: { key: SortKey; descending: boolean };
+} {
   const params = new URLSearchParams(window.location.search);
   const status = params.get('status') ?? '';
-  return { status: isJobStatus(status) ? status : undefined, q: params.get('q') ?? '' };
+  const sort = params.get('sort') ?? '';
+  const key = sort.replace(/^-/, '');
+  return {
+    status: isJobStatus(status) ? status : undefined,
+    q: params.get('q') ?? '',
+    sort: isSortKey(key) ? { key, descending: sort.startsWith('-') } : DEFAULT_SORT,
+  };
 }
 
 export function JobsPage() {
@@ -55,10 +72,8 @@ export function JobsPage() {
   const [status, setStatus] = useState<JobStatus | undefined>(initial.status);
   const [search, setSearch] = useState(initial.q);
   const [q, setQ] = useState(initial.q.trim());
-  const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>({
-    key: 'created',
-    descending: true,
-  });
+  const [sort, setSort] = useState<{ key: SortKey; descending: boolean }>(initial.sort);
+  const sortsAll = sort.key !== DEFAULT_SORT.key || sort.descending !== DEFAULT_SORT.descending;
   const [selected, setSelected] = useState<Set<string>>(new Set());
   // The server searches; ask once typing pauses, not on every key.
   useEffect(() => {
@@ -69,19 +84,26 @@ export function JobsPage() {
     const params = new URLSearchParams();
     if (status) params.set('status', status);
     if (q) params.set('q', q);
+    if (sortsAll) params.set('sort', `${sort.descending ? '-' : ''}${sort.key}`);
     const query = params.toString();
     history.replaceState(
       null,
       '',
       `${window.location.pathname}${query ? `?${query}` : ''}${window.location.hash}`,
     );
-  }, [status, q]);
-  const { data, error, isPending, hasNextPage, isFetchingNextPage, fetchNextPage } = useInfiniteQuery(
-    jobListQuery({ status, q: q || undefined }),
-  );
+  }, [status, q, sortsAll, sort]);
+  const { data, error, isPending, isFetching, hasNextPage, isFetchingNextPage, fetchNextPage } =
+    useInfiniteQuery(jobListQuery({ status, q: q || undefined }));
   useJobsFeed();
   const now = useNow();
   const loaded = data?.pages.flatMap((page) => page.jobs) ?? [];
+  // Sorted by another column than the API's order: every matching job is loaded, then sorted.
+  const loadingAll = sortsAll && hasNextPage && loaded.length < SORT_ALL_LIMIT;
+  useEffect(() => {
+    // One page at a time, and never over a refetch (the feed asks for one when it is ready): a
+    // fetchNextPage that cancelled it would be cancelled in turn.
+    if (loadingAll && !isFetching && !error) void fetchNextPage({ cancelRefetch: false });
+  }, [loadingAll, isFetching, error, fetchNextPage, loaded.length]);
   const jobs = [...loaded].sort((a, b) => {
     const [x, y] = [sortValue(a, sort.key, now), sortValue(b, sort.key, now)];
     const order = x < y ? -1 : x > y ? 1 : 0;
@@ -128,6 +150,16 @@ export function JobsPage() {
         </button>
       </div>
       {isPending && <p>Loading…</p>}
+      {loadingAll && (
+        <p className="notice" role="status">
+          Loading every job to sort them all… ({count(loaded.length)} so far)
+        </p>
+      )}
+      {sortsAll && hasNextPage && !loadingAll && (
+        <p className="notice" role="status">
+          Sorted the newest {count(loaded.length)} jobs only: search or filter to sort the rest.
+        </p>
+      )}
       {error && <p className="notice error">{error.message}</p>}
       <table className="jobs">
         <thead>
@@ -190,7 +222,7 @@ export function JobsPage() {
             : 'No jobs yet.'}
         </p>
       )}
-      {hasNextPage && (
+      {hasNextPage && !sortsAll && (
         <button type="button" disabled={isFetchingNextPage} onClick={() => void fetchNextPage()}>
           {isFetchingNextPage ? 'Loading…' : `Load more (${loaded.length} shown)`}
         </button>
