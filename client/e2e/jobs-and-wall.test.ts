@@ -307,18 +307,37 @@ describe('edges of the screen', () => {
 
   it('on a phone (390 px): the jobs table becomes cards with no sideways scroll, the watch grid one column', async () => {
     const owner = `${stack.namespace()}phone`;
-    for (const i of [1, 2])
+    for (const i of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])
       await createJob(redis, {
         id: `${owner}-${i}`,
         owner,
         title: `a rather long job title number ${i} for a phone`,
+        fields: { branch: 'feature/phone' },
       });
+    await setJobStatus(redis, `${owner}-1`, 'running');
+    await setJobStatus(redis, `${owner}-1`, 'failed', { exitCode: 2 });
     const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
     await page.goto(`${stack.url}/#token=${stack.token(owner)}`);
     await page.getByTestId(`job-row-${owner}-1`).waitFor();
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
     expect(await overflow()).toBe(false);
     expect(await page.locator('table.jobs thead').isVisible()).toBe(false);
+    // Compact cards: most of a screen's worth of jobs shows at once (before: 3), each still saying
+    // its title, status, owner, branch, start and exit code.
+    const whole = await page.evaluate(
+      () =>
+        [...document.querySelectorAll('table.jobs tbody tr')].filter(
+          (row) => row.getBoundingClientRect().bottom <= window.innerHeight,
+        ).length,
+    );
+    expect(whole).toBeGreaterThanOrEqual(8);
+    const card = page.getByTestId(`job-row-${owner}-1`);
+    const text = (await card.innerText()).replace(/\s+/g, ' ');
+    for (const part of ['a rather long job title number 1 for a phone', 'failed', owner, 'feature/phone'])
+      expect(text).toContain(part);
+    const exit = card.locator('td[data-label="Exit"]');
+    expect(await exit.textContent()).toBe('2');
+    expect(await exit.evaluate((td) => getComputedStyle(td, '::before').content)).toBe('"· exit "');
     await page.goto(`${stack.url}/watch?jobs=${owner}-1,${owner}-2`);
     await page.getByTestId(`pane-${owner}-2`).waitFor();
     const [a, b] = await Promise.all([1, 2].map((i) => page.getByTestId(`pane-${owner}-${i}`).boundingBox()));

@@ -205,11 +205,11 @@ export function JobsPage() {
                   dateTime={new Date(job.createdAt).toISOString()}
                   title={new Date(job.createdAt).toString()}
                 >
-                  {dateTime(job.createdAt)}
+                  <span className="absolute">{dateTime(job.createdAt)}</span>
                   <span className="muted"> · {ago(job.createdAt, now)}</span>
                 </time>
               </td>
-              <td data-label="Duration">{duration(job, now)}</td>
+              <td data-label="Duration">{job.startedAt ? duration(job, now) : ''}</td>
               <td data-label="Exit">{job.exitCode ?? ''}</td>
             </tr>
           ))}
