@@ -59,6 +59,13 @@ function wholeNumber(text: string | undefined, what: string): number | undefined
   return Number(text);
 }
 
+/** Where to start a log: after line `--since N`, or its last `--tail N` lines (not both). */
+function position(since: string | undefined, tail: string | undefined) {
+  if (since !== undefined && tail !== undefined)
+    throw new CliError('--since and --tail do not go together', EXIT.usage);
+  return { since: wholeNumber(since, '--since'), tail: wholeNumber(tail, '--tail') };
+}
+
 function exactly(positionals: string[], names: string[]): string[] {
   if (positionals.length !== names.length)
     throw new CliError(
@@ -110,10 +117,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'logs': {
       const [id] = exactly(parsed.positionals, ['id']);
-      const since = wholeNumber(text('since'), '--since');
-      const tail = wholeNumber(text('tail'), '--tail');
-      if (since !== undefined && tail !== undefined)
-        throw new CliError('--since and --tail do not go together', EXIT.usage);
+      const { since, tail } = position(text('since'), text('tail'));
       const credentials = loadCredentials();
       return logs(new GatewayApi(credentials), credentials, printer, {
         id: id ?? '',
@@ -126,10 +130,7 @@ export async function main(argv: string[]): Promise<number> {
       const running = values.running === true;
       if (running === parsed.positionals.length > 0)
         throw new CliError('watch takes job ids or --running (one of them)', EXIT.usage);
-      const since = wholeNumber(text('since'), '--since');
-      const tail = wholeNumber(text('tail'), '--tail');
-      if (since !== undefined && tail !== undefined)
-        throw new CliError('--since and --tail do not go together', EXIT.usage);
+      const { since, tail } = position(text('since'), text('tail'));
       const credentials = loadCredentials();
       return watch(new GatewayApi(credentials), credentials, printer, {
         ids: [...new Set(parsed.positionals)],
