@@ -141,6 +141,12 @@ export function printEvent(printer: Printer, jobId: string, event: JobEvent, pre
     case 'gap':
       gapNotice(printer, event, prefix);
       return;
+    case 'progress':
+      printer.pending(event.line, prefix);
+      return;
+    case 'done':
+      printer.endPending();
+      return;
     default:
       return;
   }

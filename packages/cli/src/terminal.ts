@@ -29,16 +29,44 @@ export function flushed(stream: NodeJS.WritableStream): Promise<void> {
 const PREFIX_COLORS = [36, 33, 32, 35, 34, 91, 96, 93, 92, 95, 94];
 
 export class Printer {
+  /** Whether a line still being written is on screen (stdout is a terminal), to be replaced. */
+  private pendingShown = false;
+
   constructor(
     readonly color: boolean,
     readonly json: boolean,
-    private readonly out: NodeJS.WritableStream = process.stdout,
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } = process.stdout,
     private readonly err: NodeJS.WritableStream = process.stderr,
   ) {}
 
   /** A line of a job, with `prefix` (watch) before it. */
   line(text: string, prefix = ''): void {
-    this.out.write(`${prefix}${this.color ? text : stripAnsi(text)}\n`);
+    this.out.write(`${this.clearPending()}${prefix}${this.color ? text : stripAnsi(text)}\n`);
+  }
+
+  /**
+   * A line still being written (a `progress` frame: a `\r` progress bar, a prompt), shown in place
+   * as a terminal would until its stored line (or any other) replaces it. Only on a terminal, cut
+   * to its width so `\r` can redraw it; a file or a pipe gets stored lines only.
+   */
+  pending(text: string, prefix = ''): void {
+    if (!this.out.isTTY || this.json) return;
+    const width = Math.max(10, (this.out.columns ?? 80) - 1 - stripAnsi(prefix).length);
+    const visible = stripAnsi(text).slice(0, width);
+    this.out.write(`\r\x1b[K${prefix}${visible}`);
+    this.pendingShown = visible.length > 0 || prefix.length > 0;
+  }
+
+  /** Takes a pending line off the screen (the job ended, or something else is said). */
+  endPending(): void {
+    const clear = this.clearPending();
+    if (clear) this.out.write(clear);
+  }
+
+  private clearPending(): string {
+    if (!this.pendingShown) return '';
+    this.pendingShown = false;
+    return '\r\x1b[K';
   }
 
   /** One object per line, for programs (`--json`). */
@@ -58,6 +86,7 @@ export class Printer {
 
   /** Something about the run rather than the job's output: to stderr. */
   notice(text: string): void {
+    this.endPending();
     this.err.write(`jobstream: ${text}\n`);
   }
 
