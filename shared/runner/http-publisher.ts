@@ -13,54 +13,34 @@
  *   heartbeat goes out every `heartbeatMs` besides.
  * - A terminal status names the last seq stored, after every line written before it.
  */
-import { EventEmitter } from 'node:events';
 import { JobstreamError } from '../errors.js';
 import { isTerminal, type JobMetadata, type JobStatus } from '../job.js';
 import type { OutputStream } from '../protocol.js';
 import type { LineToAppend, NewJob } from '../redis/functions.js';
 import { AckedLines } from './acked-lines.js';
 import { errorCode, errorMessage, IngestClient, type IngestAnswer } from './ingest-client.js';
-import { limitLine } from './line-limit.js';
-import { OutgoingLines } from './outgoing-lines.js';
-import type { JobPublisher, JobPublisherEvents } from './publisher.js';
-import { exitOutcome, PUBLISHER_DEFAULTS, type JobPublisherOptions } from './publisher-options.js';
+import { LinePublisher } from './line-publisher.js';
+import type { JobPublisher } from './publisher.js';
+import type { JobPublisherOptions } from './publisher-options.js';
 
 /** How long the creation is retried before jobrun gives up and does not run the command. */
 const CREATE_GIVE_UP_MS = 30_000;
 
-export class HttpJobPublisher extends EventEmitter<JobPublisherEvents> {
-  private readonly options: Required<JobPublisherOptions>;
-  private readonly queue: OutgoingLines;
+export class HttpJobPublisher extends LinePublisher {
   private readonly acked: AckedLines;
   /** The last seq the gateway confirmed stored. */
   private lastStored = 0;
   /** Lines sent and not yet confirmed (sent again, with the same `after`, until they are). */
   private sending: LineToAppend[] = [];
-  private lingerTimer: NodeJS.Timeout | null = null;
-  private pump: Promise<void> | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
-  private drainOwed = false;
-  private progressText: { stream: OutputStream; text: string } | null = null;
-  private progressSending = false;
-  private status: JobStatus = 'queued';
-  private closed = false;
-  private endedByOthers = false;
-  cancelRequested = 0;
-  droppedLines = 0;
+  private cancelRequestedAt = 0;
 
   private constructor(
     private readonly client: IngestClient,
-    readonly jobId: string,
+    jobId: string,
     options: JobPublisherOptions,
   ) {
-    super();
-    this.options = { ...PUBLISHER_DEFAULTS, ...options };
-    this.queue = new OutgoingLines({
-      windowLines: this.options.maxBufferedLines,
-      windowBytes: this.options.maxBufferedBytes,
-      spoolDir: this.options.spoolDir || undefined,
-      spoolMaxBytes: this.options.spoolMaxBytes,
-    });
+    super(jobId, options);
     this.acked = new AckedLines(this.options.ackedWindowLines, this.options.ackedWindowBytes);
   }
 
@@ -101,80 +81,19 @@ export class HttpJobPublisher extends EventEmitter<JobPublisherEvents> {
     return publisher;
   }
 
-  get currentStatus(): JobStatus {
-    return this.status;
-  }
-
   get bufferedLines(): number {
     return this.queue.length + this.sending.length;
   }
 
-  get spooledLines(): number {
-    return this.queue.spooled;
+  get cancelRequested(): number {
+    return this.cancelRequestedAt;
   }
 
-  write(stream: OutputStream, line: string): boolean {
-    if (this.closed || isTerminal(this.status)) {
-      this.refuse(new JobstreamError('JOB_FINISHED', `job ${this.jobId} has ended; line not written`), 1);
-      return false;
-    }
-    if (this.progressText?.stream === stream) this.progressText = null;
-    if (!this.queue.push({ stream, line: limitLine(line) }, 'slower')) {
-      this.droppedLines++;
-      this.emit('drop', 1, 'slower');
-    }
-    if (this.bufferedLines >= this.options.maxBatchLines || this.options.lingerMs === 0) this.kick();
-    else this.lingerTimer ??= setTimeout(() => this.kick(), this.options.lingerMs);
-    if (!this.queue.windowFull) return true;
-    this.drainOwed = true;
-    return false;
-  }
-
-  stdout(line: string): void {
-    this.write('stdout', line);
-  }
-
-  stderr(line: string): void {
-    this.write('stderr', line);
-  }
-
-  progress(stream: OutputStream, text: string): void {
-    if (this.closed || isTerminal(this.status)) return;
-    this.progressText = { stream, text: limitLine(text) };
-    this.sendProgressIfIdle();
-  }
-
-  async start(fields: JobMetadata = {}): Promise<void> {
-    await this.setStatus('running', fields);
-  }
-
-  async update(fields: JobMetadata): Promise<void> {
-    await this.setStatus(this.status, fields);
-  }
-
-  async finish(exitCode: number, fields: JobMetadata = {}): Promise<void> {
-    const outcome = exitOutcome(exitCode, fields);
-    await this.setStatus(outcome.status, outcome.fields);
-  }
-
-  async cancel(reason = 'cancelled'): Promise<void> {
-    await this.setStatus('cancelled', { errorMessage: reason });
-  }
-
-  async flush(): Promise<void> {
-    this.kick();
-    while (this.pump) await this.pump;
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    await this.flush();
-    this.closed = true;
+  protected async stop(): Promise<void> {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.queue.close();
   }
 
-  private async setStatus(status: JobStatus, fields: JobMetadata): Promise<void> {
+  protected async setStatus(status: JobStatus, fields: JobMetadata): Promise<void> {
     await this.flush();
     if (this.endedByOthers) return;
     for (;;) {
@@ -192,24 +111,14 @@ export class HttpJobPublisher extends EventEmitter<JobPublisherEvents> {
     if (isTerminal(status) && this.heartbeatTimer) clearInterval(this.heartbeatTimer);
   }
 
-  private kick(): void {
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.lingerTimer = null;
-    this.pump ??= this.sendAll().finally(() => {
-      this.pump = null;
-      this.sendProgressIfIdle();
-    });
+  protected async sendProgress(stream: OutputStream, text: string): Promise<void> {
+    // Nothing is retried past the client's own retries: the next progress text replaces this one.
+    await this.client.post(`/api/jobs/${this.jobId}/progress`, { stream, line: text });
   }
 
-  private async sendAll(): Promise<void> {
+  protected async sendAll(): Promise<void> {
     while (this.bufferedLines > 0 && !this.endedByOthers) {
-      if (this.sending.length === 0) {
-        this.sending = this.queue.take(this.options.maxBatchLines, this.options.maxBatchBytes);
-        if (this.drainOwed && !this.queue.windowFull) {
-          this.drainOwed = false;
-          this.emit('drain');
-        }
-      }
+      if (this.sending.length === 0) this.sending = this.takeBatch();
       const answer = await this.client.post(`/api/jobs/${this.jobId}/lines`, {
         after: this.lastStored,
         lines: this.sending,
@@ -253,15 +162,7 @@ export class HttpJobPublisher extends EventEmitter<JobPublisherEvents> {
       while (this.queue.length > 0) this.queue.take(this.options.maxBatchLines, this.options.maxBatchBytes);
       this.refuse(error, lines);
     }
-    if (ended && !isTerminal(this.status) && !this.endedByOthers) {
-      this.endedByOthers = true;
-      this.emit('ended', error);
-    }
-  }
-
-  private refuse(error: JobstreamError, lines: number): void {
-    this.droppedLines += lines;
-    this.emit('refused', error, lines);
+    if (ended) this.endedElsewhere(error);
   }
 
   private async heartbeat(): Promise<void> {
@@ -273,21 +174,10 @@ export class HttpJobPublisher extends EventEmitter<JobPublisherEvents> {
 
   private noteCancel(at: unknown): void {
     const requestedAt = Number(at ?? 0);
-    if (requestedAt > 0 && this.cancelRequested === 0) {
-      this.cancelRequested = requestedAt;
+    if (requestedAt > 0 && this.cancelRequestedAt === 0) {
+      this.cancelRequestedAt = requestedAt;
       if (!isTerminal(this.status)) this.emit('cancel', requestedAt);
     }
-  }
-
-  private sendProgressIfIdle(): void {
-    if (!this.progressText || this.progressSending || this.bufferedLines > 0 || this.pump) return;
-    const { stream, text } = this.progressText;
-    this.progressText = null;
-    this.progressSending = true;
-    // Nothing is retried past the client's own retries: the next progress text replaces this one.
-    void this.client
-      .post(`/api/jobs/${this.jobId}/progress`, { stream, line: text })
-      .finally(() => (this.progressSending = false));
   }
 }
 
