@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive,ingest] [--runs 3] [--seconds 10]
+ * npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive,ingest,cli] [--runs 3] [--seconds 10]
  *   [--fanout 2000x10@10,20,40 --fanout 10000x100@2,4,8] [--wall 200x100x50@2,4]
  *   [--batched 100x10@500] [--storm 15000] [--replay-lines 100000] [--browser-seconds 30]
  *   [--chart docs/benchmarks-fanout.svg] [--servers gateway,relay,socketio]
@@ -38,13 +38,14 @@ import { browser } from './bench/browser-scenario.js';
 import { replay } from './bench/replay-scenario.js';
 import { archiveRows, archiveScenario } from './bench/archive-scenario.js';
 import { ingest, ingestRows, type IngestRow } from './bench/ingest-scenario.js';
+import { cliRows, cliScenario, type CliMeasurement } from './bench/cli-scenario.js';
 import { jobrunThroughput, publisherThroughput } from './bench/runner-scenarios.js';
 import { SERVER_KINDS, type ServerKind } from './bench/servers.js';
 
 const { values: args } = readCommandLine(
   {
     usage:
-      'usage: npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive,ingest] [--runs 3] [--seconds 10] …',
+      'usage: npm run bench [-- --only fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive,ingest,cli] [--runs 3] [--seconds 10] …',
     description: `
 Every scenario of docs/benchmarks.md against a private redis-server: the jobstream gateway, a
 bare ws relay and Socket.IO under the same load. Prints the measurements and a table of ratios
@@ -67,7 +68,7 @@ bare ws relay and Socket.IO under the same load. Prints the measurements and a t
     options: {
       only: {
         type: 'string',
-        default: 'fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive,ingest',
+        default: 'fanout,wall,batched,idle,replay,browser,publisher,jobrun,archive,ingest,cli',
       },
       runs: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '10' },
@@ -176,6 +177,11 @@ async function main(): Promise<void> {
           ingestRuns.push(await ingest(client, redis.url, { runners: 100, batch: 100, seconds, paceMs }));
       results.ingest = ingestRuns;
     }
+    if (only.has('cli'))
+      results.cli = await cliScenario(client, redis.url, {
+        lines: Number(args['replay-lines']),
+        runs: Math.max(runs, 3),
+      });
     if (only.has('archive'))
       results.archive = await archiveScenario(client, redis.url, {
         lines: Number(args['replay-lines']),
@@ -211,7 +217,12 @@ async function main(): Promise<void> {
       'the archive (docs/benchmarks.md "Archive")',
       archiveRows(results.archive as Parameters<typeof archiveRows>[0]),
     );
-  printTable(`ratios (jobstream ÷ peer, median [min–max] of ${runs} runs)`, ratios);
+  if (results.cli)
+    printTable(
+      `the CLI: a finished ${Number(args['replay-lines']).toLocaleString('en-US')}-line job to a file (docs/benchmarks.md "The CLI")`,
+      cliRows(results.cli as CliMeasurement),
+    );
+  if (ratios.length > 0) printTable(`ratios (jobstream ÷ peer, median [min–max] of ${runs} runs)`, ratios);
   mkdirSync(join(ROOT, 'bench-results'), { recursive: true });
   const stamp = meta.date.replace(/[:.]/g, '-');
   const file = join(ROOT, 'bench-results', `bench-${stamp}.json`);

@@ -10,6 +10,7 @@ import { DEFAULT_LIBRARY_CONFIG, loadLibrary } from '../../shared/redis/library.
 import { PrivateRedis } from '../lib/private-redis.js';
 import * as scenarios from './scenarios.js';
 import { replay } from './replay-scenario.js';
+import { cliScenario } from './cli-scenario.js';
 import { SERVER_KINDS } from './servers.js';
 
 let redis: PrivateRedis;
@@ -79,4 +80,13 @@ describe('bench scenarios, smoke-sized', () => {
     expect(result.gatewayMs).toBeGreaterThan(0);
     expect(result.lrangeMs).toBeGreaterThan(0);
   }, 60_000);
+
+  it('cli: jobstream logs and logs -f write exactly what output.txt holds', async () => {
+    const m = await cliScenario(client, redis.url, { lines: 3000, runs: 1 });
+    const floor = m.bytes['curl output.txt (floor)'];
+    expect(floor).toBeGreaterThan(3000 * 50);
+    expect(m.bytes['jobstream logs']).toBe(floor);
+    expect(m.bytes['jobstream logs -f']).toBe(floor);
+    expect(Object.values(m.ms).every((runs) => runs.length === 1 && runs[0]! > 0)).toBe(true);
+  }, 120_000);
 });

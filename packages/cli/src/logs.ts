@@ -74,12 +74,17 @@ async function printLogs(
     let after = since ?? 0;
     const progress = new ReplayProgress(job.lastSeq - after);
     const showProgress = job.lastSeq - after > PROGRESS_AFTER_LINES;
+    const pageAfter = (seq: number) => api.get<OutputPage>(`${path}?since=${seq}&limit=${PAGE_LINES}`, id);
+    let request = pageAfter(after);
     for (;;) {
-      const page = await api.get<OutputPage>(`${path}?since=${after}&limit=${PAGE_LINES}`, id);
+      const page = await request;
+      const more = page.lines.length > 0 && page.next > after && page.next < page.lastSeq;
+      // The next page is on its way while this one is printed.
+      if (more) request = pageAfter(page.next);
       print(page);
       await printer.drained();
       if (showProgress) progress.update(page.next - (since ?? 0));
-      if (page.lines.length === 0 || page.next <= after || page.next >= page.lastSeq) break;
+      if (!more) break;
       after = page.next;
     }
     progress.end();
@@ -136,7 +141,10 @@ export function printEvent(printer: Printer, jobId: string, event: JobEvent, pre
   }
   switch (event.type) {
     case 'output':
-      for (const line of event.lines) printer.line(line.line, prefix);
+      printer.lines(
+        event.lines.map((l) => l.line),
+        prefix,
+      );
       return;
     case 'gap':
       gapNotice(printer, event, prefix);
@@ -155,7 +163,7 @@ export function printEvent(printer: Printer, jobId: string, event: JobEvent, pre
 function printLines(printer: Printer, jobId: string, lines: OutputLine[]): void {
   if (lines.length === 0) return;
   if (printer.json) printer.object({ type: 'output', jobId, lines });
-  else for (const line of lines) printer.line(line.line);
+  else printer.lines(lines.map((l) => l.line));
 }
 
 function gapNotice(printer: Printer, gap: GapFrame, prefix = ''): void {

@@ -41,7 +41,15 @@ export class Printer {
 
   /** A line of a job, with `prefix` (watch) before it. */
   line(text: string, prefix = ''): void {
-    this.out.write(`${this.clearPending()}${prefix}${this.color ? text : stripAnsi(text)}\n`);
+    this.lines([text], prefix);
+  }
+
+  /** Lines of a job in one write (a write per line costs more than the rest of printing). */
+  lines(texts: readonly string[], prefix = ''): void {
+    if (texts.length === 0) return;
+    let chunk = this.clearPending();
+    for (const text of texts) chunk += `${prefix}${this.color ? text : stripAnsi(text)}\n`;
+    this.out.write(chunk);
   }
 
   /**
