@@ -52,7 +52,7 @@ export async function watch(
 
   try {
     if (options.running) {
-      await watchRunning(api, follower, start);
+      await watchRunning(api, follower, printer, start);
       return EXIT.success; // not reached: runs until interrupted
     }
     // Every named job is checked first: a typo fails at once, not after the others end.
@@ -74,10 +74,14 @@ export async function watch(
 async function watchRunning(
   api: GatewayApi,
   follower: Follower,
+  printer: Printer,
   start: (job: Pick<Job, 'id'>) => Promise<JobEnd> | null,
 ): Promise<never> {
+  // A job the gateway refuses (more than its subscriptions allow, say) is said, and the rest go on.
   const startEach = (jobs: Job[]) => {
-    for (const job of jobs) if (!isTerminal(job.status)) void start(job)?.catch(() => undefined);
+    for (const job of jobs)
+      if (!isTerminal(job.status))
+        void start(job)?.catch((error: Error) => printer.notice(`not following ${job.id}: ${error.message}`));
   };
   const socket = follower.jobSocket;
   socket.watchJobs((job) => startEach([job]));
@@ -85,7 +89,8 @@ async function watchRunning(
   socket.onFeedReady(() => {
     void Promise.all([api.jobs({ status: 'running' }, 1000), api.jobs({ status: 'queued' }, 1000)]).then(
       ([running, queued]) => startEach([...queued, ...running].reverse()),
-      () => undefined,
+      (error: Error) =>
+        printer.notice(`could not list the running jobs (${error.message}); new ones still show`),
     );
   });
   follower.connect();
