@@ -36,6 +36,14 @@ try {
   await sleep(500);
   await shot('jobs');
 
+  // The same list on a phone: two-line cards, eight to a screen.
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  await phone.goto(`${gateway.url}/#token=${admin}`);
+  await phone.locator('table.jobs a').first().waitFor();
+  await sleep(500);
+  await phone.screenshot({ path: join(ROOT, 'docs', 'phone.png') });
+  await phone.close();
+
   const ids = await page.locator('table.jobs tr').evaluateAll((rows) =>
     rows
       .map((r) => ({
@@ -66,7 +74,7 @@ try {
   await page.goto(`${gateway.url}/wall`);
   await sleep(3000);
   await shot('wall');
-  console.log('wrote docs/jobs.png, docs/job.png, docs/watch.png, docs/wall.png');
+  console.log('wrote docs/jobs.png, docs/phone.png, docs/job.png, docs/watch.png, docs/wall.png');
 } finally {
   await browser.close();
   await Promise.race([stopDemo(), sleep(3000)]);
