@@ -167,6 +167,11 @@ Ctrl-C stops everything.
     const link = `${base}/#token=${signToken(secret, { sub: user.sub, role: user.role }, 8 * 3600)}`;
     console.log(`  Open as ${user.sub} (sees ${user.sees}):\n    ${link}\n`);
   }
+  // The same admin from a terminal (docs/cli.md): every running job, live, over one socket.
+  const cliToken = signToken(secret, { sub: DEMO_USERS[0]!.sub, role: DEMO_USERS[0]!.role }, 8 * 3600);
+  console.log(
+    `  Or from a terminal:\n    JOBSTREAM_URL=${base} JOBSTREAM_TOKEN=${cliToken} npx jobstream watch --running\n`,
+  );
   console.log(
     stopDemo
       ? 'Demo jobs start every few seconds. Ctrl-C stops everything.'
