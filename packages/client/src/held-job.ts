@@ -78,6 +78,39 @@ export class HeldJob {
     for (const listener of this.eventListeners) listener(event);
   }
 
+  /** A frame of this job: into its store and view, then to its listeners (lines once each). */
+  receive(frame: Exclude<JobEvent, { type: 'error' }>): void {
+    const { store } = this;
+    switch (frame.type) {
+      case 'status':
+        this.status(frame.job);
+        this.emit(frame);
+        return;
+      case 'output': {
+        const held = store.highestSeq;
+        const fresh =
+          frame.lines[0] && frame.lines[0].seq > held ? frame.lines : frame.lines.filter((l) => l.seq > held);
+        store.append(frame.lines);
+        if (fresh.length > 0) this.emit(fresh === frame.lines ? frame : { ...frame, lines: fresh });
+        return;
+      }
+      case 'gap': {
+        const held = store.highestSeq;
+        store.addGap(frame);
+        if (frame.toSeq > held) this.emit(frame);
+        return;
+      }
+      case 'done':
+        this.done(frame);
+        this.emit(frame);
+        return;
+      case 'progress':
+        store.setPending(frame);
+        this.emit(frame);
+        return;
+    }
+  }
+
   status(job: Job): void {
     this.view = { ...this.view, job, error: null };
     this.refusals = 0;

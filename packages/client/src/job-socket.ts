@@ -243,47 +243,13 @@ export class JobSocket {
       }
       case 'gap':
         if ('topic' in frame) this.feedLagged();
-        else this.jobFrame(frame);
+        else this.jobs.get(frame.jobId)?.receive(frame);
         return;
       case 'status':
       case 'output':
       case 'done':
       case 'progress':
-        this.jobFrame(frame);
-        return;
-    }
-  }
-
-  private jobFrame(frame: Exclude<JobEvent, { type: 'error' }>): void {
-    const entry = this.jobs.get(frame.jobId);
-    if (!entry) return;
-    const { store } = entry;
-    switch (frame.type) {
-      case 'status':
-        entry.status(frame.job);
-        entry.emit(frame);
-        return;
-      case 'output': {
-        const held = store.highestSeq;
-        const fresh =
-          frame.lines[0] && frame.lines[0].seq > held ? frame.lines : frame.lines.filter((l) => l.seq > held);
-        store.append(frame.lines);
-        if (fresh.length > 0) entry.emit(fresh === frame.lines ? frame : { ...frame, lines: fresh });
-        return;
-      }
-      case 'gap': {
-        const held = store.highestSeq;
-        store.addGap(frame);
-        if (frame.toSeq > held) entry.emit(frame);
-        return;
-      }
-      case 'done':
-        entry.done(frame);
-        entry.emit(frame);
-        return;
-      case 'progress':
-        store.setPending(frame);
-        entry.emit(frame);
+        this.jobs.get(frame.jobId)?.receive(frame);
         return;
     }
   }
