@@ -307,7 +307,7 @@ export function OutputViewer({
   );
 }
 
-/** px; matches `.lines` line-height in styles.css. */
+/** px; matches `.lines` line-height in styles/viewer.css. */
 const ROW_HEIGHT = 18;
 
 function subscribeToHash(onChange: () => void): () => void {

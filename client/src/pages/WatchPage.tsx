@@ -33,7 +33,7 @@ function WatchPane({ jobId, onRemove }: { jobId: string; onRemove: () => void })
 
 /**
  * Columns for `n` panes: a near-square grid (2 → 2×1, 4 → 2×2, 9 → 3×3), at most 4 across so a
- * pane keeps readable lines; rows share the screen's height (styles.css `.watch-grid`).
+ * pane keeps readable lines; rows share the screen's height (styles/watch-wall.css `.watch-grid`).
  */
 function gridColumns(n: number): number {
   return Math.max(1, Math.min(4, Math.ceil(Math.sqrt(n))));
