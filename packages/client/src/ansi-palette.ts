@@ -32,7 +32,7 @@ export function background(rgb: string): string {
   return `rgb(${rgb} / 0.35)`.replace(/, /g, ' ');
 }
 
-/** The log's own colours (styles.css `.viewer`): what reversed text without colours swaps. */
+/** The log's own colours (the dashboard's client/src/styles/viewer.css `.viewer`): what reversed text without colours swaps. */
 export const LOG_TEXT = '#e6edf3';
 export const LOG_BACKGROUND = '#0d1117';
 
