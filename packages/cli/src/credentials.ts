@@ -62,13 +62,25 @@ export function loadCredentials(env: NodeJS.ProcessEnv = process.env): Credentia
 /** Keeps the gateway's address and token for the next commands, readable by the user alone. */
 export function saveCredentials(url: string, token: string, env: NodeJS.ProcessEnv = process.env): string {
   const dir = configDir(env);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = credentialsFile(env);
   const temporary = `${file}.${process.pid}.tmp`;
-  // Written whole then renamed: a crash never leaves half a token; created 0600, never wider.
-  writeFileSync(temporary, `${JSON.stringify({ url, token }, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(temporary, 0o600);
-  renameSync(temporary, file);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // Written whole then renamed: a crash never leaves half a token; created 0600, never wider.
+    writeFileSync(temporary, `${JSON.stringify({ url, token }, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, file);
+  } catch (error) {
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // nothing was written there
+    }
+    throw new CliError(
+      `cannot keep the token in ${file} (${(error as Error).message}): set JOBSTREAM_CONFIG_DIR to a folder you can write, or use JOBSTREAM_URL and JOBSTREAM_TOKEN`,
+      EXIT.failed,
+    );
+  }
   return file;
 }
 

@@ -4,7 +4,7 @@
  * holds.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import {
@@ -293,6 +293,17 @@ describe('the other commands', () => {
     expect(listed.exitCode).toBe(0);
     expect((await runCli(['logout'], { env: { JOBSTREAM_CONFIG_DIR: config } })).exitCode).toBe(0);
     expect((await runCli(['ls'], { env: { JOBSTREAM_CONFIG_DIR: config } })).exitCode).toBe(77);
+    // A folder that cannot be made (a file stands where it would be) says so and what to do.
+    writeFileSync(join(config, 'a-file'), '');
+    const blocked = join(config, 'a-file', 'sub');
+    const unwritable = await runCli(['login', s.url, '--token', s.token('bob')], {
+      env: { JOBSTREAM_CONFIG_DIR: blocked },
+    });
+    expect(unwritable.exitCode).toBe(1);
+    expect(unwritable.stderr).toContain(
+      `jobstream: cannot keep the token in ${join(blocked, 'credentials.json')} (`,
+    );
+    expect(unwritable.stderr).toContain('set JOBSTREAM_CONFIG_DIR to a folder you can write');
   }, 30_000);
 
   it('says what to do, with its own exit code, when it cannot', async () => {
