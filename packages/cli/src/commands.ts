@@ -39,16 +39,16 @@ export async function ls(
   ]);
   const header = ['ID', 'STATUS', 'STARTED', 'DURATION', 'EXIT', 'OWNER', 'TITLE'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const format = (row: string[], styled = false) =>
+  // Padded to each column's width (the title, last, is not); the status in its colour.
+  const format = (row: string[], status?: Job['status']) =>
     row
       .map((cell, i) => {
         const padded = i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0);
-        const job = jobs[rows.indexOf(row)];
-        return styled && i === 1 && job ? printer.style(padded, STATUS_COLORS[job.status]) : padded;
+        return status && i === 1 ? printer.style(padded, STATUS_COLORS[status]) : padded;
       })
       .join('  ');
   printer.text(printer.style(format(header), 'bold'));
-  for (const row of rows) printer.text(format(row, true));
+  rows.forEach((row, i) => printer.text(format(row, jobs[i]?.status)));
   return EXIT.success;
 }
 
