@@ -8,7 +8,7 @@ import { isTerminal } from '../../../shared/job.js';
 import { outcomeExitCode, EXIT } from './exit-codes.js';
 import type { Credentials } from './credentials.js';
 import { Follower } from './follow.js';
-import { GatewayApi } from './gateway-api.js';
+import type { GatewayApi } from './gateway-api.js';
 import { ReplayProgress, type Printer } from './terminal.js';
 
 export interface LogsOptions {
@@ -38,7 +38,7 @@ export async function logs(
 ): Promise<number> {
   const job = await api.job(options.id);
   return options.follow
-    ? followLogs(job, credentials, printer, options)
+    ? followLogs(api, job, credentials, printer, options)
     : printLogs(api, job, printer, options);
 }
 
@@ -96,6 +96,7 @@ async function printLogs(
 
 /** Everything from `since` (default: the start) or the last `tail` lines, then live until the end. */
 async function followLogs(
+  api: GatewayApi,
   job: Job,
   credentials: Credentials,
   printer: Printer,
@@ -115,19 +116,13 @@ async function followLogs(
         else progress.update(last - start);
       }
     });
-    progress.end();
     // The reaper's reason ("runner lost") tells exit code 2 from 1; the done frame has no reason.
-    const ended =
-      end.job && isTerminal(end.job.status) ? end.job : await jobAfterEnd(credentials, id, end.job);
+    const ended = end.job && isTerminal(end.job.status) ? end.job : await api.job(id).catch(() => end.job);
     return outcomeExitCode(end.status, ended);
   } finally {
     progress.end();
     follower.close();
   }
-}
-
-async function jobAfterEnd(credentials: Credentials, id: string, known: Job | null): Promise<Job | null> {
-  return new GatewayApi(credentials).job(id).catch(() => known);
 }
 
 /** One frame of a followed job, as text or as JSON. */
