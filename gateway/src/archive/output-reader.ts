@@ -136,8 +136,8 @@ export class OutputReader {
       return this.readOnce(jobId, after, limit, options);
     }
     const chunk = await this.chunk(jobId, record);
-    // A reader going on past this chunk will want the next: it is fetched and checked meanwhile.
-    if (toSeq > record.lastSeq) this.prefetch(jobId, record.lastSeq + 1);
+    // A reader going on past this chunk will want the next two: fetched and checked meanwhile.
+    if (toSeq > record.lastSeq) this.prefetch(jobId, record.lastSeq + 1, 2);
     const last = Math.min(record.lastSeq, toSeq, fromSeq + limit - 1);
     const entries: Buffer[] = [];
     let bytes = 0;
@@ -165,13 +165,14 @@ export class OutputReader {
     return recordHolding(records, seq);
   }
 
-  private prefetch(jobId: string, seq: number): void {
+  private prefetch(jobId: string, seq: number, chunks: number): void {
     const next = this.indexes.get(jobId) && recordHolding(this.indexes.get(jobId)!, seq);
     if (!next || next.kind !== 'chunk') return;
     const key = chunkObjectKey(jobId, next.firstSeq, next.lastSeq);
-    if (this.chunks!.has(key)) return;
     // A failure here is the next read's to report (it fetches again).
-    this.chunks!.fetch(key, { context: { ...next, jobId } }).catch(() => undefined);
+    if (!this.chunks!.has(key))
+      this.chunks!.fetch(key, { context: { ...next, jobId } }).catch(() => undefined);
+    if (chunks > 1) this.prefetch(jobId, next.lastSeq + 1, chunks - 1);
   }
 
   private async chunk(jobId: string, record: ChunkRecord): Promise<Buffer[]> {
