@@ -20,7 +20,8 @@ import { userInfo } from 'node:os';
 import { JOB_ID_PATTERN } from '../shared/job.js';
 import { JobPublisher, type JobPublisherOptions } from '../shared/runner/publisher.js';
 import type { NewJob } from '../shared/redis/functions.js';
-import { HttpJobPublisher, type RunnerPublisher } from '../shared/runner/http-publisher.js';
+import { HttpJobPublisher } from '../shared/runner/http-publisher.js';
+import type { LinePublisher } from '../shared/runner/line-publisher.js';
 import { connectTo, describeTarget, redisTargetFromEnv } from '../shared/redis/connect.js';
 import { readCommandLine, usageError } from './lib/cli.js';
 import { ptySize } from './lib/job-command.js';
@@ -102,7 +103,7 @@ async function main(): Promise<number> {
     ...(process.env.JOBRUN_SPOOL_DIR ? { spoolDir: process.env.JOBRUN_SPOOL_DIR } : {}),
   };
   const url = values.url ?? process.env.JOBSTREAM_URL;
-  const publisher: RunnerPublisher = url
+  const publisher: LinePublisher = url
     ? await overHttp(url, values.token ?? process.env.JOBSTREAM_TOKEN, job, options)
     : await overRedis(job, options);
   const dashboard = process.env.JOBSTREAM_DASHBOARD_URL?.replace(/\/+$/, '');

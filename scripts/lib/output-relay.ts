@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import { LineSplitter } from '../../shared/runner/line-splitter.js';
 import type { OutputStream } from '../../shared/protocol.js';
-import type { RunnerPublisher } from '../../shared/runner/http-publisher.js';
+import type { LinePublisher } from '../../shared/runner/line-publisher.js';
 
 /** At most this often a line still being written is published (docs/runners.md). */
 export const PROGRESS_INTERVAL_MS = 250;
@@ -23,7 +23,7 @@ export class OutputRelay {
   private readonly streams: RelayedStream[] = [];
   private readonly ticker: NodeJS.Timeout;
 
-  constructor(private readonly publisher: RunnerPublisher) {
+  constructor(private readonly publisher: LinePublisher) {
     this.ticker = setInterval(() => this.publishOpenLines(), PROGRESS_INTERVAL_MS);
   }
 

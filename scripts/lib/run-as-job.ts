@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:os';
 import type { DropReason } from '../../shared/runner/outgoing-lines.js';
-import type { RunnerPublisher } from '../../shared/runner/http-publisher.js';
+import type { LinePublisher } from '../../shared/runner/line-publisher.js';
 import { startCommand, type CommandOutcome, type PtyOptions } from './job-command.js';
 import { OutputRelay } from './output-relay.js';
 
@@ -30,7 +30,7 @@ function exitCodeOf({ code, signal }: CommandOutcome): number {
 
 /** Runs the command as the publisher's job; resolves with the exit code to pass on. */
 export async function runAsJob(
-  publisher: RunnerPublisher,
+  publisher: LinePublisher,
   { program, store, command, args, pty, killGraceS }: RunAsJobOptions,
 ): Promise<number> {
   const reportRemainingDrops = reportDrops(publisher, program, store);
@@ -117,7 +117,7 @@ export async function runAsJob(
  * Dropped lines (only a full spool drops) are told on this terminal at once, then at most once a
  * second; returns what tells the rest before jobrun exits.
  */
-function reportDrops(publisher: RunnerPublisher, program: string, store: string): () => void {
+function reportDrops(publisher: LinePublisher, program: string, store: string): () => void {
   const counts = new Map<DropReason, number>();
   let scheduled: NodeJS.Timeout | null = null;
   let reportedAt = 0;
@@ -146,7 +146,7 @@ function reportDrops(publisher: RunnerPublisher, program: string, store: string)
  * After the command ended, the runner waits until every line is stored. Ctrl-C (or SIGTERM) then
  * stops waiting: say how many lines were never stored and exit non-zero.
  */
-function giveUpOnSignal(publisher: RunnerPublisher, program: string, store: string): void {
+function giveUpOnSignal(publisher: LinePublisher, program: string, store: string): void {
   process.removeAllListeners('SIGINT').removeAllListeners('SIGTERM');
   const giveUp = (): void => {
     console.error(

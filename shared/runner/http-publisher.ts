@@ -20,7 +20,6 @@ import type { LineToAppend, NewJob } from '../redis/functions.js';
 import { AckedLines } from './acked-lines.js';
 import { errorCode, errorMessage, IngestClient, type IngestAnswer } from './ingest-client.js';
 import { LinePublisher } from './line-publisher.js';
-import type { JobPublisher } from './publisher.js';
 import type { JobPublisherOptions } from './publisher-options.js';
 
 /** How long the creation is retried before jobrun gives up and does not run the command. */
@@ -180,6 +179,3 @@ export class HttpJobPublisher extends LinePublisher {
     }
   }
 }
-
-/** What a runner program (jobrun) drives: a job's publisher over Redis or over HTTP. */
-export type RunnerPublisher = JobPublisher | HttpJobPublisher;
