@@ -50,7 +50,7 @@ async function printLogs(
   { id, since, tail }: LogsOptions,
 ): Promise<number> {
   const path = `/api/jobs/${encodeURIComponent(id)}/output`;
-  if (printer.json) printer.object({ type: 'status', jobId: id, job });
+  if (printer.json) printer.frame({ type: 'status', jobId: id, job });
   const print = (page: OutputPage) => {
     if (page.gap) gapNotice(printer, { type: 'gap', jobId: id, ...page.gap, reason: 'trimmed' });
     printLines(printer, id, page.lines);
@@ -90,7 +90,7 @@ async function printLogs(
     progress.end();
   }
   if (printer.json && isTerminal(job.status))
-    printer.object({ type: 'done', jobId: id, status: job.status, lastSeq: job.lastSeq });
+    printer.frame({ type: 'done', jobId: id, status: job.status, lastSeq: job.lastSeq });
   return EXIT.success;
 }
 
@@ -129,7 +129,7 @@ async function followLogs(
 export function printEvent(printer: Printer, jobId: string, event: JobEvent, prefix = ''): void {
   if (printer.json) {
     if (event.type === 'error' && event.retrying) return;
-    printer.object(
+    printer.frame(
       event.type === 'error' ? { type: 'error', jobId, code: event.code, message: event.message } : event,
     );
     return;
@@ -157,13 +157,13 @@ export function printEvent(printer: Printer, jobId: string, event: JobEvent, pre
 
 function printLines(printer: Printer, jobId: string, lines: OutputLine[]): void {
   if (lines.length === 0) return;
-  if (printer.json) printer.object({ type: 'output', jobId, lines });
+  if (printer.json) printer.frame({ type: 'output', jobId, lines });
   else printer.lines(lines.map((l) => l.line));
 }
 
 function gapNotice(printer: Printer, gap: GapFrame, prefix = ''): void {
   if (printer.json) {
-    printer.object(gap);
+    printer.frame(gap);
     return;
   }
   const lines =

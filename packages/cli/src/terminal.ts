@@ -5,6 +5,7 @@
  * stderr, so `jobstream logs 42 > log.txt` holds the log and nothing else.
  */
 import stripAnsi from 'strip-ansi';
+import type { ServerFrame } from '../../client/src/index.js';
 
 /** `--color`/`--no-color` (undefined: neither), then NO_COLOR (https://no-color.org), then a TTY. */
 export function colorWanted(
@@ -80,6 +81,11 @@ export class Printer {
   /** One object per line, for programs (`--json`). */
   object(value: unknown): void {
     this.out.write(`${JSON.stringify(value)}\n`);
+  }
+
+  /** A wire-protocol frame, one per line (`logs --json`, `watch --json`): typed as the protocol says. */
+  frame(frame: ServerFrame): void {
+    this.object(frame);
   }
 
   /** Resolves once what was written has left (a page at a time: a slow reader holds no whole log). */
