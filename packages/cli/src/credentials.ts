@@ -17,7 +17,7 @@ export interface Credentials {
   source: 'file' | 'environment';
 }
 
-export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+function configDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.JOBSTREAM_CONFIG_DIR) return env.JOBSTREAM_CONFIG_DIR;
   if (process.platform === 'win32' && env.APPDATA) return join(env.APPDATA, 'jobstream');
   return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'jobstream');

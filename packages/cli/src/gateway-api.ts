@@ -78,7 +78,7 @@ export class GatewayApi {
   }
 }
 
-export function unreachable(url: string, error: unknown): CliError {
+function unreachable(url: string, error: unknown): CliError {
   const cause = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : '';
   return new CliError(
     `cannot reach the gateway at ${url}${cause ? ` (${cause})` : ''}: is it running, and is the address right?`,
@@ -87,7 +87,7 @@ export function unreachable(url: string, error: unknown): CliError {
 }
 
 /** The gateway's `{"error":{"code","message"}}` as a CliError. */
-export function httpError(url: string, status: number, body: unknown, jobId?: string): CliError {
+function httpError(url: string, status: number, body: unknown, jobId?: string): CliError {
   const error = (body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
   const message = typeof error?.message === 'string' ? error.message : `HTTP ${status}`;
   switch (status) {
