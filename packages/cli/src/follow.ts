@@ -159,8 +159,9 @@ export class Follower {
     this.token = renewal.token;
     try {
       updateSavedToken(this.credentials, renewal.token);
-    } catch {
-      // a read-only config folder: the renewed token still serves this run
+    } catch (error) {
+      // The renewed token still serves this run; the next command may need a login.
+      this.printer.notice(`${(error as Error).message}; this run goes on`);
     }
     return renewal.token;
   }
