@@ -24,7 +24,7 @@ export const EXIT = {
   notSignedIn: 77,
 } as const;
 
-/** What the gateway's reaper writes on a job whose runner went silent (DESIGN "Redis layout"). */
+/** What the gateway's reaper writes on a job whose runner went silent (docs/operations.md, the reaper). */
 const RUNNER_LOST = /^runner lost\b/;
 
 /** The exit code that says how a finished job ended. */

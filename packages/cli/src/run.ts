@@ -22,7 +22,7 @@ export async function run(
   const who = claims(credentials.token);
   const job = {
     id: `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`,
-    // A user's token may create its own jobs only; a runner's names the owner (DESIGN "Runners over HTTP").
+    // A user's token may create its own jobs only; a runner's names the owner (docs/runners.md "Over HTTP").
     owner: who && who.role !== 'runner' ? who.sub : (process.env.JOBSTREAM_OWNER ?? userInfo().username),
     title: title ?? [command, ...args].join(' '),
   };
