@@ -12,7 +12,7 @@ import type { RedisConnection } from '../../shared/redis/client.js';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { seededRandom, testSeed } from '../../shared/testing/seeded-random.js';
 import { TOPOLOGIES } from '../../scripts/lib/stack.js';
-import { eventually, httpGet, range, TestClient } from './harness.js';
+import { eventually, httpGet, range, TestClient, writeInRandomBatches } from './harness.js';
 import {
   archivedWhole,
   MAX_LINES,
@@ -109,24 +109,12 @@ describe.each(topologies)('on %s', (topology) => {
     const total = 3000;
     await createJob(redis, { id, owner: 'alice', title: 'under fire' });
     await setJobStatus(redis, id, 'running');
-    let written = 0;
-    const writer = (async () => {
-      while (written < total) {
-        const n = Math.min(1 + Math.floor(random() * 20), total - written);
-        await appendLines(
-          redis,
-          id,
-          range(written + 1, written + n).map((seq) => ({ stream: 'stdout' as const, line: `l${seq}` })),
-        );
-        written += n;
-        if (random() < 0.3) await sleep(1); // the archiver and the readers get turns
-      }
-      await setJobStatus(redis, id, 'success');
-    })();
+    // The archiver and the readers get turns between batches.
+    const writer = writeInRandomBatches(redis, id, { total, random });
     const subscribers = Array.from({ length: 24 }, async (_, i) => {
       await sleep(random() * 1500);
       const client = await TestClient.connect(s.url, { token: s.token('alice') });
-      const position = Math.floor(random() * Math.max(1, written));
+      const position = Math.floor(random() * Math.max(1, writer.written()));
       const request = i % 3 === 0 ? {} : i % 3 === 1 ? { since: position } : { tail: 1 + position };
       client.send({ type: 'subscribe', jobId: id, ...request });
       const status = await client.waitFor<StatusFrame>((f) => f.type === 'status');
@@ -139,7 +127,7 @@ describe.each(topologies)('on %s', (topology) => {
       expect(client.seqs(id)).toEqual(range(start, total));
       client.close();
     });
-    await Promise.all([writer, ...subscribers]);
+    await Promise.all([writer.done, ...subscribers]);
     expect(Number(await redis.hget(`job:{${id}}`, 'archivedSeq'))).toBeGreaterThan(MAX_LINES);
   }, 60_000);
 });

@@ -8,6 +8,8 @@ import type { ServerFrame } from '../../shared/protocol.js';
 import type { PrivateRedis } from '../../scripts/lib/private-redis.js';
 import { signToken, type Role } from '../../shared/auth/tokens.js';
 import { startStack, type Stack, type StackOptions } from '../../scripts/lib/stack.js';
+import type { RedisConnection } from '../../shared/redis/client.js';
+import { appendLines, setJobStatus } from '../../shared/redis/functions.js';
 import type { GatewayConfig } from '../src/ops/config.js';
 import type { Gateway, GatewayOptions } from '../src/server.js';
 
@@ -16,6 +18,45 @@ export const SECRET = 'test-secret-0123456789';
 /** from, from + 1, …, to (empty when to < from). */
 export const range = (from: number, to: number): number[] =>
   Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+
+/**
+ * A runner writing lines 1…`total` to a running job in batches of 1…`maxBatch` lines drawn from
+ * `random` (seeded), pausing after about a third of them so readers get turns, then ending the job
+ * `success`: the load the replay→live switch is tested under. `written()`: lines stored so far.
+ */
+export function writeInRandomBatches(
+  redis: RedisConnection,
+  id: string,
+  {
+    total,
+    random,
+    maxBatch = 20,
+    line = (seq: number) => `l${seq}`,
+    pause = () => new Promise<void>((resolve) => setTimeout(resolve, 1)),
+  }: {
+    total: number;
+    random: () => number;
+    maxBatch?: number;
+    line?: (seq: number) => string;
+    pause?: () => Promise<void>;
+  },
+): { written: () => number; done: Promise<void> } {
+  let written = 0;
+  const done = (async () => {
+    while (written < total) {
+      const n = Math.min(1 + Math.floor(random() * maxBatch), total - written);
+      await appendLines(
+        redis,
+        id,
+        range(written + 1, written + n).map((seq) => ({ stream: 'stdout' as const, line: line(seq) })),
+      );
+      written += n;
+      if (random() < 0.3) await pause();
+    }
+    await setJobStatus(redis, id, 'success');
+  })();
+  return { written: () => written, done };
+}
 
 /** A token for the tests' secret, valid an hour unless told otherwise. */
 export function token(sub: string, role: Role = 'user', ttlSeconds = 3600): string {

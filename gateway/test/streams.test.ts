@@ -7,7 +7,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
 import { seededRandom, testSeed } from '../../shared/testing/seeded-random.js';
-import { range, startHarness, token, type Harness } from './harness.js';
+import { range, startHarness, token, writeInRandomBatches, type Harness } from './harness.js';
 
 let h: Harness;
 let redis: Redis;
@@ -153,30 +153,19 @@ it('output.txt?follow=1 keeps coming until the job ends, exact across the replay
   const random = seededRandom(testSeed('FOLLOW_SEED', 'output.txt follow'));
   const id = await runningJob();
   const total = 3000;
-  let written = 0;
-  const writer = (async () => {
-    while (written < total) {
-      const n = Math.min(1 + Math.floor(random() * 30), total - written);
-      await appendLines(
-        redis,
-        id,
-        range(written + 1, written + n).map((s) => ({
-          stream: 'stdout' as const,
-          line: `\u001b[32mline ${s}\u001b[0m`,
-        })),
-      );
-      written += n;
-      if (random() < 0.3) await new Promise((resolve) => setTimeout(resolve, 1));
-    }
-    await setJobStatus(redis, id, 'success');
-  })();
+  const writer = writeInRandomBatches(redis, id, {
+    total,
+    random,
+    maxBatch: 30,
+    line: (seq) => `\u001b[32mline ${seq}\u001b[0m`,
+  });
   await new Promise((resolve) => setTimeout(resolve, 20)); // some lines replayed, the rest live
   const res = await fetch(`${h.gateway.url}/api/jobs/${id}/output.txt?follow=1`, {
     headers: { authorization: `Bearer ${token('alice')}` },
   });
   expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
   const text = await res.text();
-  await writer;
+  await writer.done;
   expect(text).toBe(
     range(1, total)
       .map((n) => `line ${n}\n`)

@@ -6,7 +6,7 @@ import { seededRandom, testSeed } from '../../shared/testing/seeded-random.js';
 import { eventsChannel, jobKey, outputKey } from '../../shared/keys.js';
 import { TOPOLOGIES, startStack, type Stack } from '../../scripts/lib/stack.js';
 import type { RedisConnection } from '../../shared/redis/client.js';
-import { eventually, range, SECRET, token, TestClient } from './harness.js';
+import { eventually, range, SECRET, token, TestClient, writeInRandomBatches } from './harness.js';
 
 /**
  * The subscription suite, run against a standalone Redis and a Redis Cluster from one definition
@@ -265,25 +265,16 @@ describe.each(TOPOLOGIES)('on %s Redis', (topology) => {
       const random = seededRandom(testSeed('SWITCH_SEED', 'replay→live switch under fire'));
       const id = await job('alice', 0);
       const total = 3000;
-      let written = 0;
-      const writer = (async () => {
-        while (written < total) {
-          const n = Math.min(1 + Math.floor(random() * 20), total - written);
-          await appendLines(
-            redis,
-            id,
-            Array.from({ length: n }, (_, k) => ({ stream: 'stdout' as const, line: `l${written + k + 1}` })),
-          );
-          written += n;
-          if (random() < 0.3) await new Promise((resolve) => setImmediate(resolve));
-        }
-        await setJobStatus(redis, id, 'success');
-      })();
+      const writer = writeInRandomBatches(redis, id, {
+        total,
+        random,
+        pause: () => new Promise((resolve) => setImmediate(resolve)),
+      });
       const subscribers = Array.from({ length: 40 }, async (_, i) => {
         await sleep(random() * 400);
         const client = await TestClient.connect(s.url, { token: token('alice') });
         const mode = i % 3;
-        const position = Math.floor(random() * Math.max(1, written));
+        const position = Math.floor(random() * Math.max(1, writer.written()));
         const request =
           mode === 0
             ? { type: 'subscribe', jobId: id }
@@ -315,7 +306,7 @@ describe.each(TOPOLOGIES)('on %s Redis', (topology) => {
         expect(frames.at(-1)!.type).toBe('done');
         client.close();
       });
-      await Promise.all([writer, ...subscribers]);
+      await Promise.all([writer.done, ...subscribers]);
     }, 60_000);
   });
 
