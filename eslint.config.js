@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'client/dist/', 'dist/', 'packages/*/dist/', 'coverage/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'client/dist/',
+      'dist/',
+      'packages/*/dist/',
+      'coverage/',
+      '.tmp/',
+      'bench-results/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
