@@ -36,14 +36,14 @@ export abstract class LinePublisher extends EventEmitter<JobPublisherEvents> {
   protected readonly options: Required<JobPublisherOptions>;
   protected readonly queue: OutgoingLines;
   private lingerTimer: NodeJS.Timeout | null = null;
-  protected pump: Promise<void> | null = null;
+  private pump: Promise<void> | null = null;
   /** `write` returned false: `drain` is owed once the window has room. */
   private drainOwed = false;
   /** The newest progress text asked for, and whether one is being sent. */
   private progressText: { stream: OutputStream; text: string } | null = null;
   private progressSending = false;
   protected status: JobStatus = 'queued';
-  protected closed = false;
+  private closed = false;
   /** `ended` was emitted (the job was finished by someone else). */
   protected endedByOthers = false;
   /** Lines dropped so far (the spool full, or refused by the job). */
