@@ -23,10 +23,14 @@ interface SseEvent {
   data: unknown;
 }
 
-/** Reads an SSE response to its end (or until `stop` says so), parsed into events. */
+/**
+ * Reads an SSE response to its end (or until `stop` says so), parsed into events; `seen` is told
+ * the events so far each time more arrive.
+ */
 async function readEvents(
   res: Response,
   stop?: (events: SseEvent[]) => boolean,
+  seen?: (events: SseEvent[]) => void,
 ): Promise<{ events: SseEvent[]; raw: string }> {
   const reader = res.body!.getReader();
   const decoder = new TextDecoder();
@@ -52,6 +56,7 @@ async function readEvents(
           data: JSON.parse(fields.data ?? 'null'),
         });
     }
+    seen?.(events);
     if (stop?.(events)) {
       await reader.cancel();
       break;
@@ -91,7 +96,14 @@ it('SSE: status, one output event per line with id, then live lines, done, and t
   expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
   expect(res.headers.get('cache-control')).toBe('no-cache, no-transform');
   expect(res.headers.get('x-accel-buffering')).toBe('no');
-  const reading = readEvents(res);
+  // Live lines are written once the replay has arrived: written earlier, the stream's first
+  // status could already be the job's end.
+  let replayed!: () => void;
+  const replayArrived = new Promise<void>((resolve) => (replayed = resolve));
+  const reading = readEvents(res, undefined, (events) => {
+    if (events.filter((e) => e.event === 'output').length >= 3) replayed();
+  });
+  await replayArrived;
   await appendLines(redis, id, [{ stream: 'stderr', line: 'live 4' }]);
   await setJobStatus(redis, id, 'success');
   const { events, raw } = await reading;
