@@ -60,8 +60,9 @@ export class Printer {
    */
   pending(text: string, prefix = ''): void {
     if (!this.out.isTTY || this.json) return;
-    const width = Math.max(10, (this.out.columns ?? 80) - 1 - stripAnsi(prefix).length);
-    const visible = stripAnsi(text).slice(0, width);
+    // A terminal that does not say its size (a serial console, `script`) has 0 columns: take 80.
+    const width = Math.max(10, (this.out.columns || 80) - 1 - stripAnsi(prefix).length);
+    const visible = Array.from(stripAnsi(text)).slice(0, width).join(''); // whole characters
     this.out.write(`\r\x1b[K${prefix}${visible}`);
     this.pendingShown = visible.length > 0 || prefix.length > 0;
   }

@@ -5,8 +5,8 @@ import type { JobEvent } from '../../client/src/index.js';
 import { printEvent } from '../src/logs.js';
 import { colorWanted, Printer } from '../src/terminal.js';
 
-function streams(tty: boolean) {
-  const out = Object.assign(new PassThrough(), { isTTY: tty, columns: 20 });
+function streams(tty: boolean, columns = 20) {
+  const out = Object.assign(new PassThrough(), { isTTY: tty, columns });
   const err = new PassThrough();
   const text = (s: PassThrough) => String(s.read() ?? '');
   return { out, err, read: () => ({ out: text(out), err: text(err) }) };
@@ -43,6 +43,14 @@ describe('Printer', () => {
         '\r\x1b[Kwaiting' +
         '\r\x1b[K',
     );
+  });
+
+  it('on a terminal that does not say its width, takes 80 columns, never cutting a character', () => {
+    const { out, err, read } = streams(true, 0);
+    const printer = new Printer(false, false, out, err);
+    const bar = `Downloading [${'#'.repeat(58)}] 100% 🚀 done`; // the rocket is character 79
+    printEvent(printer, 'j', progress(bar));
+    expect(read().out).toBe(`\r\x1b[KDownloading [${'#'.repeat(58)}] 100% 🚀`);
   });
 
   it('to a file or a pipe, writes stored lines only, with colours removed unless asked for', () => {
