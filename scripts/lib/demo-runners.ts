@@ -1,8 +1,9 @@
 /**
  * Demo runners that make the dashboard look like a real team's day, through JobPublisher (the
- * same path as any real runner): a build with ANSI colours, progress and ::group:: sections; a
- * test run that fails with a stack trace on stderr; a coding agent that ends with a branch, a
- * diff and a merge request; now and then a burst of thousands of lines a second.
+ * same path as any real runner): a build with ANSI colours, a live progress bar and ::group::
+ * sections; a test run that fails with an ::error:: annotation and a stack trace on stderr; a
+ * coding agent that works on the issue its title names and ends with a branch, a diff and a
+ * merge request; now and then a burst of thousands of lines a second.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
@@ -16,11 +17,23 @@ const BOLD = '\u001b[1m';
 const CYAN = '\u001b[36m';
 const RESET = '\u001b[0m';
 
-type Scenario = (p: JobPublisher, stop: () => boolean) => Promise<number>;
+type Scenario = (p: JobPublisher, stop: () => boolean, title: string) => Promise<number>;
+
+/** A download drawn as a terminal would (`\r` redraws): shown live, stored once, finished. */
+async function downloadBar(p: JobPublisher, stop: () => boolean): Promise<void> {
+  const bar = (percent: number) =>
+    `Downloading packages [${'#'.repeat(percent / 5).padEnd(20, '.')}] ${percent}%`;
+  for (let percent = 0; percent < 100 && !stop(); percent += 5) {
+    p.progress('stdout', bar(percent));
+    await sleep(250);
+  }
+  p.stdout(bar(100));
+}
 
 const build: Scenario = async (p, stop) => {
   for (const step of ['Install dependencies', 'Compile', 'Bundle', 'Package']) {
     p.stdout(`::group::${step}`);
+    if (step === 'Install dependencies') await downloadBar(p, stop);
     for (let i = 0; i < 15 && !stop(); i++) {
       p.stdout(
         `${CYAN}[${step.toLowerCase()}]${RESET} ${pick(['resolving', 'compiling', 'linking', 'writing'])} module-${i} ${GREEN}ok${RESET}`,
@@ -41,6 +54,7 @@ const tests: Scenario = async (p, stop) => {
     await sleep(200 + Math.random() * 300);
   }
   p.stdout(`${RED}✕${RESET} checkout › applies the discount once`);
+  p.stdout('::error file=src/cart.ts,line=42::expected 90 to equal 81');
   p.stderr('AssertionError: expected 90 to equal 81');
   for (const frame of [
     'at applyDiscount (src/cart.ts:42:11)',
@@ -53,15 +67,41 @@ const tests: Scenario = async (p, stop) => {
   return 1;
 };
 
-const agent: Scenario = async (p, stop) => {
+/** What each agent job works on; its title names the fix, so its log must tell the same story. */
+const AGENT_TASKS = {
+  'cart discount': {
+    issue: '#482: "Cart applies discount twice"',
+    search: 'applyDiscount',
+    cause: 'src/cart.ts:42 applies the discount inside the loop',
+    files: ['src/cart.ts', 'test/cart.test.ts'],
+  },
+  'flaky login': {
+    issue: '#517: "Login test fails one run in ten"',
+    search: 'waitForSession',
+    cause: 'test/login.test.ts:18 reads the cookie before the session is saved',
+    files: ['test/login.test.ts', 'src/session.ts'],
+  },
+  'slow search': {
+    issue: '#530: "Search takes 4 s on large shops"',
+    search: 'searchProducts',
+    cause: 'src/search.ts:77 loads every product before filtering',
+    files: ['src/search.ts', 'migrations/0042_product_name_index.sql'],
+  },
+} as const;
+type AgentTask = keyof typeof AGENT_TASKS;
+const agentTitle = (task: AgentTask) => `Agent: fix ${task}`;
+
+const agent: Scenario = async (p, stop, title) => {
+  const task =
+    Object.entries(AGENT_TASKS).find(([name]) => agentTitle(name as AgentTask) === title)?.[1] ??
+    AGENT_TASKS['cart discount'];
   const branch = `agent/fix-${randomBytes(3).toString('hex')}`;
   const steps = [
     'Cloning into /work/repo…',
-    'Reading issue #482: "Cart applies discount twice"',
-    'Searching for applyDiscount…',
-    'src/cart.ts:42 applies the discount inside the loop',
-    'Editing src/cart.ts',
-    'Editing test/cart.test.ts',
+    `Reading issue ${task.issue}`,
+    `Searching for ${task.search}…`,
+    task.cause,
+    ...task.files.map((file) => `Editing ${file}`),
     'Running npm test…',
     `${GREEN}✓${RESET} 41 passed`,
     `Pushing ${branch}`,
@@ -99,7 +139,7 @@ const SCENARIOS: { name: string; title: () => string; run: Scenario; weight: num
   { name: 'tests', title: () => `Tests: ${pick(['checkout', 'search', 'billing'])}`, run: tests, weight: 2 },
   {
     name: 'agent',
-    title: () => `Agent: fix ${pick(['cart discount', 'flaky login', 'slow search'])}`,
+    title: () => agentTitle(pick(Object.keys(AGENT_TASKS) as AgentTask[])),
     run: agent,
     weight: 2,
   },
@@ -120,13 +160,10 @@ export function startDemoRunners(redis: RedisConnection, options: DemoOptions): 
     const scenario = pick(weighted);
     const id = `${scenario.name}-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
     const job = (async () => {
-      const publisher = await JobPublisher.create(redis, {
-        id,
-        owner: pick(options.owners),
-        title: scenario.title(),
-      });
+      const title = scenario.title();
+      const publisher = await JobPublisher.create(redis, { id, owner: pick(options.owners), title });
       await publisher.start();
-      const exitCode = await scenario.run(publisher, () => stopping);
+      const exitCode = await scenario.run(publisher, () => stopping, title);
       if (stopping) await publisher.cancel('demo stopped');
       else await publisher.finish(exitCode, exitCode === 0 ? {} : { errorMessage: 'tests failed' });
       await publisher.close();
