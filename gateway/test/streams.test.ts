@@ -161,6 +161,17 @@ it('open streams count toward MAX_SOCKETS_PER_USER', async () => {
   await setJobStatus(redis, id, 'success');
 });
 
+it('output.txt?follow=1 answers at once on a job with no lines yet, then sends them as they come', async () => {
+  const id = await runningJob();
+  const res = await fetch(`${h.gateway.url}/api/jobs/${id}/output.txt?follow=1`, {
+    headers: { authorization: `Bearer ${token('alice')}` },
+  }); // before, the headers waited for the first line: this never resolved
+  expect(res.status).toBe(200);
+  await appendLines(redis, id, [{ stream: 'stdout', line: 'first' }]);
+  await setJobStatus(redis, id, 'success');
+  expect(await res.text()).toBe('first\n');
+});
+
 it('output.txt?follow=1 keeps coming until the job ends, exact across the replay→live switch', async () => {
   const random = seededRandom(testSeed('FOLLOW_SEED', 'output.txt follow'));
   const id = await runningJob();

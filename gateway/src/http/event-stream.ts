@@ -52,6 +52,9 @@ export class ResponseSocket implements SubscriberSocket {
         'Cache-Control': 'no-cache, no-transform',
         'X-Accel-Buffering': 'no',
       });
+      // Answer now, not with the first line: a job may be quiet (or queued) for minutes, and a
+      // client (curl -N, a proxy) should know meanwhile that it is connected and following.
+      res.flushHeaders();
       this.keepAlive = null;
     }
     res.once('close', () => {
