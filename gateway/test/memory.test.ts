@@ -2,10 +2,12 @@
  * Guarantee 5, measured: a stalled reader costs the gateway a bounded amount of memory, not one
  * that grows with the job. The gateway runs as a process of its own so its RSS is its own; readers
  * stall by pausing their TCP socket (the kernel buffers fill, the gateway's send buffer fills,
- * then the subscription keeps only its position). Afterwards the reader gets every line once.
+ * then the subscription keeps only its position), over WebSocket and over HTTP streams (SSE,
+ * output.txt?follow=1) alike. Afterwards the reader gets every line once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { get, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
@@ -152,6 +154,51 @@ it('200 stalled readers of one job stay under 1 MB each', async () => {
     reader.close();
   }
 }, 120_000);
+
+/** A response from the gateway at `path` (alice's), paused as soon as it starts: a stalled reader. */
+async function stalledHttpReader(path: string): Promise<{ text: () => Promise<string> }> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) =>
+    get(`${url}${path}`, { headers: { authorization: `Bearer ${token('alice')}` } }, resolve).on(
+      'error',
+      reject,
+    ),
+  );
+  expect(res.statusCode).toBe(200);
+  res.pause();
+  return {
+    text: () =>
+      new Promise<string>((resolve, reject) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.once('end', () => resolve(text));
+        res.once('error', reject);
+        res.resume();
+      }),
+  };
+}
+
+it('stalled readers of the SSE stream and of output.txt?follow=1 hold no growing buffer, then get every line once', async () => {
+  const id = await runningJob('stalled-http');
+  const sse = await stalledHttpReader(`/api/jobs/${id}/stream`);
+  const follow = await stalledHttpReader(`/api/jobs/${id}/output.txt?follow=1`);
+  const before = gatewayRss();
+  const lines = 100_000; // × 500 bytes = 50 MB, each reader owed it all
+  const peak = await writeJob(id, lines, 500);
+  const growth = Math.max(peak, gatewayRss()) - before;
+  console.log(
+    `a stalled SSE and a stalled follow reader, 50 MB job: gateway RSS +${(growth / MB).toFixed(1)} MB`,
+  );
+  expect(growth).toBeLessThan(48 * MB); // both buffered would be over 100 MB
+
+  await setJobStatus(redis, id, 'success');
+  const [events, text] = await Promise.all([sse.text(), follow.text()]);
+  const ids = [...events.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+  expect(ids.length).toBe(lines);
+  expect(ids.every((seq, i) => seq === i + 1)).toBe(true);
+  expect(events.endsWith(`event: done\ndata: {"status":"success","lastSeq":${lines}}\n\n`)).toBe(true);
+  expect(text.split('\n').length - 1).toBe(lines);
+}, 180_000);
 
 /** A finished job of `lines` lines of ~`bytes` bytes, written in batches of 1,000. */
 async function finishedJob(name: string, lines: number, bytes: number): Promise<string> {
