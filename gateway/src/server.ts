@@ -13,6 +13,7 @@ import type { GatewayConfig } from './ops/config.js';
 import { Fanout } from './stream/fanout.js';
 import { startHeartbeat } from './stream/heartbeat.js';
 import { createHttpApi } from './http/app.js';
+import { IdleConnections } from './http/idle-connections.js';
 import { pruneIndex } from './http/job-list.js';
 import { LibraryKeeper } from './redis/library-keeper.js';
 import { LISTEN_BACKLOG } from './limits.js';
@@ -140,6 +141,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     degradedReason: () => clusterHealth.degradedReason ?? archiver?.degradedReason ?? null,
   });
   const server: Server = createServer(app);
+  const httpConnections = new IdleConnections(server);
 
   const acceptor = new SocketAcceptor(
     { config, clock, metrics, logger, refusing: () => (stopping ? 'shutting down' : null), quota },
@@ -203,6 +205,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       await archiver?.stop(); // a chunk under way is finished and recorded (or its claim lapses)
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close(CLOSE_CODES.serviceRestart, 'server restarting');
+      httpConnections.closeAll();
       for (const stream of openStreams) stream.shutdown();
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, deadlineMs).unref());
       await Promise.race([closed, deadline]);

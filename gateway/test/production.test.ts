@@ -6,6 +6,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { appendLines, createJob } from '../../shared/redis/functions.js';
@@ -75,7 +77,14 @@ it('SIGTERM to `npm run gateway`: /readyz 503, then 1012 to every socket, then e
   expect(await readyStatus(url)).toBe(200);
   const clients = await Promise.all([1, 2, 3].map(() => TestClient.connect(url, { token: token('alice') })));
   const closes = clients.map((c) => c.waitForClose(20_000));
+  // A browser's preconnect: a connection that has sent nothing yet. Node's server.close() counts
+  // it busy, so it held every shutdown for the whole 10 s deadline.
+  const preconnect = connect(Number(new URL(url).port), '127.0.0.1');
+  await once(preconnect, 'connect');
+  const preconnectClosed = once(preconnect, 'close');
+  preconnect.resume();
 
+  const stopping = Date.now();
   gateway.kill('SIGTERM'); // to npm itself, as a supervisor or container runtime would
   // Not ready first: the sockets are still open while /readyz already says 503.
   let status = await readyStatus(url);
@@ -84,7 +93,11 @@ it('SIGTERM to `npm run gateway`: /readyz 503, then 1012 to every socket, then e
   expect(clients.map((c) => c.closeCode)).toEqual([null, null, null]);
 
   expect(await Promise.all(closes)).toEqual([1012, 1012, 1012]);
+  await preconnectClosed;
   expect(await exited).toBe(0);
+  const stopMs = Date.now() - stopping;
+  console.log(`SIGTERM to exit with a preconnected socket: ${stopMs} ms (drain 1500 ms)`);
+  expect(stopMs).toBeLessThan(6000); // 11.5 s before: the drain, then the whole deadline
   // nothing was left behind: the port is closed
   expect(await readyStatus(url)).toBe('refused');
 }, 60_000);

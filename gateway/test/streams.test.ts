@@ -3,6 +3,7 @@
  * form and `output.txt?follow=1`, pushed by the same subscription as a WebSocket — every line
  * once and in order across the replay→live switch, resumed by Last-Event-ID, ended after `done`.
  */
+import { Agent, get, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../shared/redis/functions.js';
@@ -157,6 +158,7 @@ it('open streams count toward MAX_SOCKETS_PER_USER', async () => {
   expect(open.map((r) => r.status)).toEqual([200, 200, 200]);
   const fourth = await stream(id, { bearer: token('carol', 'admin') });
   expect(fourth.status).toBe(429);
+  await fourth.text();
   for (const r of open) await r.body!.cancel();
   await setJobStatus(redis, id, 'success');
 });
@@ -194,4 +196,52 @@ it('output.txt?follow=1 keeps coming until the job ends, exact across the replay
       .map((n) => `line ${n}\n`)
       .join(''),
   ); // ANSI stripped, as the download
+});
+
+// Last: it restarts the gateway.
+it('a gateway shutting down aborts output.txt?follow=1 (an error, not an end) and ends SSE cleanly for its EventSource to resume', async () => {
+  const id = await runningJob(2);
+  // Keep-alive connections of their own, as a browser's EventSource and curl hold them.
+  const agent = new Agent({ keepAlive: true });
+  const open = (path: string) =>
+    new Promise<IncomingMessage>((resolve, reject) =>
+      get(
+        `${h.gateway.url}${path}`,
+        { agent, headers: { authorization: `Bearer ${token('alice')}` } },
+        resolve,
+      ).on('error', reject),
+    );
+  const follow = await open(`/api/jobs/${id}/output.txt?follow=1`);
+  const sse = await open(`/api/jobs/${id}/stream`);
+  /** How the response ended, once it holds `lines` lines (a stream stopped before its replay
+   * would rightly end with none). */
+  const read = (res: IncomingMessage, lines: (text: string) => number) => {
+    let text = '';
+    let replayed!: () => void;
+    const hasLines = new Promise<void>((resolve) => (replayed = resolve));
+    res.setEncoding('utf8');
+    res.on('data', (chunk: string) => {
+      text += chunk;
+      if (lines(text) === 2) replayed();
+    });
+    const ended = new Promise<string>((resolve) => {
+      res.once('end', () => resolve(`ended after ${lines(text)} lines`));
+      res.once('aborted', () => resolve('error'));
+      res.once('error', () => resolve('error'));
+    });
+    return { hasLines, ended };
+  };
+  const followed = read(follow, (text) => text.split('\n').length - 1);
+  const streamed = read(sse, (text) => text.split('event: output').length - 1);
+  await Promise.all([followed.hasLines, streamed.hasLines]);
+  const stopping = Date.now();
+  await h.stack.restartGateway(async () => {
+    // the old gateway has stopped: the ended SSE response's idle connection did not hold it up
+    // until its keep-alive timeout (it took the whole 2 s stop deadline before)
+    expect(Date.now() - stopping).toBeLessThan(1500);
+  });
+  expect(await followed.ended).toBe('error'); // a `curl -N` exits non-zero: the log is not complete
+  expect(await streamed.ended).toBe('ended after 2 lines');
+  agent.destroy();
+  await setJobStatus(redis, id, 'success');
 });
