@@ -129,6 +129,22 @@ describe('/api/jobs', () => {
     }
   });
 
+  it('says which parameter is wrong, and that one given twice is', async () => {
+    const message = async (path: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${h.gateway.url}${path}`, {
+        headers: { authorization: `Bearer ${token('alice')}`, ...headers },
+      });
+      expect(res.status).toBe(400);
+      return ((await res.json()) as { error: { message: string } }).error.message;
+    };
+    const id = `${h.redis.namespace()}-params`;
+    await createJob(redis, { id, owner: 'alice', title: 'params' });
+    expect(await message('/api/jobs?limit=2&limit=3')).toBe('limit: given more than once');
+    expect(await message(`/api/jobs/${id}/output?since=1&since=2`)).toBe('since: given more than once');
+    expect(await message('/api/jobs/bad%20id')).toMatch(/^job id: job ids match/); // was ": job ids…"
+    expect(await message(`/api/jobs/${id}/stream`, { 'last-event-id': 'seven' })).toMatch(/^Last-Event-ID: /);
+  });
+
   it('drops index entries of jobs that have expired', async () => {
     const id = `${h.redis.namespace()}-gone`;
     await createJob(redis, { id, owner: 'ghost', title: 'gone' });

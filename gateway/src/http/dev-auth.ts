@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { DEMO_USERS } from '../../../shared/demo.js';
 import { ROLES } from '../../../shared/protocol.js';
 import { signToken } from '../../../shared/auth/tokens.js';
-import { HttpError, parse } from './errors.js';
+import { HttpError, parseQuery } from './errors.js';
 
 const devTokenQuery = z.object({
   sub: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
@@ -29,7 +29,7 @@ export function devAuth(devSecret: string | null): Router {
   });
   router.get('/api/dev/token', (req, res) => {
     const secret = requireDevAuth();
-    const { sub, role } = parse(devTokenQuery, req.query);
+    const { sub, role } = parseQuery(devTokenQuery, req.query);
     res.json({ token: signToken(secret, { sub, role }, DEV_TOKEN_TTL_S) });
   });
   return router;

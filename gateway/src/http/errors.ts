@@ -49,12 +49,20 @@ function withoutEmpty(value: unknown): unknown {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
 }
 
-/** Validates a request part; a failure is `bad_request` naming the parameter. */
-export function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+/** Validates a request part; a failure is `bad_request` naming the parameter (or `name`, for a lone value such as a header). */
+export function parse<T>(schema: z.ZodType<T>, value: unknown, name = 'request'): T {
   const result = schema.safeParse(withoutEmpty(value));
   if (result.success) return result.data;
   const issue = result.error.issues[0];
-  throw new HttpError('bad_request', `${issue?.path.join('.') ?? 'query'}: ${issue?.message ?? 'invalid'}`);
+  const where = issue && issue.path.length > 0 ? issue.path.join('.') : name;
+  throw new HttpError('bad_request', `${where}: ${issue?.message ?? 'invalid'}`);
+}
+
+/** `parse` for a query string, where a parameter given twice (`?since=1&since=2`) is said to be so. */
+export function parseQuery<T>(schema: z.ZodType<T>, query: Record<string, unknown>): T {
+  const repeated = Object.entries(query).find(([, v]) => Array.isArray(v));
+  if (repeated) throw new HttpError('bad_request', `${repeated[0]}: given more than once`);
+  return parse(schema, query);
 }
 
 /**

@@ -31,7 +31,7 @@ import { readJobState } from '../redis/store.js';
 import { jobIdSchema } from '../stream/client-frames.js';
 import { notFoundMessage } from '../stream/frames.js';
 import { principalOf, type Authenticator } from './authenticate.js';
-import { HttpError, parse } from './errors.js';
+import { HttpError, parse, parseQuery } from './errors.js';
 import { creatorOf, isJobToken, issueJobToken } from './job-tokens.js';
 
 const streamSchema = z.enum(['stdout', 'stderr']);
@@ -85,7 +85,7 @@ export function ingestApi(redis: RedisConnection, authenticate: Authenticator, j
 
   /** The job token of the job in the path, and the job's request budget. */
   const jobWriter = (req: Request, _res: Response, next: NextFunction): void => {
-    const id = parse(jobIdSchema, req.params.id);
+    const id = parse(jobIdSchema, req.params.id, 'job id');
     const token = bearerToken(req.headers.authorization);
     if (!token) return next(new HttpError('unauthorized', 'Authorization: Bearer <job token> is required'));
     isJobToken(redis, id, token).then((valid) => {
@@ -139,11 +139,11 @@ export function ingestApi(redis: RedisConnection, authenticate: Authenticator, j
   });
 
   router.post('/api/jobs/:id/lines', jobWriter, jsonBody, textBody, async (req, res) => {
-    const id = parse(jobIdSchema, req.params.id);
+    const id = parse(jobIdSchema, req.params.id, 'job id');
     let after: number;
     let lines: LineToAppend[];
     if (typeof req.body === 'string') {
-      const query = parse(textQuery, req.query);
+      const query = parseQuery(textQuery, req.query);
       const text = textLines(req.body);
       if (text.length > INGEST_MAX_LINES)
         throw new HttpError('bad_request', `at most ${INGEST_MAX_LINES} lines in one call`);
@@ -171,7 +171,7 @@ export function ingestApi(redis: RedisConnection, authenticate: Authenticator, j
   });
 
   router.post('/api/jobs/:id/heartbeat', jobWriter, async (req, res) => {
-    const id = parse(jobIdSchema, req.params.id);
+    const id = parse(jobIdSchema, req.params.id, 'job id');
     try {
       res.json({ cancelRequestedAt: await heartbeat(redis, id) });
     } catch (error) {
@@ -180,7 +180,7 @@ export function ingestApi(redis: RedisConnection, authenticate: Authenticator, j
   });
 
   router.post('/api/jobs/:id/status', jobWriter, jsonBody, async (req, res) => {
-    const id = parse(jobIdSchema, req.params.id);
+    const id = parse(jobIdSchema, req.params.id, 'job id');
     const { status, lastSeq, ...fields } = parse(statusBody, req.body ?? {});
     const state = await readJobState(redis, id);
     if (!state) throw new HttpError('not_found', notFoundMessage(id));
@@ -206,7 +206,7 @@ export function ingestApi(redis: RedisConnection, authenticate: Authenticator, j
   });
 
   router.post('/api/jobs/:id/progress', jobWriter, jsonBody, async (req, res) => {
-    const id = parse(jobIdSchema, req.params.id);
+    const id = parse(jobIdSchema, req.params.id, 'job id');
     const { stream, line } = parse(progressBody, req.body ?? {});
     try {
       res.json({ afterSeq: await publishProgress(redis, id, stream, line) });

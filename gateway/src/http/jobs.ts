@@ -17,7 +17,7 @@ import { joinEntries } from '../stream/output-frames.js';
 import { readJobState } from '../redis/store.js';
 import type { OutputReader } from '../archive/output-reader.js';
 import { principalOf, type Authenticator } from './authenticate.js';
-import { HttpError, parse } from './errors.js';
+import { HttpError, parse, parseQuery } from './errors.js';
 import { DOWNLOAD_PAGE_LINES, SEARCH_RETRY_AFTER_S } from '../limits.js';
 import { plainText, searchOutput, SearchSlots } from './log-search.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -58,7 +58,7 @@ export function jobApi(
 
   /** The job named in the path, if the caller may see it; otherwise the same 404 as a missing one. */
   async function visibleJob(req: Request): Promise<Job> {
-    const id = parse(jobIdSchema, req.params.id);
+    const id = parse(jobIdSchema, req.params.id, 'job id');
     const state = await readJobState(redis, id);
     if (!state || !maySee(principalOf(req), state.job.owner))
       throw new HttpError('not_found', notFoundMessage(id));
@@ -66,7 +66,7 @@ export function jobApi(
   }
 
   router.get('/api/jobs', authenticate.bearer, async (req, res) => {
-    const query = parse(listQuery, req.query);
+    const query = parseQuery(listQuery, req.query);
     try {
       res.json(await listJobs(redis, principalOf(req), query));
     } catch (error) {
@@ -81,7 +81,7 @@ export function jobApi(
 
   router.get('/api/jobs/:id/output', authenticate.bearer, async (req, res) => {
     const job = await visibleJob(req);
-    const { since, before, limit } = parse(outputQuery, req.query);
+    const { since, before, limit } = parseQuery(outputQuery, req.query);
     // Backwards: the `limit` lines just before `before` (at most the job's end as just read),
     // oldest first; fewer where the start was trimmed.
     const end = before === undefined ? 0 : Math.min(before, job.lastSeq + 1);
@@ -121,7 +121,7 @@ export function jobApi(
   const searches = new SearchSlots();
   router.get('/api/jobs/:id/search', authenticate.bearer, async (req, res) => {
     const job = await visibleJob(req);
-    const { q, limit } = parse(searchQuery, req.query);
+    const { q, limit } = parseQuery(searchQuery, req.query);
     const slot = searches.take(principalOf(req).sub);
     if ('refused' in slot) {
       metrics.searchesRefused.inc();
@@ -171,7 +171,7 @@ export function jobApi(
 
   router.get('/api/jobs/:id/output.txt', authenticate.bearerOrDownload, async (req, res) => {
     const job = await visibleJob(req);
-    const { ansi, follow, view } = parse(downloadQuery, {
+    const { ansi, follow, view } = parseQuery(downloadQuery, {
       ansi: req.query.ansi,
       follow: req.query.follow,
       view: req.query.view,

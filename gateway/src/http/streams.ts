@@ -17,7 +17,7 @@ import type { SubscriptionDeps } from '../stream/subscriber-socket.js';
 import { Subscription } from '../stream/subscription.js';
 import { principalOf, type Authenticator } from './authenticate.js';
 import { issueDownloadToken } from './download-tokens.js';
-import { HttpError, parse } from './errors.js';
+import { HttpError, parse, parseQuery } from './errors.js';
 import { ResponseSocket, type StreamForm } from './event-stream.js';
 
 export interface StreamDeps extends SubscriptionDeps {
@@ -40,8 +40,9 @@ const positionQuery = z
 /** The position a stream starts from: Last-Event-ID (the last seq held), else ?since= or ?tail=. */
 function positionOf(req: Request): { since?: number; tail?: number } {
   const lastEventId = req.headers['last-event-id'];
-  if (typeof lastEventId === 'string' && lastEventId !== '') return { since: parse(seq, lastEventId) };
-  const { since, tail } = parse(positionQuery, { since: req.query.since, tail: req.query.tail });
+  if (typeof lastEventId === 'string' && lastEventId !== '')
+    return { since: parse(seq, lastEventId, 'Last-Event-ID') };
+  const { since, tail } = parseQuery(positionQuery, { since: req.query.since, tail: req.query.tail });
   return { ...(since !== undefined ? { since } : {}), ...(tail !== undefined ? { tail } : {}) };
 }
 
