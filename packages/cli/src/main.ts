@@ -52,10 +52,10 @@ function read<O extends NonNullable<ParseArgsConfig['options']>>(args: string[],
 }
 
 /** A whole number ≥ 0 from an option, or a usage error naming it. */
-function wholeNumber(text: string | undefined, what: string): number | undefined {
+function wholeNumber(text: string | undefined, what: string, least = 0): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text))
-    throw new CliError(`${what} must be a whole number ≥ 0, not "${text}"`, EXIT.usage);
+  if (!/^\d+$/.test(text) || Number(text) < least)
+    throw new CliError(`${what} must be a whole number ≥ ${least}, not "${text}"`, EXIT.usage);
   return Number(text);
 }
 
@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
       return ls(new GatewayApi(loadCredentials()), printer, {
         ...(status ? { status } : {}),
         ...(q ? { q } : {}),
-        limit: wholeNumber(text('limit'), '--limit') ?? 20,
+        limit: wholeNumber(text('limit'), '--limit', 1) ?? 20,
       });
     }
     case 'logs': {
@@ -144,7 +144,7 @@ export async function main(argv: string[]): Promise<number> {
       return search(new GatewayApi(loadCredentials()), printer, {
         id: id ?? '',
         text: query ?? '',
-        limit: Math.max(1, wholeNumber(text('limit'), '--limit') ?? 1000),
+        limit: wholeNumber(text('limit'), '--limit', 1) ?? 1000,
       });
     }
     case 'cancel': {

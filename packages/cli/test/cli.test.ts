@@ -320,5 +320,10 @@ describe('the other commands', () => {
     expect(usage.exitCode).toBe(64);
     expect((await cli(['logs', 'x', '--tail', 'ten'])).stderr).toContain('--tail must be a whole number');
     expect((await cli(['frobnicate'])).exitCode).toBe(64);
+    const noJobs = await cli(['ls', '--limit', '0']); // told here, not by a 400 from the gateway
+    expect(noJobs).toMatchObject({
+      exitCode: 64,
+      stderr: expect.stringContaining('--limit must be a whole number ≥ 1'),
+    });
   }, 30_000);
 });
