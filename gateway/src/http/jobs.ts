@@ -189,10 +189,18 @@ export function jobApi(
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Content-Security-Policy', "default-src 'none'");
     res.setHeader('Cache-Control', 'no-store');
+    const read = (from: number) => {
+      const page = output.read(job.id, from, DOWNLOAD_PAGE_LINES, { toSeq: job.lastSeq, whole: true });
+      page.catch(() => undefined); // read ahead: a download that stops first never awaits it
+      return page;
+    };
     let seq = 1;
+    let reading = read(seq);
     for (;;) {
-      const page = await output.read(job.id, seq, DOWNLOAD_PAGE_LINES, { toSeq: job.lastSeq, whole: true });
+      const page = await reading;
       if (page.entries.length === 0) break;
+      const next = page.fromSeq + page.entries.length;
+      reading = read(next); // Redis reads the next page while this one is turned into text
       // Lines gone for good are said where they were, never skipped in silence.
       const gone = page.fromSeq > seq ? `${goneNotice(job.id, seq, page.fromSeq - 1)}\n` : '';
       const chunk =
@@ -203,7 +211,7 @@ export function jobApi(
         '\n';
       if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve));
       if (res.destroyed) return;
-      seq = page.fromSeq + page.entries.length;
+      seq = next;
     }
     res.end();
   });
