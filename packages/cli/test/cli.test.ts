@@ -16,6 +16,7 @@ import {
 } from '../../../shared/redis/functions.js';
 import { storedLines } from '../../../shared/testing/output.js';
 import { startStack, type Stack } from '../../../scripts/lib/stack.js';
+import { eventually } from '../../../gateway/test/harness.js';
 import { freshConfigDir, runCli, type CliOptions } from './cli-process.js';
 
 let s: Stack;
@@ -304,6 +305,39 @@ describe('the other commands', () => {
       `jobstream: cannot keep the token in ${join(blocked, 'credentials.json')} (`,
     );
     expect(unwritable.stderr).toContain('set JOBSTREAM_CONFIG_DIR to a folder you can write');
+  }, 30_000);
+
+  it('-f renews a session about to expire, and keeps the renewed token where login put it', async () => {
+    const config = freshConfigDir();
+    const asLoggedIn = { env: { JOBSTREAM_CONFIG_DIR: config } };
+    const short = s.token('alice', 'user', 62); // renewed a minute before it expires: 2 s from now
+    expect((await runCli(['login', s.url, '--token', short], asLoggedIn)).exitCode).toBe(0);
+    const saved = () =>
+      (JSON.parse(readFileSync(join(config, 'credentials.json'), 'utf8')) as { token: string }).token;
+    const id = await job(1, 'running');
+    let following!: () => void;
+    const followingNow = new Promise<void>((resolve) => (following = resolve));
+    let stop: (signal: NodeJS.Signals) => void = () => undefined;
+    const run = runCli(['logs', '-f', id], {
+      ...asLoggedIn,
+      onStdout: (text, kill) => {
+        stop = kill;
+        if (text.includes('line 1\n')) following();
+      },
+    });
+    try {
+      await followingNow;
+      await eventually(() => saved() !== short, 15_000, 'the renewed token to be saved');
+      const claims = (token: string) =>
+        JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sub: string; exp: number };
+      expect(claims(saved()).sub).toBe('alice');
+      expect(claims(saved()).exp).toBeGreaterThan(claims(short).exp);
+      await appendLines(redis, id, lines(2, 3));
+      await setJobStatus(redis, id, 'success');
+      expect(await run).toMatchObject({ exitCode: 0, stdout: 'line 1\nline 2\nline 3\n' });
+    } finally {
+      stop('SIGKILL'); // a failed check leaves no follower running (it would follow for ever)
+    }
   }, 30_000);
 
   it('says what to do, with its own exit code, when it cannot', async () => {
