@@ -227,32 +227,6 @@ describe('/api/jobs/:id and its output', () => {
     expect((await get(`/api/jobs/${id}/output.txt?access_token=${token('alice')}`)).status).toBe(401);
     expect((await get(`/api/jobs/${id}/output?access_token=${token('alice')}`)).status).toBe(401);
   });
-
-  it('output?before=&limit= pages backwards, oldest first; since with before is a bad request', async () => {
-    const id = `${h.redis.namespace()}-back`;
-    await createJob(redis, { id, owner: 'alice', title: 'back' });
-    await appendLines(
-      redis,
-      id,
-      Array.from({ length: 150 }, (_, i) => ({ stream: 'stdout' as const, line: `line ${i + 1}` })),
-    );
-    const seqs = async (query: string) =>
-      (
-        (await get(`/api/jobs/${id}/output?${query}`, token('alice'))).body as { lines: { seq: number }[] }
-      ).lines.map((l) => l.seq);
-    expect(await seqs('before=141&limit=5')).toEqual([136, 137, 138, 139, 140]);
-    expect(await seqs('before=151&limit=3')).toEqual([148, 149, 150]);
-    expect(await seqs('before=56&limit=10')).toEqual([51, 52, 53, 54, 55]); // 1–50 were trimmed
-    expect(await seqs('before=40')).toEqual([]);
-    const last = (await get(`/api/jobs/${id}/output?before=1000&limit=2`, token('alice'))).body;
-    expect(last).toMatchObject({ lastSeq: 150, lines: [{ seq: 149 }, { seq: 150 }] });
-    for (const query of ['since=1&before=5', 'before=0', 'before=-3', 'before=x']) {
-      expect(await get(`/api/jobs/${id}/output?${query}`, token('alice'))).toMatchObject({
-        status: 400,
-        body: { error: { code: 'bad_request' } },
-      });
-    }
-  });
 });
 
 describe('GET /api/jobs/:id/search', () => {

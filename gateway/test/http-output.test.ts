@@ -1,6 +1,7 @@
 /**
  * `GET /api/jobs/:id/output` for programs (docs/protocol.md "HTTP API"): one answer tells a poller
- * where to go on from (`next`), the job's status, and which lines are gone for good (`gap`).
+ * where to go on from (`next`), the job's status, and which lines are gone for good (`gap`);
+ * `before=` pages backwards for a viewer reading up a long log.
  * Before: only `lastSeq`, the job's, which a client taking it as its next `since` skipped lines by.
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
@@ -86,4 +87,26 @@ it('output.txt?view=raw is shown in the browser, not saved, and can never run as
   expect((await httpGet(h.gateway.url, `/api/jobs/${id}/output.txt?view=other`, token('alice'))).status).toBe(
     400,
   );
+});
+
+it('output?before=&limit= pages backwards, oldest first; since with before is a bad request', async () => {
+  const id = `${h.redis.namespace()}-back`;
+  await createJob(redis, { id, owner: 'alice', title: 'back' });
+  await appendLines(
+    redis,
+    id,
+    Array.from({ length: 150 }, (_, i) => ({ stream: 'stdout' as const, line: `line ${i + 1}` })),
+  );
+  expect(seqs(await page(id, 'before=141&limit=5'))).toEqual([136, 137, 138, 139, 140]);
+  expect(seqs(await page(id, 'before=151&limit=3'))).toEqual([148, 149, 150]);
+  expect(seqs(await page(id, 'before=56&limit=10'))).toEqual([51, 52, 53, 54, 55]); // 1–50 were trimmed
+  expect(seqs(await page(id, 'before=40'))).toEqual([]);
+  const last = await page(id, 'before=1000&limit=2');
+  expect(last).toMatchObject({ lastSeq: 150, lines: [{ seq: 149 }, { seq: 150 }] });
+  for (const query of ['since=1&before=5', 'before=0', 'before=-3', 'before=x']) {
+    expect(await httpGet(h.gateway.url, `/api/jobs/${id}/output?${query}`, token('alice'))).toMatchObject({
+      status: 400,
+      body: { error: { code: 'bad_request' } },
+    });
+  }
 });
