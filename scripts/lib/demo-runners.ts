@@ -17,7 +17,7 @@ const BOLD = '\u001b[1m';
 const CYAN = '\u001b[36m';
 const RESET = '\u001b[0m';
 
-type Scenario = (p: JobPublisher, stop: () => boolean, title: string) => Promise<number>;
+type Scenario = (p: JobPublisher, stop: () => boolean) => Promise<number>;
 
 /** A download drawn as a terminal would (`\r` redraws): shown live, stored once, finished. */
 async function downloadBar(p: JobPublisher, stop: () => boolean): Promise<void> {
@@ -71,30 +71,30 @@ const FAILING_TESTS = {
   },
 } as const;
 type Suite = keyof typeof FAILING_TESTS;
-const testsTitle = (suite: Suite) => `Tests: ${suite}`;
 
-const tests: Scenario = async (p, stop, title) => {
-  const suite = (Object.keys(FAILING_TESTS) as Suite[]).find((s) => testsTitle(s) === title) ?? 'checkout';
-  const failing = FAILING_TESTS[suite];
-  for (let i = 1; i <= 40 && !stop(); i++) {
-    p.stdout(
-      `${GREEN}✓${RESET} ${suite} ${Math.ceil(i / 8)} › test case ${i} (${Math.floor(Math.random() * 90)} ms)`,
-    );
-    await sleep(200 + Math.random() * 300);
-  }
-  p.stdout(`${RED}✕${RESET} ${failing.name}`);
-  p.stdout(`::error file=${failing.file},line=${failing.line}::${failing.message}`);
-  p.stderr(`AssertionError: ${failing.message}`);
-  for (const frame of [
-    `at ${failing.fn} (${failing.file}:${failing.line}:11)`,
-    `at Object.<anonymous> (test/${suite}.test.ts:17:5)`,
-    'at processTicksAndRejections (node:internal/process/task_queues:95:5)',
-  ]) {
-    p.stderr(`    ${frame}`);
-  }
-  p.stdout(`${BOLD}Tests:${RESET} ${RED}1 failed${RESET}, 40 passed, 41 total`);
-  return 1;
-};
+const tests =
+  (suite: Suite): Scenario =>
+  async (p, stop) => {
+    const failing = FAILING_TESTS[suite];
+    for (let i = 1; i <= 40 && !stop(); i++) {
+      p.stdout(
+        `${GREEN}✓${RESET} ${suite} ${Math.ceil(i / 8)} › test case ${i} (${Math.floor(Math.random() * 90)} ms)`,
+      );
+      await sleep(200 + Math.random() * 300);
+    }
+    p.stdout(`${RED}✕${RESET} ${failing.name}`);
+    p.stdout(`::error file=${failing.file},line=${failing.line}::${failing.message}`);
+    p.stderr(`AssertionError: ${failing.message}`);
+    for (const frame of [
+      `at ${failing.fn} (${failing.file}:${failing.line}:11)`,
+      `at Object.<anonymous> (test/${suite}.test.ts:17:5)`,
+      'at processTicksAndRejections (node:internal/process/task_queues:95:5)',
+    ]) {
+      p.stderr(`    ${frame}`);
+    }
+    p.stdout(`${BOLD}Tests:${RESET} ${RED}1 failed${RESET}, 40 passed, 41 total`);
+    return 1;
+  };
 
 /** What each agent job works on; its title names the fix, so its log must tell the same story. */
 const AGENT_TASKS = {
@@ -118,36 +118,35 @@ const AGENT_TASKS = {
   },
 } as const;
 type AgentTask = keyof typeof AGENT_TASKS;
-const agentTitle = (task: AgentTask) => `Agent: fix ${task}`;
 
-const agent: Scenario = async (p, stop, title) => {
-  const task =
-    Object.entries(AGENT_TASKS).find(([name]) => agentTitle(name as AgentTask) === title)?.[1] ??
-    AGENT_TASKS['cart discount'];
-  const branch = `agent/fix-${randomBytes(3).toString('hex')}`;
-  const steps = [
-    'Cloning into /work/repo…',
-    `Reading issue ${task.issue}`,
-    `Searching for ${task.search}…`,
-    task.cause,
-    ...task.files.map((file) => `Editing ${file}`),
-    'Running npm test…',
-    `${GREEN}✓${RESET} 41 passed`,
-    `Pushing ${branch}`,
-  ];
-  await p.update({ branch });
-  for (const step of steps) {
-    if (stop()) break;
-    p.stdout(step);
-    await sleep(1200 + Math.random() * 1500);
-  }
-  await p.update({
-    linesAdded: 12 + Math.floor(Math.random() * 80),
-    linesRemoved: Math.floor(Math.random() * 30),
-    mrUrl: `https://git.example.com/shop/merge_requests/${Math.floor(Math.random() * 900 + 100)}`,
-  });
-  return 0;
-};
+const agent =
+  (fix: AgentTask): Scenario =>
+  async (p, stop) => {
+    const task = AGENT_TASKS[fix];
+    const branch = `agent/fix-${randomBytes(3).toString('hex')}`;
+    const steps = [
+      'Cloning into /work/repo…',
+      `Reading issue ${task.issue}`,
+      `Searching for ${task.search}…`,
+      task.cause,
+      ...task.files.map((file) => `Editing ${file}`),
+      'Running npm test…',
+      `${GREEN}✓${RESET} 41 passed`,
+      `Pushing ${branch}`,
+    ];
+    await p.update({ branch });
+    for (const step of steps) {
+      if (stop()) break;
+      p.stdout(step);
+      await sleep(1200 + Math.random() * 1500);
+    }
+    await p.update({
+      linesAdded: 12 + Math.floor(Math.random() * 80),
+      linesRemoved: Math.floor(Math.random() * 30),
+      mrUrl: `https://git.example.com/shop/merge_requests/${Math.floor(Math.random() * 900 + 100)}`,
+    });
+    return 0;
+  };
 
 const burst: Scenario = async (p, stop) => {
   for (let second = 0; second < 5 && !stop(); second++) {
@@ -158,26 +157,33 @@ const burst: Scenario = async (p, stop) => {
   return 0;
 };
 
-const SCENARIOS: { name: string; title: () => string; run: Scenario; weight: number }[] = [
+/** Each kind of job: a title and the run that matches it (a test run fails in the suite it names). */
+const SCENARIOS: { name: string; start: () => { title: string; run: Scenario }; weight: number }[] = [
   {
     name: 'build',
-    title: () => `Build ${pick(['web', 'api', 'worker'])} #${Math.floor(Math.random() * 900 + 100)}`,
-    run: build,
+    start: () => ({
+      title: `Build ${pick(['web', 'api', 'worker'])} #${Math.floor(Math.random() * 900 + 100)}`,
+      run: build,
+    }),
     weight: 3,
   },
   {
     name: 'tests',
-    title: () => testsTitle(pick(Object.keys(FAILING_TESTS) as Suite[])),
-    run: tests,
+    start: () => {
+      const suite = pick(Object.keys(FAILING_TESTS) as Suite[]);
+      return { title: `Tests: ${suite}`, run: tests(suite) };
+    },
     weight: 2,
   },
   {
     name: 'agent',
-    title: () => agentTitle(pick(Object.keys(AGENT_TASKS) as AgentTask[])),
-    run: agent,
+    start: () => {
+      const fix = pick(Object.keys(AGENT_TASKS) as AgentTask[]);
+      return { title: `Agent: fix ${fix}`, run: agent(fix) };
+    },
     weight: 2,
   },
-  { name: 'burst', title: () => 'Export: nightly data dump', run: burst, weight: 1 },
+  { name: 'burst', start: () => ({ title: 'Export: nightly data dump', run: burst }), weight: 1 },
 ];
 
 export interface DemoOptions {
@@ -194,10 +200,10 @@ export function startDemoRunners(redis: RedisConnection, options: DemoOptions): 
     const scenario = pick(weighted);
     const id = `${scenario.name}-${Date.now().toString(36)}-${randomBytes(2).toString('hex')}`;
     const job = (async () => {
-      const title = scenario.title();
+      const { title, run } = scenario.start();
       const publisher = await JobPublisher.create(redis, { id, owner: pick(options.owners), title });
       await publisher.start();
-      const exitCode = await scenario.run(publisher, () => stopping, title);
+      const exitCode = await run(publisher, () => stopping);
       if (stopping) await publisher.cancel('demo stopped');
       else await publisher.finish(exitCode, exitCode === 0 ? {} : { errorMessage: 'tests failed' });
       await publisher.close();
