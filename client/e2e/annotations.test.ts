@@ -29,6 +29,8 @@ it('lists the job’s annotations and jumps to its first error, far before the l
   await page.goto(`${s.stack.url}/jobs/${id}#token=${s.stack.token('alice')}`);
   const panel = page.getByRole('region', { name: 'Annotations' });
   await panel.getByText('Annotations: 1 error, 1 warning').waitFor({ timeout: 15_000 });
+  // The heading comes with the job; the list is its own request, which may still be on its way.
+  await panel.getByRole('link', { name: 'line 12,003' }).waitFor();
   expect(await panel.getByRole('listitem').allInnerTexts()).toEqual([
     'Error: Expected 1 to be 2 (src/app.ts:12) line 2',
     'Warning: Node 18 is deprecated line 12,003',
