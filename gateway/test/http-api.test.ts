@@ -143,6 +143,14 @@ describe('/api/jobs', () => {
     expect(await message(`/api/jobs/${id}/output?since=1&since=2`)).toBe('since: given more than once');
     expect(await message('/api/jobs/bad%20id')).toMatch(/^job id: job ids match/); // was ": job ids…"
     expect(await message(`/api/jobs/${id}/stream`, { 'last-event-id': 'seven' })).toMatch(/^Last-Event-ID: /);
+    // Number() would read these as 16, 1000, 5 and 2: a typo silently asking for other lines.
+    for (const [path, name] of [
+      [`/api/jobs/${id}/output?since=0x10`, 'since'],
+      ['/api/jobs?limit=1e3', 'limit'],
+      [`/api/jobs/${id}/stream?tail=%205`, 'tail'],
+      [`/api/jobs/${id}/output?before=2.0`, 'before'],
+    ] as const)
+      expect(await message(path)).toBe(`${name}: expected a whole number (digits only)`);
   });
 
   it('drops index entries of jobs that have expired', async () => {

@@ -3,7 +3,7 @@
  * query validation that answers `bad_request`, and the error-handling middleware.
  */
 import type { NextFunction, Request, Response } from 'express';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { ErrorCode } from '../../../shared/protocol.js';
 import type { Logger } from '../ops/logger.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -47,6 +47,18 @@ export class HttpError extends Error {
 function withoutEmpty(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== ''));
+}
+
+/**
+ * A whole number given as text (a query parameter, a header): digits only. `Number()` alone would
+ * read `0x10` as 16, `1e3` as 1000 and ` 5` as 5, so a typo would silently ask for other lines.
+ */
+export function wholeNumber({ min = 0, max = Number.MAX_SAFE_INTEGER } = {}) {
+  return z
+    .string()
+    .regex(/^\d+$/, 'expected a whole number (digits only)')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
 }
 
 /** Validates a request part; a failure is `bad_request` naming the parameter (or `name`, for a lone value such as a header). */

@@ -31,7 +31,7 @@ import { readJobState } from '../redis/store.js';
 import { jobIdSchema } from '../stream/client-frames.js';
 import { notFoundMessage } from '../stream/frames.js';
 import { principalOf, type Authenticator } from './authenticate.js';
-import { HttpError, parse, parseQuery } from './errors.js';
+import { HttpError, parse, parseQuery, wholeNumber } from './errors.js';
 import { creatorOf, isJobToken, issueJobToken } from './job-tokens.js';
 
 const streamSchema = z.enum(['stdout', 'stderr']);
@@ -55,7 +55,7 @@ const linesBody = z.object({
   lines: z.array(lineSchema).max(INGEST_MAX_LINES, `at most ${INGEST_MAX_LINES} lines in one call`),
 });
 const textQuery = z.object({
-  after: z.coerce.number().int().min(0).safe(),
+  after: wholeNumber(),
   stream: streamSchema.default('stdout'),
 });
 // Any other field goes to the library, which refuses protected and unknown ones by name.

@@ -17,7 +17,7 @@ import { joinEntries } from '../stream/output-frames.js';
 import { readJobState } from '../redis/store.js';
 import type { OutputReader } from '../archive/output-reader.js';
 import { principalOf, type Authenticator } from './authenticate.js';
-import { HttpError, parse, parseQuery } from './errors.js';
+import { HttpError, parse, parseQuery, wholeNumber } from './errors.js';
 import { DOWNLOAD_PAGE_LINES, SEARCH_RETRY_AFTER_S } from '../limits.js';
 import { plainText, searchOutput, SearchSlots } from './log-search.js';
 import type { GatewayMetrics } from '../ops/metrics.js';
@@ -28,13 +28,13 @@ import { readAnnotations } from './annotations.js';
 const listQuery = z.object({
   status: z.enum(JOB_STATUSES).optional(),
   q: z.string().max(200).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: wholeNumber({ min: 1, max: 200 }).default(50),
   before: z.string().max(200).optional(),
 });
-const seqParam = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const pageLimit = z.coerce.number().int().min(1).max(10_000).default(1000);
+const seqParam = wholeNumber();
+const pageLimit = wholeNumber({ min: 1, max: 10_000 }).default(1000);
 const outputQuery = z
-  .object({ since: seqParam.optional(), before: seqParam.min(1).optional(), limit: pageLimit })
+  .object({ since: seqParam.optional(), before: wholeNumber({ min: 1 }).optional(), limit: pageLimit })
   .refine((query) => query.since === undefined || query.before === undefined, {
     message: 'since and before cannot be used together',
     path: ['before'],

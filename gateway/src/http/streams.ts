@@ -17,7 +17,7 @@ import type { SubscriptionDeps } from '../stream/subscriber-socket.js';
 import { Subscription } from '../stream/subscription.js';
 import { principalOf, type Authenticator } from './authenticate.js';
 import { issueDownloadToken } from './download-tokens.js';
-import { HttpError, parse, parseQuery } from './errors.js';
+import { HttpError, parse, parseQuery, wholeNumber } from './errors.js';
 import { ResponseSocket, type StreamForm } from './event-stream.js';
 
 export interface StreamDeps extends SubscriptionDeps {
@@ -29,7 +29,7 @@ export interface StreamDeps extends SubscriptionDeps {
   open: Set<ResponseSocket>;
 }
 
-const seq = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const seq = wholeNumber();
 const positionQuery = z
   .object({ since: seq.optional(), tail: seq.optional() })
   .refine((q) => q.since === undefined || q.tail === undefined, {
