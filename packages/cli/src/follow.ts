@@ -16,6 +16,7 @@ import {
 } from '../../client/src/index.js';
 import { updateSavedToken, type Credentials } from './credentials.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { httpRequest } from './http-request.js';
 import type { Printer } from './terminal.js';
 
 export interface JobEnd {
@@ -169,13 +170,12 @@ export class Follower {
   /** Asked after connects keep failing: does the gateway still take the token? */
   private async checkToken(): Promise<'refused' | 'accepted' | 'unreachable'> {
     try {
-      const res = await fetch(`${this.credentials.url}/api/jobs?limit=1`, {
+      const res = await httpRequest(`${this.credentials.url}/api/jobs?limit=1`, {
         headers: { authorization: `Bearer ${this.token}` },
-        signal: AbortSignal.timeout(10_000),
+        timeoutMs: 10_000,
       });
-      await res.body?.cancel();
       if (res.status === 401) return 'refused';
-      return res.ok ? 'accepted' : 'unreachable';
+      return res.status === 200 ? 'accepted' : 'unreachable';
     } catch {
       return 'unreachable';
     }

@@ -6,6 +6,7 @@
 import type { Job } from '../../client/src/index.js';
 import type { Credentials } from './credentials.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { httpRequest, type HttpAnswer } from './http-request.js';
 
 /** One request may take this long before the gateway counts as unreachable. */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -56,24 +57,23 @@ export class GatewayApi {
     path: string,
     { jobId }: { jobId?: string | undefined },
   ): Promise<T> {
-    let res: Response;
+    let res: HttpAnswer;
     try {
-      res = await fetch(`${this.url}${path}`, {
+      res = await httpRequest(`${this.url}${path}`, {
         method,
         headers: { authorization: `Bearer ${this.credentials.token}` },
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        timeoutMs: REQUEST_TIMEOUT_MS,
       });
     } catch (error) {
       throw unreachable(this.url, error);
     }
-    const text = await res.text().catch(() => '');
     let body: unknown = null;
     try {
-      body = text ? JSON.parse(text) : null;
+      body = res.text ? JSON.parse(res.text) : null;
     } catch {
       // not JSON: a proxy's page; the status says enough
     }
-    if (res.ok) return body as T;
+    if (res.status >= 200 && res.status < 300) return body as T;
     throw httpError(this.url, res.status, body, jobId);
   }
 }

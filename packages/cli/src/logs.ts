@@ -7,7 +7,6 @@ import type { GapFrame, Job, JobEvent, OutputLine } from '../../client/src/index
 import { isTerminal } from '../../../shared/job.js';
 import { outcomeExitCode, EXIT } from './exit-codes.js';
 import type { Credentials } from './credentials.js';
-import { Follower } from './follow.js';
 import type { GatewayApi } from './gateway-api.js';
 import { ReplayProgress, type Printer } from './terminal.js';
 
@@ -102,6 +101,7 @@ async function followLogs(
   printer: Printer,
   { id, since, tail }: LogsOptions,
 ): Promise<number> {
+  const { Follower } = await import('./follow.js'); // the WebSocket client, only to follow
   const follower = new Follower(credentials, printer, { maxLines: Math.max(1000, tail ?? 0) });
   const start = since ?? 0;
   const replaying = tail === undefined && job.lastSeq - start > PROGRESS_AFTER_LINES;

@@ -5,15 +5,10 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isJobStatus, JOB_STATUSES } from '../../../shared/job.js';
-import { cancel, ls, search } from './commands.js';
 import { loadCredentials } from './credentials.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { GatewayApi } from './gateway-api.js';
-import { login, logout } from './login.js';
-import { logs } from './logs.js';
-import { run } from './run.js';
 import { colorWanted, flushed, Printer } from './terminal.js';
-import { watch } from './watch.js';
 
 const USAGE = `usage: jobstream <command> [options]
 
@@ -95,20 +90,24 @@ export async function main(argv: string[]): Promise<number> {
   const printer = new Printer(colorWanted(colorFlag, process.stdout), values.json === true);
   const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
 
+  // Each command's module is loaded when it runs: `ls` or `--help` never load the WebSocket client
+  // or the runner (docs/cli.md "Start-up").
   switch (command) {
     case 'login': {
       const [url] = exactly(parsed.positionals, ['url']);
+      const { login } = await import('./login.js');
       return login(printer, { url: url ?? '', token: text('token') });
     }
     case 'logout':
       exactly(parsed.positionals, []);
-      return logout(printer);
+      return (await import('./login.js')).logout(printer);
     case 'ls': {
       exactly(parsed.positionals, []);
       const status = text('status');
       if (status !== undefined && !isJobStatus(status))
         throw new CliError(`--status must be one of ${JOB_STATUSES.join(', ')}`, EXIT.usage);
       const q = text('search');
+      const { ls } = await import('./commands.js');
       return ls(new GatewayApi(loadCredentials()), printer, {
         ...(status ? { status } : {}),
         ...(q ? { q } : {}),
@@ -119,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
       const [id] = exactly(parsed.positionals, ['id']);
       const { since, tail } = position(text('since'), text('tail'));
       const credentials = loadCredentials();
+      const { logs } = await import('./logs.js');
       return logs(new GatewayApi(credentials), credentials, printer, {
         id: id ?? '',
         follow: values.follow === true,
@@ -132,6 +132,7 @@ export async function main(argv: string[]): Promise<number> {
         throw new CliError('watch takes job ids or --running (one of them)', EXIT.usage);
       const { since, tail } = position(text('since'), text('tail'));
       const credentials = loadCredentials();
+      const { watch } = await import('./watch.js');
       return watch(new GatewayApi(credentials), credentials, printer, {
         ids: [...new Set(parsed.positionals)],
         running,
@@ -141,6 +142,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'search': {
       const [id, query] = exactly(parsed.positionals, ['id', 'text']);
+      const { search } = await import('./commands.js');
       return search(new GatewayApi(loadCredentials()), printer, {
         id: id ?? '',
         text: query ?? '',
@@ -149,6 +151,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'cancel': {
       const [id] = exactly(parsed.positionals, ['id']);
+      const { cancel } = await import('./commands.js');
       return cancel(new GatewayApi(loadCredentials()), printer, { id: id ?? '' });
     }
     case 'run': {
@@ -156,6 +159,7 @@ export async function main(argv: string[]): Promise<number> {
       const [program, ...args] = theirs;
       if (program === undefined)
         throw new CliError('run needs a command after --: jobstream run -- make test', EXIT.usage);
+      const { run } = await import('./run.js');
       return run(loadCredentials(), {
         command: program,
         args,

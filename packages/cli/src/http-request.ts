@@ -1,0 +1,50 @@
+/**
+ * One HTTP request with Node's own `http`/`https`, for the CLI's calls to the gateway. Not the
+ * global `fetch`: its first use loads undici, about 200 ms on the machines here, which doubled
+ * the time of a short command such as `jobstream ls` (docs/cli.md "Start-up").
+ */
+import http from 'node:http';
+import https from 'node:https';
+
+export interface HttpAnswer {
+  status: number;
+  /** The body as text (the gateway's answers are JSON, or a proxy's page). */
+  text: string;
+}
+
+/** Sends one request and reads the whole answer; rejects when the gateway cannot be reached or `timeoutMs` passes. */
+export function httpRequest(
+  url: string,
+  {
+    method = 'GET',
+    headers = {},
+    timeoutMs,
+  }: { method?: string; headers?: Record<string, string>; timeoutMs: number },
+): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    let target: URL;
+    try {
+      target = new URL(url);
+      if (target.protocol !== 'http:' && target.protocol !== 'https:')
+        throw new Error(`${target.protocol} is not http: or https:`);
+    } catch (error) {
+      reject(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    const transport = target.protocol === 'https:' ? https : http;
+    const req = transport.request(
+      target,
+      { method, headers, signal: AbortSignal.timeout(timeoutMs) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
