@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay, type Backoff } from '../backoff.js';
+import { httpRequest } from './http-request.js';
 
 export interface IngestAnswer {
   status: number;
@@ -32,17 +33,16 @@ export class IngestClient {
     for (let attempt = 0; ; attempt++) {
       let waitMs = backoffDelay(this.backoff, attempt);
       try {
-        const res = await fetch(`${this.baseUrl}${path}`, {
+        const res = await httpRequest(`${this.baseUrl}${path}`, {
           method: 'POST',
           headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
           body: JSON.stringify(body),
-          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+          timeoutMs: REQUEST_TIMEOUT_MS,
         });
-        const text = await res.text();
-        const parsed = parseBody(text);
+        const parsed = parseBody(res.text);
         if (res.status < 500 && res.status !== 429) return { status: res.status, body: parsed };
-        const retryAfter = Number(res.headers.get('retry-after'));
-        if (Number.isFinite(retryAfter) && retryAfter > 0) waitMs = Math.max(waitMs, retryAfter * 1000);
+        if (res.retryAfterS !== null && res.retryAfterS > 0)
+          waitMs = Math.max(waitMs, res.retryAfterS * 1000);
         this.onRetry(new Error(`${path}: HTTP ${res.status} ${errorMessage(parsed) ?? ''}`.trim()));
       } catch (error) {
         this.onRetry(error instanceof Error ? error : new Error(String(error)));

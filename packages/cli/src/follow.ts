@@ -16,7 +16,7 @@ import {
 } from '../../client/src/index.js';
 import { updateSavedToken, type Credentials } from './credentials.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { httpRequest } from './http-request.js';
+import { httpRequest } from '../../../shared/runner/http-request.js';
 import type { Printer } from './terminal.js';
 
 export interface JobEnd {

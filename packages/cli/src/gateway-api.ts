@@ -6,7 +6,7 @@
 import type { Job } from '../../client/src/index.js';
 import type { Credentials } from './credentials.js';
 import { CliError, EXIT } from './exit-codes.js';
-import { httpRequest, type HttpAnswer } from './http-request.js';
+import { httpRequest, type HttpAnswer } from '../../../shared/runner/http-request.js';
 
 /** One request may take this long before the gateway counts as unreachable. */
 const REQUEST_TIMEOUT_MS = 30_000;

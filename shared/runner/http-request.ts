@@ -1,7 +1,8 @@
 /**
- * One HTTP request with Node's own `http`/`https`, for the CLI's calls to the gateway. Not the
- * global `fetch`: its first use loads undici, about 200 ms on the machines here, which doubled
- * the time of a short command such as `jobstream ls` (docs/cli.md "Start-up").
+ * One HTTP request with Node's own `http`/`https`, for the CLI's calls to the gateway and a
+ * runner's over HTTP. Not the global `fetch`: its first use loads undici, about 200 ms on the
+ * machines here, which doubled the time of a short command such as `jobstream ls` and delayed
+ * the command `jobstream run` starts (docs/cli.md "Start-up").
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -10,6 +11,8 @@ export interface HttpAnswer {
   status: number;
   /** The body as text (the gateway's answers are JSON, or a proxy's page). */
   text: string;
+  /** Seconds to wait before asking again, from `Retry-After` (when given in seconds). */
+  retryAfterS: number | null;
 }
 
 /** Sends one request and reads the whole answer; rejects when the gateway cannot be reached or `timeoutMs` passes. */
@@ -18,8 +21,9 @@ export function httpRequest(
   {
     method = 'GET',
     headers = {},
+    body,
     timeoutMs,
-  }: { method?: string; headers?: Record<string, string>; timeoutMs: number },
+  }: { method?: string; headers?: Record<string, string>; body?: string; timeoutMs: number },
 ): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     let target: URL;
@@ -39,12 +43,18 @@ export function httpRequest(
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
         res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+          resolve({
+            status: res.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+            retryAfterS: /^\d+$/.test(res.headers['retry-after'] ?? '')
+              ? Number(res.headers['retry-after'])
+              : null,
+          }),
         );
         res.on('error', reject);
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(body); // the whole body in end(): Node sends its Content-Length, not chunks
   });
 }
