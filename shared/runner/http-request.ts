@@ -13,6 +13,8 @@ export interface HttpAnswer {
   text: string;
   /** Seconds to wait before asking again, from `Retry-After` (when given in seconds). */
   retryAfterS: number | null;
+  /** Where a redirect points. Never followed: the caller says where the gateway really is. */
+  location: string | null;
 }
 
 /** Sends one request and reads the whole answer; rejects when the gateway cannot be reached or `timeoutMs` passes. */
@@ -49,6 +51,7 @@ export function httpRequest(
             retryAfterS: /^\d+$/.test(res.headers['retry-after'] ?? '')
               ? Number(res.headers['retry-after'])
               : null,
+            location: res.headers.location ?? null,
           }),
         );
         res.on('error', reject);

@@ -74,6 +74,11 @@ export class GatewayApi {
       // not JSON: a proxy's page; the status says enough
     }
     if (res.status >= 200 && res.status < 300) return body as T;
+    if (res.status >= 300 && res.status < 400 && res.location !== null)
+      throw new CliError(
+        `the gateway at ${this.url} redirects to ${new URL(res.location, `${this.url}${path}`).origin}: sign in with that address (\`jobstream login <it>\`)`,
+        EXIT.unavailable,
+      );
     throw httpError(this.url, res.status, body, jobId);
   }
 }

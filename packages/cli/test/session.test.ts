@@ -6,6 +6,8 @@
  */
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { appendLines, createJob, setJobStatus } from '../../../shared/redis/functions.js';
@@ -115,6 +117,16 @@ it('says what to do, with its own exit code, when it cannot', async () => {
   const unreachable = await cli(['ls'], { env: { JOBSTREAM_URL: 'http://127.0.0.1:1' } });
   expect(unreachable.exitCode).toBe(69);
   expect(unreachable.stderr).toContain('cannot reach the gateway at http://127.0.0.1:1');
+  // A proxy sending http to https: said, never followed (the token would go where it was not given).
+  const redirecting = createServer((_req, res) =>
+    res.writeHead(301, { location: 'https://jobs.example.com/api/jobs?limit=20' }).end('<html>moved</html>'),
+  );
+  await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+  const redirectUrl = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`;
+  const redirected = await cli(['ls'], { env: { JOBSTREAM_URL: redirectUrl } });
+  redirecting.close();
+  expect(redirected.exitCode).toBe(69);
+  expect(redirected.stderr).toContain(`the gateway at ${redirectUrl} redirects to https://jobs.example.com:`);
   const usage = await cli(['logs']);
   expect(usage.exitCode).toBe(64);
   expect((await cli(['logs', 'x', '--tail', 'ten'])).stderr).toContain('--tail must be a whole number');
