@@ -144,7 +144,9 @@ async function overHttp(
   if (!token)
     usageError(HELP, 'jobrun: --url needs --token (or JOBSTREAM_TOKEN): a runner, admin or user token');
   try {
-    return await HttpJobPublisher.create(url, token, job, options);
+    return await HttpJobPublisher.create(url, token, job, options, (notice) =>
+      console.error(`jobrun: ${notice}`),
+    );
   } catch (error) {
     throw new Error(`could not create the job at ${url}: ${(error as Error).message}`);
   }

@@ -49,13 +49,26 @@ export class HttpJobPublisher extends LinePublisher {
     token: string,
     job: NewJob,
     options: JobPublisherOptions = {},
+    /**
+     * Told once, at the creation's first failure, what to say while it is retried (up to
+     * CREATE_GIVE_UP_MS), so a wrong address or a restarting gateway is not a silent wait.
+     */
+    onCreateDelayed: (notice: string) => void = () => undefined,
   ): Promise<HttpJobPublisher> {
+    let delayed = false;
+    const onCreateRetry = (error: Error) => {
+      if (delayed) return;
+      delayed = true;
+      onCreateDelayed(
+        `cannot create the job at ${baseUrl} yet (${error.message}); trying for ${CREATE_GIVE_UP_MS / 1000} s before the command runs`,
+      );
+    };
     const backoff = { initialMs: options.retryMinMs ?? 50, maxMs: Math.max(options.retryMaxMs ?? 500, 2000) };
     const client = new IngestClient(
       baseUrl.replace(/\/+$/, ''),
       token,
       backoff,
-      () => undefined,
+      onCreateRetry,
       CREATE_GIVE_UP_MS,
     );
     const answer = await client.post('/api/jobs', {

@@ -30,6 +30,7 @@ export class IngestClient {
 
   async post(path: string, body: unknown): Promise<IngestAnswer> {
     const started = Date.now();
+    let lastFailure = '';
     for (let attempt = 0; ; attempt++) {
       let waitMs = backoffDelay(this.backoff, attempt);
       try {
@@ -43,18 +44,26 @@ export class IngestClient {
         if (res.status < 500 && res.status !== 429) return { status: res.status, body: parsed };
         if (res.retryAfterS !== null && res.retryAfterS > 0)
           waitMs = Math.max(waitMs, res.retryAfterS * 1000);
-        this.onRetry(new Error(`${path}: HTTP ${res.status} ${errorMessage(parsed) ?? ''}`.trim()));
+        const failure = new Error(`${path}: HTTP ${res.status} ${errorMessage(parsed) ?? ''}`.trim());
+        lastFailure = failure.message;
+        this.onRetry(failure);
       } catch (error) {
-        this.onRetry(error instanceof Error ? error : new Error(String(error)));
+        const failure = asError(error);
+        lastFailure = failure.message;
+        this.onRetry(failure);
       }
       if (Date.now() - started > this.giveUpAfterMs)
         throw new Error(
-          `the gateway at ${this.baseUrl} did not answer ${path} for ${Math.round(this.giveUpAfterMs / 1000)} s`,
+          `the gateway at ${this.baseUrl} did not answer ${path} for ${Math.round(this.giveUpAfterMs / 1000)} s (last: ${lastFailure})`,
         );
       await sleep(waitMs);
     }
   }
 }
+
+/** The error as thrown, also one from another realm (a test's VM context) that `instanceof Error` misses. */
+const asError = (error: unknown): Error =>
+  typeof (error as Error | null)?.message === 'string' ? (error as Error) : new Error(String(error));
 
 function parseBody(text: string): Record<string, unknown> {
   try {

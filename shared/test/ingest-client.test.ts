@@ -83,7 +83,7 @@ it('retries through a refused connection and gives up, saying so, after giveUpAf
   const retries: Error[] = [];
   const client = new IngestClient(url, 'tok', { initialMs: 20, maxMs: 20 }, (e) => retries.push(e), 200);
   await expect(client.post('/api/jobs', {})).rejects.toThrow(
-    `the gateway at ${url} did not answer /api/jobs for 0 s`,
+    `the gateway at ${url} did not answer /api/jobs for 0 s (last: connect ECONNREFUSED`,
   );
   expect(retries.length).toBeGreaterThan(1);
   expect(retries[0]!.message).toMatch(/ECONNREFUSED/);

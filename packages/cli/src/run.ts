@@ -28,7 +28,9 @@ export async function run(
   };
   let publisher: HttpJobPublisher;
   try {
-    publisher = await HttpJobPublisher.create(credentials.url, credentials.token, job, {});
+    publisher = await HttpJobPublisher.create(credentials.url, credentials.token, job, {}, (notice) =>
+      process.stderr.write(`jobstream: ${notice}\n`),
+    );
   } catch (error) {
     const message = (error as Error).message;
     throw new CliError(

@@ -18,6 +18,8 @@ export interface CliOptions {
   stdin?: string;
   /** Called with all of stdout so far, each time more arrives. */
   onStdout?: (text: string, kill: (signal: NodeJS.Signals) => void) => void;
+  /** The same for stderr. */
+  onStderr?: (text: string, kill: (signal: NodeJS.Signals) => void) => void;
   /** The program instead of this repository's bin (an installed package's). */
   bin?: string;
   cwd?: string;
@@ -28,7 +30,7 @@ export const freshConfigDir = (): string => mkdtempSync(join(tmpdir(), 'jobstrea
 
 export function runCli(
   args: readonly string[],
-  { env = {}, stdin, onStdout, bin = BIN, cwd }: CliOptions = {},
+  { env = {}, stdin, onStdout, onStderr, bin = BIN, cwd }: CliOptions = {},
 ): Promise<CliRun> {
   const inherited = { ...process.env };
   // What the user's shell might set must not change what a test sees.
@@ -46,6 +48,9 @@ export function runCli(
     stdout += chunk.toString();
     onStdout?.(stdout, (signal) => child.kill(signal));
   });
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    onStderr?.(stderr, (signal) => child.kill(signal));
+  });
   return new Promise((resolve) => child.once('close', (exitCode) => resolve({ exitCode, stdout, stderr })));
 }

@@ -117,6 +117,14 @@ it('says what to do, with its own exit code, when it cannot', async () => {
   const unreachable = await cli(['ls'], { env: { JOBSTREAM_URL: 'http://127.0.0.1:1' } });
   expect(unreachable.exitCode).toBe(69);
   expect(unreachable.stderr).toContain('cannot reach the gateway at http://127.0.0.1:1');
+  // A gateway not reachable yet: `run` says so at once, not after its 30 s of creation retries.
+  const waiting = await cli(['run', '--', 'true'], {
+    env: { JOBSTREAM_URL: 'http://127.0.0.1:1' },
+    onStderr: (text, kill) => text.includes('\n') && kill('SIGKILL'),
+  });
+  expect(waiting.stderr).toBe(
+    'jobstream: cannot create the job at http://127.0.0.1:1 yet (connect ECONNREFUSED 127.0.0.1:1); trying for 30 s before the command runs\n',
+  );
   // A proxy sending http to https: said, never followed (the token would go where it was not given).
   const redirecting = createServer((_req, res) =>
     res.writeHead(301, { location: 'https://jobs.example.com/api/jobs?limit=20' }).end('<html>moved</html>'),
