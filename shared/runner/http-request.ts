@@ -42,12 +42,13 @@ export function httpRequest(
       target,
       { method, headers, signal: AbortSignal.timeout(timeoutMs) },
       (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let text = '';
+        res.setEncoding('utf8'); // decoded as it comes, a character split across chunks kept whole
+        res.on('data', (chunk: string) => (text += chunk));
         res.on('end', () =>
           resolve({
             status: res.statusCode ?? 0,
-            text: Buffer.concat(chunks).toString('utf8'),
+            text,
             retryAfterS: /^\d+$/.test(res.headers['retry-after'] ?? '')
               ? Number(res.headers['retry-after'])
               : null,
