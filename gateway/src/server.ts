@@ -138,7 +138,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     logger,
     devSecret: options.devSecret ?? null,
     notReadyReason,
-    degradedReason: () => clusterHealth.degradedReason ?? archiver?.degradedReason ?? null,
+    degradedReason: () =>
+      clusterHealth.degradedReason ?? libraryKeeper.degradedReason ?? archiver?.degradedReason ?? null,
   });
   const server: Server = createServer(app);
   const httpConnections = new IdleConnections(server);
