@@ -68,6 +68,7 @@ export class LibraryKeeper {
       nodes = await withDeadline(libraryNodes(this.redis), this.options.deadlineMs, 'cluster nodes');
     } catch (error) {
       this.problem = `the jobstream function library could not be checked or loaded (${(error as Error).message})`;
+      this.unchecked = null;
       return;
     }
     const failures: string[] = [];
@@ -84,9 +85,11 @@ export class LibraryKeeper {
       this.unchecked = null;
     } else {
       this.problem = null;
-      this.unchecked = failed
+      const unchecked = failed
         ? `the jobstream function library could not be checked or loaded on ${failed}; checked again every ${this.options.intervalMs} ms`
         : null;
+      if (unchecked && !this.unchecked) this.logger.warn(unchecked);
+      this.unchecked = unchecked;
     }
   }
 
