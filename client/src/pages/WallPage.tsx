@@ -1,8 +1,8 @@
 /** The wall: every running job as a tile, for a screen across the room. */
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import { useInfiniteQuery } from '@tanstack/react-query';
+import { useInfiniteQuery, useQuery } from '@tanstack/react-query';
 import type { Job } from '../../../shared/job.js';
-import { jobListQuery } from '../api/queries.js';
+import { fetchJobPage, jobListQuery } from '../api/queries.js';
 import { StatusBadge } from '../components/badges.js';
 import { LineText } from '../components/LineText.js';
 import { getToken } from '../core/token.js';
@@ -82,7 +82,8 @@ function WallTile({
 
 /**
  * Every running job as a tile, for a screen across the room: tiles appear when a job starts and
- * leave when it ends; failures stay `keepFailedS` (120) in red. All on one screen up to
+ * leave when it ends; failures stay `keepFailedS` (120) in red, those from just before the wall
+ * opened included. All on one screen up to
  * `perPage` (12) tiles; beyond that it pages every `pageS` (10) seconds. Settings in the URL.
  */
 export function WallPage() {
@@ -105,12 +106,20 @@ export function WallPage() {
   useEffect(() => {
     if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
   }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
+  // Jobs that failed shortly before the wall opened (or while it could not hear the feed): the
+  // newest failures, kept as long as the feed's would be.
+  const { data: failed } = useQuery({
+    queryKey: ['wall', 'failed'],
+    queryFn: () => fetchJobPage({ status: 'failed', limit: 50 }),
+    refetchInterval: 15_000,
+  });
   const [seen, setSeen] = useState<Map<string, Job>>(new Map());
   const onJob = useCallback((job: Job) => setSeen((m) => new Map(m).set(job.id, job)), []);
   useJobsFeed(onJob);
   const now = useNow(1000);
   const all = new Map<string, Job>();
   for (const job of data?.pages.flatMap((page) => page.jobs) ?? []) all.set(job.id, job);
+  for (const job of failed?.jobs ?? []) all.set(job.id, job);
   for (const [id, job] of seen) {
     // The feed's copy is newer for status; the list's may be newer for the heartbeat.
     const listed = all.get(id);
