@@ -50,7 +50,8 @@ shown live, and the command's exit code is passed through.
 Environment: REDIS_URL or REDIS_CLUSTER_NODES (and REDIS_USERNAME, REDIS_PASSWORD, REDIS_TLS),
 as the gateway reads them; JOBSTREAM_DASHBOARD_URL, the dashboard's address, to print the job's;
 JOBRUN_SPOOL_MAX_BYTES (default 1 GiB) and JOBRUN_SPOOL_DIR (default the system's temporary
-folder) for the spool that holds lines Redis has not taken yet.`,
+folder) for the spool that holds lines Redis has not taken yet; JOBRUN_HEARTBEAT_MS (default
+5000) when the gateway's JOBSTREAM_RUNNER_TIMEOUT_S is short.`,
 };
 const DEFAULT_KILL_GRACE_S = 10;
 const DEFAULT_SPOOL_MAX_BYTES = 1024 ** 3;
@@ -98,9 +99,14 @@ async function main(): Promise<number> {
     owner: values.owner ?? process.env.JOBSTREAM_OWNER ?? userInfo().username,
     title: values.title ?? [command, ...args].join(' '),
   };
+  // A gateway with a short JOBSTREAM_RUNNER_TIMEOUT_S needs heartbeats well inside it.
+  const heartbeatMs = process.env.JOBRUN_HEARTBEAT_MS
+    ? Math.max(100, wholeNumber(process.env.JOBRUN_HEARTBEAT_MS, 'JOBRUN_HEARTBEAT_MS'))
+    : undefined;
   const options = {
     spoolMaxBytes,
     ...(process.env.JOBRUN_SPOOL_DIR ? { spoolDir: process.env.JOBRUN_SPOOL_DIR } : {}),
+    ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
   };
   const url = values.url ?? process.env.JOBSTREAM_URL;
   const publisher: LinePublisher = url

@@ -35,7 +35,9 @@ afterAll(async () => {
 /** A real runner: `jobrun` around a command that never ends, in its own process group. */
 function startRunner(id: string): { pid: number; exited: Promise<number | null> } {
   const child = spawnJobrun(id, ['sleep', '120'], {
-    env: { REDIS_URL: server.url },
+    // Heartbeats well inside the 2 s runner timeout: at jobrun's default (5 s) the reaper could
+    // end a job whose runner was honouring a cancel on a slow machine (CI: exit 1, not 130).
+    env: { REDIS_URL: server.url, JOBRUN_HEARTBEAT_MS: '300' },
     stdio: 'ignore',
     detached: true,
   });
