@@ -21,7 +21,13 @@ beforeAll(async () => {
   execFileSync('npm', ['run', '--silent', 'build:server'], { stdio: 'inherit' });
   redis = await PrivateRedis.start();
 }, 120_000);
-afterAll(() => redis.stop());
+/** Every gateway started here; one a failed check left running would keep jest from exiting. */
+const gateways = new Set<ChildProcess>();
+afterAll(async () => {
+  for (const gateway of gateways)
+    if (gateway.exitCode === null && gateway.signalCode === null) process.kill(-gateway.pid!, 'SIGKILL');
+  await redis.stop();
+});
 
 function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -66,7 +72,9 @@ async function startProductionGateway(
       LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
+    detached: true, // its own process group, so a cleanup reaches npm's child too
   });
+  gateways.add(gateway);
   const exited = new Promise<number | null>((resolve) => gateway.once('exit', (code) => resolve(code)));
   await waitForOutput(gateway, /jobstream gateway on/);
   return { gateway, url: `http://127.0.0.1:${port}`, exited };
